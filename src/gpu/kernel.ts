@@ -1,0 +1,204 @@
+/**
+ * A compute kernel: one entry point of a WGSL file with hajime's binding order, its cached
+ * pipeline, and a `dispatch` that records into the open frame.
+ *
+ * Binding order, the same in every shader: `@binding(0)` the uniform params struct (bound with a
+ * dynamic offset into the frame's arena), then the read-only inputs, then the read-write outputs,
+ * all in `@group(0)`, in the order the TypeScript wrapper passes them.
+ *
+ * @module
+ */
+
+import { gpuDevice } from "./device.ts";
+import { computePass, reserveUniformSlot, UNIFORM_SLOT, uniformArena } from "./step.ts";
+
+/** The scalar types a params struct may hold, in WGSL's names. */
+export type ParamType = "u32" | "i32" | "f32";
+
+/** A kernel's description: where its code is and what it binds. */
+export interface KernelSpec {
+  /** `Owner.purpose`, e.g. `"Matmul.linearForward"`: the label of every GPU object it makes. */
+  readonly label: string;
+  /** The WGSL source. */
+  readonly code: string;
+  /** The entry point in `code`. */
+  readonly entryPoint: string;
+  /** The params struct's fields in WGSL order with their types; every field takes 4 bytes. */
+  readonly params: Readonly<Record<string, ParamType>>;
+  /** Number of read-only storage buffers, bound after the params. */
+  readonly inputs: number;
+  /** Number of read-write storage buffers, bound after the inputs. */
+  readonly outputs: number;
+  /** Values for the shader's `override` constants. */
+  readonly constants?: Readonly<Record<string, number>>;
+}
+
+/** Anything that wraps a GPU buffer, such as a Tensor. */
+export interface HasBuffer {
+  /** The buffer to bind. */
+  readonly buffer: GPUBuffer;
+}
+
+const modules = new Map<string, GPUShaderModule>();
+const layouts = new Map<string, GPUBindGroupLayout>();
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+/** Bind groups are cached by pipeline and buffers; the cache is dropped whole when it grows past this. */
+const MAX_BIND_GROUPS = 20000;
+let bindGroups = new Map<string, GPUBindGroup>();
+
+function bufferId(buffer: GPUBuffer): number {
+  let id = bufferIds.get(buffer);
+  if (id === undefined) bufferIds.set(buffer, id = nextBufferId++);
+  return id;
+}
+
+function bindGroupLayout(device: GPUDevice, inputs: number, outputs: number): GPUBindGroupLayout {
+  const key = `${inputs}:${outputs}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    const entries: GPUBindGroupLayoutEntry[] = [{
+      binding: 0,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: 0 },
+    }];
+    for (let i = 0; i < inputs + outputs; i++) {
+      entries.push({
+        binding: i + 1,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: i < inputs ? "read-only-storage" : "storage" },
+      });
+    }
+    layout = device.createBindGroupLayout({ label: `Kernel.layout${key}`, entries });
+    layouts.set(key, layout);
+  }
+  return layout;
+}
+
+/**
+ * Splits `workgroups` into a 2-D grid within the per-dimension limit. Shaders rebuild the linear
+ * index as `wid.x + wid.y * nwg.x` (with `@builtin(num_workgroups) nwg`) and skip indices past
+ * the end.
+ */
+export function grid(workgroups: number): [number, number] {
+  const max = gpuDevice().limits.maxComputeWorkgroupsPerDimension;
+  if (workgroups <= max) return [Math.max(1, workgroups), 1];
+  const y = Math.ceil(workgroups / max);
+  return [Math.ceil(workgroups / y), y];
+}
+
+/**
+ * One entry point of a WGSL file, ready to dispatch.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Kernel, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const fill = new Kernel({
+ *   label: "Example.fill",
+ *   code: `struct Params { n: u32, value: f32 }
+ *     @group(0) @binding(0) var<uniform> params: Params;
+ *     @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+ *     @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
+ *       if (id.x < params.n) { y[id.x] = params.value; }
+ *     }`,
+ *   entryPoint: "main",
+ *   params: { n: "u32", value: "f32" },
+ *   inputs: 0,
+ *   outputs: 1,
+ * });
+ * const y = Tensor.empty([100]);
+ * fill.dispatch({ n: 100, value: 1.5 }, [y], [2]);
+ * ```
+ */
+export class Kernel {
+  /** The spec this kernel was made from. */
+  readonly spec: KernelSpec;
+  #pipeline: GPUComputePipeline | null = null;
+  #device: GPUDevice | null = null;
+  #fields: [string, ParamType][];
+
+  /** Describes the kernel; its pipeline is created on first use and cached. */
+  constructor(spec: KernelSpec) {
+    this.spec = spec;
+    this.#fields = Object.entries(spec.params);
+    if (this.#fields.length * 4 > UNIFORM_SLOT) {
+      throw new Error(`${spec.label}: params struct exceeds ${UNIFORM_SLOT} bytes`);
+    }
+  }
+
+  /** The compute pipeline, created once per device (an error here names the kernel). */
+  pipeline(): GPUComputePipeline {
+    const device = gpuDevice();
+    if (this.#pipeline && this.#device === device) return this.#pipeline;
+    const { label, code, entryPoint, constants, inputs, outputs } = this.spec;
+    const moduleKey = `${label}\n${code}`;
+    let module = modules.get(moduleKey);
+    if (!module) {
+      module = device.createShaderModule({ label: `${label}.module`, code });
+      modules.set(moduleKey, module);
+    }
+    const layout = bindGroupLayout(device, inputs, outputs);
+    this.#pipeline = device.createComputePipeline({
+      label: `${label}.pipeline`,
+      layout: device.createPipelineLayout({ label: `${label}.layout`, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint, constants: constants ? { ...constants } : undefined },
+    });
+    this.#device = device;
+    return this.#pipeline;
+  }
+
+  /**
+   * Records one dispatch into the open frame.
+   *
+   * @param params values for every field of the params struct
+   * @param buffers the inputs then the outputs, in binding order
+   * @param workgroups the workgroup counts `[x, y?, z?]`
+   */
+  dispatch(
+    params: Readonly<Record<string, number>>,
+    buffers: readonly (HasBuffer | GPUBuffer)[],
+    workgroups: readonly number[],
+  ): void {
+    const { label, inputs, outputs } = this.spec;
+    if (buffers.length !== inputs + outputs) {
+      throw new Error(`${label}: expected ${inputs + outputs} buffers, got ${buffers.length}`);
+    }
+    const pipeline = this.pipeline();
+    const layout = bindGroupLayout(gpuDevice(), inputs, outputs);
+    const { offset, view } = reserveUniformSlot();
+    for (let i = 0; i < this.#fields.length; i++) {
+      const [name, type] = this.#fields[i];
+      const value = params[name];
+      if (value === undefined || !Number.isFinite(value)) {
+        throw new Error(`${label}: param "${name}" is ${value}`);
+      }
+      if (type === "f32") view.setFloat32(i * 4, value, true);
+      else if (type === "i32") view.setInt32(i * 4, value, true);
+      else view.setUint32(i * 4, value, true);
+    }
+    const raw = buffers.map((b) => "buffer" in b ? b.buffer : b);
+    const arena = uniformArena();
+    const key = [inputs, outputs, this.#fields.length, bufferId(arena), ...raw.map(bufferId)]
+      .join(",");
+    let bindGroup = bindGroups.get(key);
+    if (!bindGroup) {
+      if (bindGroups.size >= MAX_BIND_GROUPS) bindGroups = new Map();
+      const entries: GPUBindGroupEntry[] = [{
+        binding: 0,
+        resource: { buffer: arena, size: Math.max(4, this.#fields.length * 4) },
+      }];
+      raw.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+      bindGroup = gpuDevice().createBindGroup({
+        label: `${label}.bindGroup`,
+        layout,
+        entries,
+      });
+      bindGroups.set(key, bindGroup);
+    }
+    const pass = computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup, [offset]);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  }
+}

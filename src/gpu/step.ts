@@ -1,0 +1,155 @@
+/**
+ * Records GPU work into one command encoder and submits it once. Every kernel dispatch, copy and
+ * readback joins the open frame; `flush()` ends it with a single `queue.submit`. Kernel parameters
+ * go into one uniform arena per frame, written with one `writeBuffer` just before the submit and
+ * bound with dynamic offsets, so the per-step path creates no buffers and no bind groups.
+ *
+ * @module
+ */
+
+import { gpuDevice, throwPendingGpuError } from "./device.ts";
+
+/** Bytes reserved per dispatch in the uniform arena (WebGPU's usual offset alignment). */
+export const UNIFORM_SLOT = 256;
+/** Dispatches one frame can hold before it is submitted early (a whole Shake-Shake step fits). */
+const ARENA_SLOTS = 8192;
+
+/** Counters that let tests prove what a step did. */
+export interface FrameStats {
+  /** `queue.submit` calls made by hajime since the process started. */
+  submits: number;
+  /** Compute dispatches recorded since the process started. */
+  dispatches: number;
+}
+
+/** Live counters, read by tests and benchmarks. */
+export const frameStats: FrameStats = { submits: 0, dispatches: 0 };
+
+class Frame {
+  readonly device: GPUDevice;
+  readonly arena: GPUBuffer;
+  readonly arenaData: ArrayBuffer = new ArrayBuffer(ARENA_SLOTS * UNIFORM_SLOT);
+  encoder: GPUCommandEncoder | null = null;
+  pass: GPUComputePassEncoder | null = null;
+  slots = 0;
+  afterSubmit: (() => void)[] = [];
+
+  constructor(device: GPUDevice) {
+    this.device = device;
+    this.arena = device.createBuffer({
+      label: "Frame.uniformArena",
+      size: ARENA_SLOTS * UNIFORM_SLOT,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  commandEncoder(): GPUCommandEncoder {
+    return this.encoder ??= this.device.createCommandEncoder({ label: "Frame.step" });
+  }
+
+  computePass(): GPUComputePassEncoder {
+    return this.pass ??= this.commandEncoder().beginComputePass({ label: "Frame.compute" });
+  }
+
+  endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}
+
+let frame: Frame | null = null;
+
+function currentFrame(): Frame {
+  const device = gpuDevice();
+  if (!frame || frame.device !== device) frame = new Frame(device);
+  return frame;
+}
+
+/** The uniform arena buffer bind groups point at (binding 0, dynamic offset). */
+export function uniformArena(): GPUBuffer {
+  return currentFrame().arena;
+}
+
+/**
+ * Reserves a parameter slot in the open frame and returns its byte offset in the arena and a view
+ * to write the parameters into. A frame that runs out of slots is submitted first.
+ */
+export function reserveUniformSlot(): { offset: number; view: DataView } {
+  let f = currentFrame();
+  if (f.slots === ARENA_SLOTS) {
+    flush();
+    f = currentFrame();
+  }
+  const offset = f.slots++ * UNIFORM_SLOT;
+  return { offset, view: new DataView(f.arenaData, offset, UNIFORM_SLOT) };
+}
+
+/** The compute pass of the open frame, begun on demand. */
+export function computePass(): GPUComputePassEncoder {
+  frameStats.dispatches++;
+  return currentFrame().computePass();
+}
+
+/** The open frame's command encoder with no compute pass open, for copies. */
+export function copyEncoder(): GPUCommandEncoder {
+  const f = currentFrame();
+  f.endPass();
+  return f.commandEncoder();
+}
+
+/** Runs `fn` once the open frame has been submitted (releases staging buffers, maps readbacks). */
+export function afterSubmit(fn: () => void): void {
+  currentFrame().afterSubmit.push(fn);
+}
+
+/** True when the open frame holds recorded work not yet submitted. */
+export function hasPendingWork(): boolean {
+  return frame !== null && frame.encoder !== null;
+}
+
+/**
+ * Submits everything recorded since the last flush as one command buffer: one `queue.submit`.
+ * Does nothing when nothing was recorded. Throws a pending GPU error, if one was reported.
+ *
+ * @example
+ * ```ts
+ * import { flush, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const t = Tensor.zeros([4]);
+ * flush();
+ * ```
+ */
+export function flush(): void {
+  throwPendingGpuError();
+  const f = frame;
+  if (!f || !f.encoder) return;
+  f.endPass();
+  if (f.slots > 0) {
+    f.device.queue.writeBuffer(f.arena, 0, f.arenaData, 0, f.slots * UNIFORM_SLOT);
+  }
+  const commands = f.encoder.finish();
+  f.encoder = null;
+  f.slots = 0;
+  f.device.queue.submit([commands]);
+  frameStats.submits++;
+  const hooks = f.afterSubmit;
+  f.afterSubmit = [];
+  for (const hook of hooks) hook();
+}
+
+/**
+ * Flushes, then waits until the GPU has finished all submitted work. Throws a GPU error reported
+ * meanwhile.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, sync } from "@hajime/nn";
+ * await initGpu();
+ * await sync();
+ * ```
+ */
+export async function sync(): Promise<void> {
+  flush();
+  await gpuDevice().queue.onSubmittedWorkDone();
+  throwPendingGpuError();
+}

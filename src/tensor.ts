@@ -1,0 +1,432 @@
+/**
+ * GPU-resident tensors: a shape, a dtype and a pooled buffer; upload from and read back to
+ * TypedArrays, in order with the work recorded in the open frame.
+ *
+ * @module
+ */
+
+import { bufferPool, READBACK_USAGE, TENSOR_USAGE } from "./gpu/buffer_pool.ts";
+import { gpuDevice, throwPendingGpuError } from "./gpu/device.ts";
+import { grid, Kernel } from "./gpu/kernel.ts";
+import { afterSubmit, copyEncoder, flush, hasPendingWork } from "./gpu/step.ts";
+import tensorWgsl from "../shaders/tensor.wgsl" with { type: "text" };
+
+/** Element types. `u8` is stored packed, four bytes to a 32-bit word (image batches). */
+export type DType = "f32" | "i32" | "u32" | "u8";
+
+/** The TypedArray that holds a dtype's elements on the CPU. */
+export type ArrayFor<D extends DType> = D extends "f32" ? Float32Array
+  : D extends "i32" ? Int32Array
+  : D extends "u32" ? Uint32Array
+  : Uint8Array;
+
+/** Options for creating a tensor. */
+export interface TensorOptions<D extends DType = DType> {
+  /** Element type; `"f32"` unless given. */
+  dtype?: D;
+  /** `Owner.purpose` label of the buffer, shown in GPU errors. */
+  label?: string;
+}
+
+const WORKGROUP = 256;
+const fillKernel = new Kernel({
+  label: "Tensor.fill",
+  code: tensorWgsl,
+  entryPoint: "fill",
+  params: { count: "u32", bits: "u32" },
+  inputs: 0,
+  outputs: 1,
+});
+const copyKernel = new Kernel({
+  label: "Tensor.copy",
+  code: tensorWgsl,
+  entryPoint: "copy",
+  params: { count: "u32", bits: "u32" },
+  inputs: 1,
+  outputs: 1,
+});
+
+let poison = false;
+
+/**
+ * When on, every new tensor is filled with a poison pattern (NaN for f32, 0xDEADBEEF otherwise)
+ * before any kernel writes it, so an element a kernel forgets to write shows up in tests.
+ *
+ * @example
+ * ```ts
+ * import { setPoison } from "@hajime/nn";
+ * setPoison(true);
+ * ```
+ */
+export function setPoison(on: boolean): void {
+  poison = on;
+}
+
+/** The 32-bit pattern of `value` stored as `dtype`. */
+function bitsOf(value: number, dtype: DType): number {
+  if (dtype === "f32") return new Uint32Array(new Float32Array([value]).buffer)[0];
+  if (dtype === "u8") return (value & 0xff) * 0x01010101;
+  return value >>> 0;
+}
+
+function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new Error(`Tensor: invalid shape [${shape.join(", ")}]: dimensions are integers ≥ 0`);
+    }
+    n *= d;
+  }
+  return n;
+}
+
+/**
+ * Checks `tensor`'s shape against `expected` (a `null` entry matches any size) and throws an
+ * error naming the owner, the argument and both shapes.
+ *
+ * @example
+ * ```ts
+ * import { checkShape, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * checkShape("Example.op", "x", Tensor.zeros([2, 3]), [2, null]);
+ * ```
+ */
+export function checkShape(
+  owner: string,
+  name: string,
+  tensor: Tensor<DType>,
+  expected: readonly (number | null)[],
+  dtype: DType = "f32",
+): void {
+  const ok = tensor.shape.length === expected.length &&
+    expected.every((d, i) => d === null || d === tensor.shape[i]);
+  if (!ok) {
+    const want = expected.map((d) => d ?? "*").join(", ");
+    throw new Error(`${owner}: ${name} has shape [${tensor.shape.join(", ")}], expected [${want}]`);
+  }
+  if (tensor.dtype !== dtype) {
+    throw new Error(`${owner}: ${name} has dtype ${tensor.dtype}, expected ${dtype}`);
+  }
+  if (tensor.disposed) throw new Error(`${owner}: ${name} was disposed`);
+}
+
+/**
+ * A GPU-resident tensor. Data lives in a pooled GPU buffer; reading and writing are ordered with
+ * the GPU work recorded so far.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]);
+ * console.log(x.shape, await x.read());
+ * x.dispose();
+ * ```
+ */
+export class Tensor<D extends DType = "f32"> {
+  /** Dimensions, outermost first (NCHW for images). */
+  readonly shape: readonly number[];
+  /** Element type. */
+  readonly dtype: D;
+  /** Number of elements. */
+  readonly size: number;
+  /** `Owner.purpose` label. */
+  readonly label: string;
+  #buffer: GPUBuffer | null;
+  readonly #owner: Tensor<DType> | null;
+
+  private constructor(
+    shape: readonly number[],
+    dtype: D,
+    label: string,
+    buffer: GPUBuffer | null,
+    owner: Tensor<DType> | null,
+  ) {
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = elementCount(shape);
+    this.label = label;
+    this.#owner = owner;
+    this.#buffer = buffer ?? bufferPool.acquire(Math.max(4, this.byteLength), TENSOR_USAGE, label);
+  }
+
+  /**
+   * A tensor whose contents are undefined (poisoned when `setPoison(true)`).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.empty([32, 10], { label: "Example.logits" });
+   * ```
+   */
+  static empty<T extends DType = "f32">(
+    shape: readonly number[],
+    options: TensorOptions<T> = {},
+  ): Tensor<T> {
+    const dtype = (options.dtype ?? "f32") as T;
+    const tensor = new Tensor<T>(shape, dtype, options.label ?? "Tensor.data", null, null);
+    if (poison) tensor.fill(dtype === "f32" ? 0x7fc00000 : 0xdeadbeef, true);
+    return tensor;
+  }
+
+  /**
+   * A tensor of zeros.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const grad = Tensor.zeros([10, 3072]);
+   * ```
+   */
+  static zeros<T extends DType = "f32">(
+    shape: readonly number[],
+    options: TensorOptions<T> = {},
+  ): Tensor<T> {
+    return Tensor.full(shape, 0, options);
+  }
+
+  /**
+   * A tensor with every element `value`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const ones = Tensor.full([4], 1);
+   * ```
+   */
+  static full<T extends DType = "f32">(
+    shape: readonly number[],
+    value: number,
+    options: TensorOptions<T> = {},
+  ): Tensor<T> {
+    const dtype = (options.dtype ?? "f32") as T;
+    const tensor = new Tensor<T>(shape, dtype, options.label ?? "Tensor.data", null, null);
+    tensor.fill(value);
+    return tensor;
+  }
+
+  /**
+   * A tensor holding `data` (converted to the dtype) with `shape`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const labels = Tensor.from([3, 1, 4], [3], { dtype: "i32" });
+   * ```
+   */
+  static from<T extends DType = "f32">(
+    data: ArrayLike<number>,
+    shape: readonly number[],
+    options: TensorOptions<T> = {},
+  ): Tensor<T> {
+    const dtype = (options.dtype ?? "f32") as T;
+    const tensor = new Tensor<T>(shape, dtype, options.label ?? "Tensor.data", null, null);
+    tensor.write(data);
+    return tensor;
+  }
+
+  /** Bytes the elements take (u8 counts one byte each). */
+  get byteLength(): number {
+    return this.dtype === "u8" ? this.size : this.size * 4;
+  }
+
+  /** Number of 32-bit words the elements take (u8 rounded up). */
+  get wordCount(): number {
+    return Math.ceil(this.byteLength / 4);
+  }
+
+  /** True once `dispose()` was called (on this tensor or, for a view, its owner). */
+  get disposed(): boolean {
+    return this.#owner ? this.#owner.disposed : this.#buffer === null;
+  }
+
+  /** The GPU buffer; throws once disposed. */
+  get buffer(): GPUBuffer {
+    const buffer = this.#owner ? this.#owner.buffer : this.#buffer;
+    if (!buffer || this.disposed) throw new Error(`Tensor "${this.label}" was disposed`);
+    return buffer;
+  }
+
+  /**
+   * A view of the same data with another shape of the same size; disposing the view does nothing.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const flat = Tensor.zeros([2, 3, 4]).reshape([2, 12]);
+   * ```
+   */
+  reshape(shape: readonly number[]): Tensor<D> {
+    if (elementCount(shape) !== this.size) {
+      throw new Error(
+        `Tensor "${this.label}": cannot reshape [${this.shape.join(", ")}] to [${shape.join(", ")}]`,
+      );
+    }
+    const owner = (this.#owner ?? this) as Tensor<DType>;
+    return new Tensor<D>(shape, this.dtype, this.label, owner.buffer, owner);
+  }
+
+  /**
+   * Records a fill of every element with `value` (or raw 32-bit `value` with `rawBits`).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const t = Tensor.empty([8]);
+   * t.fill(0.5);
+   * ```
+   */
+  fill(value: number, rawBits = false): this {
+    const count = this.wordCount;
+    if (count === 0) return this;
+    const bits = rawBits ? value >>> 0 : bitsOf(value, this.dtype);
+    fillKernel.dispatch({ count, bits }, [this.buffer], grid(Math.ceil(count / WORKGROUP)));
+    return this;
+  }
+
+  /**
+   * Records a copy of `source`'s elements into this tensor (same dtype and size).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const a = Tensor.from([1, 2], [2]);
+   * const b = Tensor.empty([2]);
+   * b.copyFrom(a);
+   * ```
+   */
+  copyFrom(source: Tensor<D>): this {
+    if (source.size !== this.size || source.dtype !== this.dtype) {
+      throw new Error(
+        `Tensor "${this.label}": cannot copy from "${source.label}" ` +
+          `(${source.dtype} [${source.shape.join(", ")}] into ${this.dtype} [${
+            this.shape.join(", ")
+          }])`,
+      );
+    }
+    const count = this.wordCount;
+    if (count === 0) return this;
+    copyKernel.dispatch({ count, bits: 0 }, [source.buffer, this.buffer], grid(Math.ceil(count / WORKGROUP)));
+    return this;
+  }
+
+  /**
+   * Uploads `data` (exactly `size` elements) into the tensor, after the work recorded so far.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const t = Tensor.empty([3]);
+   * t.write(new Float32Array([1, 2, 3]));
+   * ```
+   */
+  write(data: ArrayLike<number>): this {
+    if (data.length !== this.size) {
+      throw new Error(
+        `Tensor "${this.label}": write of ${data.length} elements into shape [${
+          this.shape.join(", ")
+        }] (${this.size} elements)`,
+      );
+    }
+    const bytes = this.#toBytes(data);
+    if (bytes.byteLength === 0) return this;
+    const device = gpuDevice();
+    if (!hasPendingWork()) {
+      device.queue.writeBuffer(this.buffer, 0, bytes);
+      return this;
+    }
+    // Work recorded earlier in the open frame may still read the old contents: stage the data
+    // and copy it in order, inside the frame.
+    const staging = bufferPool.acquire(bytes.byteLength, TENSOR_USAGE, "Tensor.upload");
+    device.queue.writeBuffer(staging, 0, bytes);
+    copyEncoder().copyBufferToBuffer(staging, 0, this.buffer, 0, bytes.byteLength);
+    afterSubmit(() => bufferPool.release(staging));
+    return this;
+  }
+
+  #toBytes(data: ArrayLike<number>): Uint8Array<ArrayBuffer> {
+    const padded = Math.ceil(this.byteLength / 4) * 4;
+    let array: Float32Array | Int32Array | Uint32Array | Uint8Array;
+    if (this.dtype === "u8") {
+      array = new Uint8Array(padded);
+      array.set(data);
+    } else if (this.dtype === "f32") {
+      array = data instanceof Float32Array ? data : Float32Array.from(data);
+    } else if (this.dtype === "i32") {
+      array = data instanceof Int32Array ? data : Int32Array.from(data);
+    } else {
+      array = data instanceof Uint32Array ? data : Uint32Array.from(data);
+    }
+    return new Uint8Array(array.buffer as ArrayBuffer, array.byteOffset, padded);
+  }
+
+  /**
+   * Reads the elements back. Submits the open frame (one submit), then waits for the copy.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const values: Float32Array = await Tensor.full([3], 2).read();
+   * ```
+   */
+  async read(): Promise<ArrayFor<D>> {
+    const bytes = Math.ceil(this.byteLength / 4) * 4;
+    if (bytes === 0) return this.#typed(new ArrayBuffer(0));
+    const staging = bufferPool.acquire(bytes, READBACK_USAGE, "Tensor.readback");
+    copyEncoder().copyBufferToBuffer(this.buffer, 0, staging, 0, bytes);
+    flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+      const copy = staging.getMappedRange(0, bytes).slice(0);
+      staging.unmap();
+      return this.#typed(copy);
+    } finally {
+      bufferPool.release(staging);
+      throwPendingGpuError();
+    }
+  }
+
+  #typed(buffer: ArrayBuffer): ArrayFor<D> {
+    switch (this.dtype) {
+      case "f32":
+        return new Float32Array(buffer) as ArrayFor<D>;
+      case "i32":
+        return new Int32Array(buffer) as ArrayFor<D>;
+      case "u32":
+        return new Uint32Array(buffer) as ArrayFor<D>;
+      default:
+        return new Uint8Array(buffer, 0, this.size) as ArrayFor<D>;
+    }
+  }
+
+  /**
+   * Returns the buffer to the pool. Work already recorded on it still runs; the tensor (and its
+   * views) can no longer be used.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * Tensor.zeros([4]).dispose();
+   * ```
+   */
+  dispose(): void {
+    if (this.#owner || !this.#buffer) return;
+    bufferPool.release(this.#buffer);
+    this.#buffer = null;
+  }
+
+  /** `Tensor(label, f32 [2, 3])`. */
+  toString(): string {
+    return `Tensor(${this.label}, ${this.dtype} [${this.shape.join(", ")}])`;
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * Test setup shared by GPU tests: one device, poisoned outputs, and a helper to read f32 tensors
+ * as float64 for comparison with the references.
+ *
+ * @module
+ */
+
+import { initGpu, setPoison, Tensor } from "../mod.ts";
+
+await initGpu();
+setPoison(true);
+
+/** Reads an f32 tensor back as a Float64Array. */
+export async function read64(tensor: Tensor): Promise<Float64Array> {
+  return Float64Array.from(await tensor.read());
+}
+
+/** Uploads float64 values into a new f32 tensor. */
+export function upload(data: ArrayLike<number>, shape: readonly number[], label = "Test.input"): Tensor {
+  return Tensor.from(data, shape, { label });
+}

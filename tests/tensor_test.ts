@@ -1,0 +1,99 @@
+import { bufferPool, flush, frameStats, Generator, gpuInfo, sizeClass, Tensor } from "../mod.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import "./gpu.ts";
+
+Deno.test("adapter is reported", () => {
+  const info = gpuInfo();
+  assert(info.description.length > 0);
+  assert(info.limits.maxStorageBuffersPerShaderStage >= 8);
+});
+
+Deno.test("tensor round trip for every dtype", async () => {
+  assertEquals(await Tensor.from([1.5, -2, 3], [3]).read(), new Float32Array([1.5, -2, 3]));
+  assertEquals(await Tensor.from([-7, 8], [2], { dtype: "i32" }).read(), new Int32Array([-7, 8]));
+  assertEquals(await Tensor.from([9, 4e9], [2], { dtype: "u32" }).read(), new Uint32Array([9, 4e9]));
+  const bytes = [1, 2, 3, 250, 7];
+  assertEquals(await Tensor.from(bytes, [5], { dtype: "u8" }).read(), new Uint8Array(bytes));
+});
+
+Deno.test("empty tensors are poisoned, fill and zeros overwrite", async () => {
+  const t = Tensor.empty([5]);
+  assert((await t.read()).every(Number.isNaN), "poison is NaN");
+  t.fill(2.5);
+  assertEquals(await t.read(), new Float32Array(5).fill(2.5));
+  assertEquals(await Tensor.zeros([3], { dtype: "i32" }).read(), new Int32Array(3));
+  assertEquals(await Tensor.full([6], 9, { dtype: "u8" }).read(), new Uint8Array(6).fill(9));
+});
+
+Deno.test("write is ordered after work recorded earlier in the frame", async () => {
+  const a = Tensor.from([1, 2, 3], [3]);
+  const b = Tensor.empty([3]);
+  b.copyFrom(a); // recorded, not submitted
+  a.write([7, 8, 9]); // must not be seen by the copy above
+  assertEquals(await b.read(), new Float32Array([1, 2, 3]));
+  assertEquals(await a.read(), new Float32Array([7, 8, 9]));
+});
+
+Deno.test("reshape shares data and checks sizes", async () => {
+  const t = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]);
+  const v = t.reshape([3, 2]);
+  assertEquals(v.shape, [3, 2]);
+  assertEquals(await v.read(), new Float32Array([1, 2, 3, 4, 5, 6]));
+  assertThrows(() => t.reshape([4, 2]), "cannot reshape [2, 3] to [4, 2]");
+  assertThrows(() => Tensor.from([1, 2], [3]), "write of 2 elements into shape [3]");
+  assertThrows(() => Tensor.empty([2, -1]), "invalid shape");
+  t.dispose();
+  assertThrows(() => v.buffer, "disposed");
+});
+
+Deno.test("a large fill spans a 2-D dispatch grid", async () => {
+  const n = 256 * 70000 + 3; // more workgroups than one dimension allows
+  const t = Tensor.full([n], 1);
+  const data = await t.read();
+  assertEquals([data[0], data[n - 1], data.length], [1, 1, n]);
+  t.dispose();
+});
+
+Deno.test("a frame of recorded work is one submit", async () => {
+  const a = Tensor.from([1, 2], [2]);
+  const before = frameStats.submits;
+  for (let i = 0; i < 50; i++) a.fill(i);
+  flush();
+  assertEquals(frameStats.submits - before, 1);
+  assertEquals(await a.read(), new Float32Array([49, 49]));
+});
+
+Deno.test("pool reuses buffers by size class", () => {
+  assertEquals(sizeClass(1), 256);
+  assertEquals(sizeClass(1000), 1024);
+  assertEquals(sizeClass(1025), 1280);
+  const before = bufferPool.stats();
+  for (let i = 0; i < 100; i++) Tensor.zeros([1000]).dispose();
+  const after = bufferPool.stats();
+  assertEquals(after.live, before.live);
+  assert(after.created - before.created <= 1, "at most one new buffer for 100 tensors");
+});
+
+Deno.test("generator is deterministic and restorable", () => {
+  const a = new Generator(42);
+  const b = new Generator(42);
+  assertEquals([a.nextU32(), a.uniform()], [b.nextU32(), b.uniform()]);
+  a.normal();
+  const state = a.getState();
+  const expected = [a.normal(), a.uniform(), a.int(10)];
+  const c = new Generator(7);
+  c.setState(state);
+  assertEquals([c.normal(), c.uniform(), c.int(10)], expected);
+  const p = new Generator(1).permutation(100);
+  assertEquals([...p].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+  let sum = 0;
+  const g = new Generator(3);
+  for (let i = 0; i < 10000; i++) sum += g.uniform();
+  assert(Math.abs(sum / 10000 - 0.5) < 0.02, "uniform mean near 0.5");
+});
+
+Deno.test("read of a disposed tensor is a clear error", async () => {
+  const t = Tensor.zeros([2]);
+  t.dispose();
+  await assertRejects(() => t.read(), "disposed");
+});

@@ -113,7 +113,9 @@ export class Generator {
 
   /** Restores a state saved by `getState()`. */
   setState(state: Uint32Array): void {
-    if (state.length !== 7) throw new Error(`Generator.setState: expected 7 words, got ${state.length}`);
+    if (state.length !== 7) {
+      throw new Error(`Generator.setState: expected 7 words, got ${state.length}`);
+    }
     this.#s.set(state.subarray(0, 4));
     this.#spareNormal = state[4] === 1
       ? new Float64Array(new Uint32Array([state[5], state[6]]).buffer)[0]

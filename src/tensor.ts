@@ -264,7 +264,9 @@ export class Tensor<D extends DType = "f32"> {
   reshape(shape: readonly number[]): Tensor<D> {
     if (elementCount(shape) !== this.size) {
       throw new Error(
-        `Tensor "${this.label}": cannot reshape [${this.shape.join(", ")}] to [${shape.join(", ")}]`,
+        `Tensor "${this.label}": cannot reshape [${this.shape.join(", ")}] to [${
+          shape.join(", ")
+        }]`,
       );
     }
     const owner = (this.#owner ?? this) as Tensor<DType>;
@@ -313,7 +315,11 @@ export class Tensor<D extends DType = "f32"> {
     }
     const count = this.wordCount;
     if (count === 0) return this;
-    copyKernel.dispatch({ count, bits: 0 }, [source.buffer, this.buffer], grid(Math.ceil(count / WORKGROUP)));
+    copyKernel.dispatch(
+      { count, bits: 0 },
+      [source.buffer, this.buffer],
+      grid(Math.ceil(count / WORKGROUP)),
+    );
     return this;
   }
 

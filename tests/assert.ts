@@ -24,14 +24,18 @@ export function assertEquals(actual: unknown, expected: unknown, message = ""): 
   const as = JSON.stringify(a);
   const es = JSON.stringify(e);
   if (as !== es) {
-    throw new AssertionError(`${message ? message + ": " : ""}expected ${clip(es)}, got ${clip(as)}`);
+    throw new AssertionError(
+      `${message ? message + ": " : ""}expected ${clip(es)}, got ${clip(as)}`,
+    );
   }
 }
 
 function normalise(value: unknown): unknown {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    return Array.from(value as unknown as ArrayLike<number | bigint>, (v) =>
-      typeof v === "bigint" ? v.toString() : Number.isNaN(v) ? "NaN" : v);
+    return Array.from(
+      value as unknown as ArrayLike<number | bigint>,
+      (v) => typeof v === "bigint" ? v.toString() : Number.isNaN(v) ? "NaN" : v,
+    );
   }
   if (Array.isArray(value)) return value.map(normalise);
   if (value && typeof value === "object") {

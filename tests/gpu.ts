@@ -16,6 +16,10 @@ export async function read64(tensor: Tensor): Promise<Float64Array> {
 }
 
 /** Uploads float64 values into a new f32 tensor. */
-export function upload(data: ArrayLike<number>, shape: readonly number[], label = "Test.input"): Tensor {
+export function upload(
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  label = "Test.input",
+): Tensor {
   return Tensor.from(data, shape, { label });
 }

@@ -11,7 +11,10 @@ Deno.test("adapter is reported", () => {
 Deno.test("tensor round trip for every dtype", async () => {
   assertEquals(await Tensor.from([1.5, -2, 3], [3]).read(), new Float32Array([1.5, -2, 3]));
   assertEquals(await Tensor.from([-7, 8], [2], { dtype: "i32" }).read(), new Int32Array([-7, 8]));
-  assertEquals(await Tensor.from([9, 4e9], [2], { dtype: "u32" }).read(), new Uint32Array([9, 4e9]));
+  assertEquals(
+    await Tensor.from([9, 4e9], [2], { dtype: "u32" }).read(),
+    new Uint32Array([9, 4e9]),
+  );
   const bytes = [1, 2, 3, 250, 7];
   assertEquals(await Tensor.from(bytes, [5], { dtype: "u8" }).read(), new Uint8Array(bytes));
 });

@@ -41,7 +41,8 @@ let current: GPUDevice | null = null;
 let info: GpuInfo | null = null;
 let pendingError: GpuError | null = null;
 
-const INSTALL_HINT = "hajime needs a WebGPU adapter: any GPU with a Vulkan, Metal or D3D12 driver, " +
+const INSTALL_HINT =
+  "hajime needs a WebGPU adapter: any GPU with a Vulkan, Metal or D3D12 driver, " +
   "or on a machine without one Mesa's software Vulkan driver " +
   "(Debian/Ubuntu: apt-get install mesa-vulkan-drivers).";
 

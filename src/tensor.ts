@@ -111,6 +111,30 @@ export function checkShape(
 }
 
 /**
+ * Throws when two of the named tensors share a GPU buffer: WebGPU forbids binding one buffer as
+ * both input and output of a dispatch, and the error should name the arguments.
+ *
+ * @example
+ * ```ts
+ * import { checkDistinct, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * checkDistinct("Example.op", { x: Tensor.zeros([2]), y: Tensor.zeros([2]) });
+ * ```
+ */
+export function checkDistinct(
+  owner: string,
+  args: Readonly<Record<string, Tensor<DType> | null | undefined>>,
+): void {
+  const seen: [string, GPUBuffer][] = [];
+  for (const [name, tensor] of Object.entries(args)) {
+    if (!tensor) continue;
+    const other = seen.find(([, buffer]) => buffer === tensor.buffer);
+    if (other) throw new Error(`${owner}: ${name} shares its buffer with ${other[0]}`);
+    seen.push([name, tensor.buffer]);
+  }
+}
+
+/**
  * A GPU-resident tensor. Data lives in a pooled GPU buffer; reading and writing are ordered with
  * the GPU work recorded so far.
  *

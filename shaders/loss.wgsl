@@ -1,0 +1,225 @@
+// Classification losses over logits [N, K]: log-softmax and its backward, the batch-mean
+// cross-entropy / NLL loss with its gradient, and the count of correct argmax predictions.
+// Bindings: 0 params, then inputs, then outputs (hajime's order everywhere).
+// Rows are classes of one sample, so K is small (10 for CIFAR-10): one thread handles one row.
+
+struct Params {
+  n: u32,        // rows (batch)
+  k: u32,        // columns (classes)
+  mode: u32,     // loss_*: 0 = x holds logits (cross-entropy), 1 = x holds log-probabilities (NLL)
+  nan_bits: u32, // loss_*: NaN's bit pattern, given at run time since WGSL rejects NaN constants
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+override WORKGROUP: u32 = 256u; // a power of two (tree reductions)
+
+fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
+}
+
+// log_softmax: y[r, :] = (x[r, :] − max) − log Σ exp(x[r, :] − max).  x, y: [N, K]
+@group(0) @binding(1) var<storage, read> ls_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ls_y: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn log_softmax(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear_index(wid, nwg, lid);
+  if (row >= params.n) {
+    return;
+  }
+  let base = row * params.k;
+  var m = ls_x[base];
+  for (var j = 1u; j < params.k; j++) {
+    m = max(m, ls_x[base + j]);
+  }
+  var s = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    s += exp(ls_x[base + j] - m);
+  }
+  let log_s = log(s);
+  for (var j = 0u; j < params.k; j++) {
+    // (x − m) first: exact for nearby values, so large logits keep their precision.
+    ls_y[base + j] = (ls_x[base + j] - m) - log_s;
+  }
+}
+
+// log_softmax_backward: dx[r, :] = dy[r, :] − exp(y[r, :]) · Σ dy[r, :].  dy, y, dx: [N, K]
+@group(0) @binding(1) var<storage, read> lsb_dy: array<f32>;
+@group(0) @binding(2) var<storage, read> lsb_y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> lsb_dx: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn log_softmax_backward(@builtin(local_invocation_index) lid: u32,
+                        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear_index(wid, nwg, lid);
+  if (row >= params.n) {
+    return;
+  }
+  let base = row * params.k;
+  var s = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    s += lsb_dy[base + j];
+  }
+  for (var j = 0u; j < params.k; j++) {
+    lsb_dx[base + j] = lsb_dy[base + j] - exp(lsb_y[base + j]) * s;
+  }
+}
+
+// loss_mean / loss_mean_sum: loss[0] = mean over rows of −log_softmax(x)[label] (mode 0) or of
+// −x[label] (mode 1); loss_mean_sum also adds it into loss_sum[0]. One workgroup sums the whole
+// batch in a fixed order, so the result is deterministic. A label outside [0, K) makes it NaN.
+// x: [N, K], labels: [N] i32, loss: [1], loss_sum: [1]
+@group(0) @binding(1) var<storage, read> loss_x: array<f32>;
+@group(0) @binding(2) var<storage, read> loss_labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> loss_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> loss_sum: array<f32>;
+
+// Workgroup variables start zeroed at each dispatch.
+var<workgroup> partial: array<f32, WORKGROUP>;
+var<workgroup> bad_labels: atomic<u32>;
+
+// −log p[label] of one row; false in the second field when the label is out of range.
+fn row_loss(row: u32) -> vec2f {
+  let label = loss_labels[row];
+  if (label < 0 || u32(label) >= params.k) {
+    return vec2f(0.0, 0.0);
+  }
+  let base = row * params.k;
+  let picked = loss_x[base + u32(label)];
+  if (params.mode == 1u) {
+    return vec2f(-picked, 1.0);
+  }
+  var m = loss_x[base];
+  for (var j = 1u; j < params.k; j++) {
+    m = max(m, loss_x[base + j]);
+  }
+  var s = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    s += exp(loss_x[base + j] - m);
+  }
+  return vec2f(log(s) - (picked - m), 1.0);
+}
+
+// The batch mean, valid in every invocation of the (single) workgroup.
+fn batch_mean(lid: u32) -> f32 {
+  var total = 0.0;
+  for (var row = lid; row < params.n; row += WORKGROUP) {
+    let r = row_loss(row);
+    total += r.x;
+    if (r.y == 0.0) {
+      atomicAdd(&bad_labels, 1u);
+    }
+  }
+  partial[lid] = total;
+  workgroupBarrier();
+  for (var half = WORKGROUP / 2u; half > 0u; half >>= 1u) {
+    if (lid < half) {
+      partial[lid] += partial[lid + half];
+    }
+    workgroupBarrier();
+  }
+  let mean = partial[0] / f32(params.n);
+  if (atomicLoad(&bad_labels) != 0u) {
+    return bitcast<f32>(params.nan_bits);
+  }
+  return mean;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn loss_mean(@builtin(local_invocation_index) lid: u32) {
+  let mean = batch_mean(lid);
+  if (lid == 0u) {
+    loss_out[0] = mean;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn loss_mean_sum(@builtin(local_invocation_index) lid: u32) {
+  let mean = batch_mean(lid);
+  if (lid == 0u) {
+    loss_out[0] = mean;
+    loss_sum[0] += mean;
+  }
+}
+
+// loss_grad: the gradient of the batch-mean loss, overwriting dx. Mode 0: (softmax(x) − onehot)/N;
+// mode 1: −1/N at the label, 0 elsewhere. A row whose label is out of range gets NaN.
+// x: [N, K], labels: [N] i32, dx: [N, K]
+@group(0) @binding(3) var<storage, read_write> grad_dx: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn loss_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+             @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear_index(wid, nwg, lid);
+  if (row >= params.n) {
+    return;
+  }
+  let base = row * params.k;
+  let label = loss_labels[row];
+  if (label < 0 || u32(label) >= params.k) {
+    let nan = bitcast<f32>(params.nan_bits);
+    for (var j = 0u; j < params.k; j++) {
+      grad_dx[base + j] = nan;
+    }
+    return;
+  }
+  let inv_n = 1.0 / f32(params.n);
+  if (params.mode == 1u) {
+    for (var j = 0u; j < params.k; j++) {
+      grad_dx[base + j] = select(0.0, -inv_n, j == u32(label));
+    }
+    return;
+  }
+  var m = loss_x[base];
+  for (var j = 1u; j < params.k; j++) {
+    m = max(m, loss_x[base + j]);
+  }
+  var s = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    s += exp(loss_x[base + j] - m);
+  }
+  let inv_s = 1.0 / s;
+  for (var j = 0u; j < params.k; j++) {
+    let p = exp(loss_x[base + j] - m) * inv_s;
+    grad_dx[base + j] = (p - select(0.0, 1.0, j == u32(label))) * inv_n;
+  }
+}
+
+// count_correct: correct[0] += number of rows whose argmax (first maximum on ties, as
+// torch.argmax) equals the label.  logits: [N, K], labels: [N] i32, correct: [1] u32
+@group(0) @binding(1) var<storage, read> cc_logits: array<f32>;
+@group(0) @binding(2) var<storage, read> cc_labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> cc_correct: array<atomic<u32>>;
+
+var<workgroup> hits: atomic<u32>; // starts zeroed
+
+@compute @workgroup_size(WORKGROUP)
+fn count_correct(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                 @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear_index(wid, nwg, lid);
+  if (row < params.n) {
+    let base = row * params.k;
+    var best = cc_logits[base];
+    var arg = 0u;
+    for (var j = 1u; j < params.k; j++) {
+      let v = cc_logits[base + j];
+      if (v > best) {
+        best = v;
+        arg = j;
+      }
+    }
+    let label = cc_labels[row];
+    if (label >= 0 && u32(label) == arg) {
+      atomicAdd(&hits, 1u);
+    }
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    let h = atomicLoad(&hits);
+    if (h != 0u) {
+      atomicAdd(&cc_correct[0], h);
+    }
+  }
+}

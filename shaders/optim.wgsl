@@ -1,0 +1,118 @@
+// Optimizer updates, one thread per parameter element, following torch.optim exactly.
+// Bindings: 0 params, then inputs (grad), then outputs (param and optimizer state).
+// Scalar coefficients (1 − dampening, Adam's bias corrections, ...) are computed on the CPU in
+// double precision, as PyTorch computes them in Python, and arrive in the params.
+
+struct Params {
+  n: u32,              // elements
+  lr: f32,
+  weight_decay: f32,
+  momentum: f32,       // sgd
+  grad_scale: f32,     // sgd: 1 − dampening
+  nesterov: u32,       // sgd: 1 = Nesterov momentum
+  first_step: u32,     // sgd: 1 = the momentum buffer is initialised with the gradient
+  avg_weight: f32,     // adam: 1 − beta1
+  beta2: f32,          // adam
+  sq_weight: f32,      // adam: 1 − beta2
+  eps: f32,            // adam
+  step_size: f32,      // adam: lr / (1 − beta1^step)
+  bc2_sqrt: f32,       // adam: sqrt(1 − beta2^step)
+  decay: f32,          // adam: AdamW's factor 1 − lr·weight_decay
+  decoupled: u32,      // adam: 1 = AdamW (param *= decay), 0 = L2 (grad += weight_decay·param)
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+override WORKGROUP: u32 = 256u;
+
+fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
+}
+
+// sgd (momentum 0, no buffer): param −= lr·(grad + wd·param).  grad, param: [n]
+@group(0) @binding(1) var<storage, read> sgd_grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sgd_param: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+       @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= params.n) {
+    return;
+  }
+  let p = sgd_param[i];
+  var d = sgd_grad[i];
+  if (params.weight_decay != 0.0) {
+    d += params.weight_decay * p;
+  }
+  sgd_param[i] = p - params.lr * d;
+}
+
+// sgd_momentum: buf = grad on the first step, else momentum·buf + (1 − dampening)·grad (after
+// weight decay); the step is buf, or grad + momentum·buf with Nesterov.
+// grad, param, buf: [n]
+@group(0) @binding(3) var<storage, read_write> sgd_buf: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn sgd_momentum(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= params.n) {
+    return;
+  }
+  let p = sgd_param[i];
+  var d = sgd_grad[i];
+  if (params.weight_decay != 0.0) {
+    d += params.weight_decay * p;
+  }
+  var b = d;
+  if (params.first_step == 0u) {
+    b = params.momentum * sgd_buf[i] + params.grad_scale * d;
+  }
+  sgd_buf[i] = b;
+  if (params.nesterov == 1u) {
+    d += params.momentum * b;
+  } else {
+    d = b;
+  }
+  sgd_param[i] = p - params.lr * d;
+}
+
+// adam: torch.optim.Adam / AdamW (no amsgrad).
+// m = lerp(m, g, 1 − beta1); v = beta2·v + (1 − beta2)·g²;
+// param −= step_size · m / (sqrt(v) / bc2_sqrt + eps).  grad, param, exp_avg, exp_avg_sq: [n]
+@group(0) @binding(1) var<storage, read> adam_grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> adam_param: array<f32>;
+@group(0) @binding(3) var<storage, read_write> adam_m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> adam_v: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn adam(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= params.n) {
+    return;
+  }
+  var p = adam_param[i];
+  var g = adam_grad[i];
+  if (params.weight_decay != 0.0) {
+    if (params.decoupled == 1u) {
+      p *= params.decay;
+    } else {
+      g += params.weight_decay * p;
+    }
+  }
+  // torch's lerp with weight 1 − beta1: m + w·(g − m) for w < 0.5 (the usual betas).
+  let w = params.avg_weight;
+  var m = adam_m[i];
+  if (w < 0.5) {
+    m = m + w * (g - m);
+  } else {
+    m = g - (g - m) * (1.0 - w);
+  }
+  let v = params.beta2 * adam_v[i] + params.sq_weight * g * g;
+  adam_m[i] = m;
+  adam_v[i] = v;
+  let denom = sqrt(v) / params.bc2_sqrt + params.eps;
+  adam_param[i] = p - params.step_size * (m / denom);
+}

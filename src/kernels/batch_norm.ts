@@ -1,0 +1,315 @@
+/**
+ * Batch normalisation kernels for [N, C, H, W] tensors, exactly as PyTorch's `BatchNorm2d`:
+ * training forward with batch statistics (biased variance to normalise, unbiased variance into
+ * the running estimate), eval forward with running statistics, and the backward pass.
+ *
+ * Per-channel reductions run a workgroup per (chunk of N·H·W, channel), each computing its
+ * chunk's mean and then Σ(x − mean)² (two passes over data still in cache), and a thread per
+ * channel merges the chunks with Chan's formula: accurate for inputs far from zero mean, and
+ * parallel enough for a few wide channels.
+ *
+ * @module
+ */
+
+import { grid, Kernel, type ParamType } from "../gpu/kernel.ts";
+import { checkShape, type DType, Tensor } from "../tensor.ts";
+import code from "../../shaders/batch_norm.wgsl" with { type: "text" };
+
+/** Options of {@link batchNormTrainForward}. */
+export interface BatchNormTrainOptions {
+  /** Weight of the batch statistics in the running ones; PyTorch's default 0.1. */
+  momentum?: number;
+  /** Added to the variance before the square root; PyTorch's default 1e-5. */
+  eps?: number;
+}
+
+/** Options of {@link batchNormEvalForward}. */
+export interface BatchNormEvalOptions {
+  /** Added to the running variance before the square root; PyTorch's default 1e-5. */
+  eps?: number;
+}
+
+const WORKGROUP = 256;
+/** Elements per thread of the elementwise passes (normalize, dx): one division per thread. */
+const PER_THREAD = 8;
+/** Elements per thread in one chunk of a reduction: enough work to pay for the barriers. */
+const CHUNK_PER_THREAD = 16;
+/** More chunks than this per channel only make the merge longer. */
+const MAX_CHUNKS = 1024;
+
+const PARAMS: Record<string, ParamType> = {
+  channels: "u32",
+  plane: "u32",
+  count: "u32",
+  chunk: "u32",
+  chunks: "u32",
+  total: "u32",
+  momentum: "f32",
+  eps: "f32",
+  eval: "u32",
+  coefOffset: "u32",
+  stepQ: "u32",
+  stepS: "u32",
+  stepC: "u32",
+};
+
+function kernel(purpose: string, inputs: number, outputs: number): Kernel {
+  return new Kernel({
+    label: `BatchNorm.${purpose}`,
+    code,
+    entryPoint: purpose,
+    params: PARAMS,
+    inputs,
+    outputs,
+    constants: { WORKGROUP, PER_THREAD },
+  });
+}
+
+const statsKernel = kernel("stats", 1, 1);
+const statsFinalizeKernel = kernel("statsFinalize", 1, 4);
+const normalizeKernel = kernel("normalize", 5, 1);
+const backwardReduceKernel = kernel("backwardReduce", 3, 1);
+const backwardFinalizeKernel = kernel("backwardFinalize", 3, 3);
+const backwardDxKernel = kernel("backwardDx", 3, 1);
+
+/** Partial sums and dx coefficients; one buffer shared by every call, grown on demand. */
+let scratch: Tensor | null = null;
+
+function scratchOf(words: number): Tensor {
+  if (!scratch || scratch.disposed || scratch.size < words) {
+    const size = Math.max(words, 2 * (scratch?.size ?? 0));
+    // Work already recorded on the old buffer still runs before any reuse (queue order).
+    scratch?.dispose();
+    scratch = Tensor.empty([size], { label: "BatchNorm.scratch" });
+  }
+  return scratch;
+}
+
+interface Layout {
+  c: number;
+  plane: number;
+  count: number;
+  chunk: number;
+  chunks: number;
+}
+
+function layout(x: Tensor): Layout {
+  const [n, c, h, w] = x.shape;
+  const plane = h * w;
+  const count = n * plane;
+  let chunk = WORKGROUP * CHUNK_PER_THREAD;
+  if (count > chunk * MAX_CHUNKS) chunk = Math.ceil(count / MAX_CHUNKS / WORKGROUP) * WORKGROUP;
+  return { c, plane, count, chunk, chunks: Math.ceil(count / chunk) };
+}
+
+function params(l: Layout, extra: Partial<Record<string, number>> = {}): Record<string, number> {
+  return {
+    channels: l.c,
+    plane: l.plane,
+    count: l.count,
+    chunk: l.chunk,
+    chunks: l.chunks,
+    total: l.count * l.c,
+    momentum: 0,
+    eps: 0,
+    eval: 0,
+    coefOffset: l.c * l.chunks * 2,
+    stepQ: Math.floor(WORKGROUP / l.plane),
+    stepS: WORKGROUP % l.plane,
+    stepC: Math.floor(WORKGROUP / l.plane) % l.c,
+    ...extra,
+  };
+}
+
+/** Workgroups of the elementwise passes. */
+function elementwiseGrid(l: Layout): [number, number] {
+  return grid(Math.ceil(l.count * l.c / (WORKGROUP * PER_THREAD)));
+}
+
+/** Checks x is [N, C, H, W] f32 and every other tensor has the shape it should. */
+function checkArgs(
+  owner: string,
+  x: Tensor,
+  channelArgs: Record<string, Tensor>,
+  sameAsX: Record<string, Tensor>,
+): Layout {
+  checkShape(owner, "x", x, [null, null, null, null]);
+  const l = layout(x);
+  for (const [name, t] of Object.entries(channelArgs)) checkShape(owner, name, t, [l.c]);
+  for (const [name, t] of Object.entries(sameAsX)) checkShape(owner, name, t, x.shape);
+  return l;
+}
+
+/** Throws when an output shares its buffer with any other argument (a WebGPU binding conflict). */
+function checkNoAlias(
+  owner: string,
+  inputs: Record<string, Tensor<DType>>,
+  outputs: Record<string, Tensor<DType>>,
+): void {
+  const all = [...Object.entries(inputs), ...Object.entries(outputs)];
+  for (const [name, t] of Object.entries(outputs)) {
+    for (const [other, u] of all) {
+      if (other !== name && u.buffer === t.buffer) {
+        throw new Error(`${owner}: ${name} shares its buffer with ${other}`);
+      }
+    }
+  }
+}
+
+function checkEps(owner: string, eps: number): void {
+  if (!(eps > 0) || !Number.isFinite(eps)) {
+    throw new Error(`${owner}: eps must be a finite number > 0, got ${eps}`);
+  }
+}
+
+/**
+ * Training forward of BatchNorm2d: normalises `x` with its batch statistics (biased variance),
+ * `y = (x − mean)/sqrt(var + eps)·γ + β`, saves the mean and inverse std for the backward, and
+ * updates the running statistics in place as PyTorch does: `running = (1 − m)·running + m·batch`
+ * with the unbiased variance (N·H·W/(N·H·W − 1) times the biased one) for `runningVar`.
+ *
+ * @example
+ * ```ts
+ * import { batchNormTrainForward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.from(Array.from({ length: 16 }, (_, i) => i), [2, 2, 2, 2]);
+ * const gamma = Tensor.full([2], 1), beta = Tensor.zeros([2]);
+ * const runningMean = Tensor.zeros([2]), runningVar = Tensor.full([2], 1);
+ * const y = Tensor.empty([2, 2, 2, 2]);
+ * const saveMean = Tensor.empty([2]), saveInvStd = Tensor.empty([2]);
+ * batchNormTrainForward(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd, {
+ *   momentum: 0.1,
+ *   eps: 1e-5,
+ * });
+ * console.log(await y.read());
+ * ```
+ */
+export function batchNormTrainForward(
+  x: Tensor, // x: [N, C, H, W]
+  gamma: Tensor, // gamma: [C]
+  beta: Tensor, // beta: [C]
+  runningMean: Tensor, // runningMean: [C], updated in place
+  runningVar: Tensor, // runningVar: [C], updated in place
+  y: Tensor, // y: [N, C, H, W]
+  saveMean: Tensor, // saveMean: [C], the batch mean
+  saveInvStd: Tensor, // saveInvStd: [C], 1/sqrt(batch var + eps)
+  opts: BatchNormTrainOptions = {},
+): void {
+  const owner = "batchNormTrainForward";
+  const { momentum = 0.1, eps = 1e-5 } = opts;
+  const l = checkArgs(owner, x, { gamma, beta, runningMean, runningVar, saveMean, saveInvStd }, {
+    y,
+  });
+  if (!(momentum >= 0 && momentum <= 1)) {
+    throw new Error(`${owner}: momentum must be in [0, 1], got ${momentum}`);
+  }
+  checkEps(owner, eps);
+  if (l.count < 2 && l.c > 0) {
+    throw new Error(
+      `${owner}: x has shape [${x.shape.join(", ")}]: training needs more than one value per ` +
+        `channel (N·H·W > 1)`,
+    );
+  }
+  checkNoAlias(owner, { x, gamma, beta }, { runningMean, runningVar, y, saveMean, saveInvStd });
+  if (l.c === 0) return;
+  const p = params(l, { momentum, eps });
+  const partials = scratchOf(l.c * l.chunks * 2);
+  statsKernel.dispatch(p, [x, partials], [l.chunks, l.c]);
+  statsFinalizeKernel.dispatch(
+    p,
+    [partials, runningMean, runningVar, saveMean, saveInvStd],
+    [Math.ceil(l.c / 64)],
+  );
+  normalizeKernel.dispatch(
+    p,
+    [x, gamma, beta, saveMean, saveInvStd, y],
+    elementwiseGrid(l),
+  );
+}
+
+/**
+ * Eval forward of BatchNorm2d: `y = (x − runningMean)/sqrt(runningVar + eps)·γ + β`.
+ *
+ * @example
+ * ```ts
+ * import { batchNormEvalForward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.full([1, 3, 2, 2], 2);
+ * const y = Tensor.empty([1, 3, 2, 2]);
+ * batchNormEvalForward(
+ *   x,
+ *   Tensor.full([3], 1),
+ *   Tensor.zeros([3]),
+ *   Tensor.zeros([3]),
+ *   Tensor.full([3], 1),
+ *   y,
+ *   { eps: 1e-5 },
+ * );
+ * ```
+ */
+export function batchNormEvalForward(
+  x: Tensor, // x: [N, C, H, W]
+  gamma: Tensor, // gamma: [C]
+  beta: Tensor, // beta: [C]
+  runningMean: Tensor, // runningMean: [C]
+  runningVar: Tensor, // runningVar: [C]
+  y: Tensor, // y: [N, C, H, W]
+  opts: BatchNormEvalOptions = {},
+): void {
+  const owner = "batchNormEvalForward";
+  const { eps = 1e-5 } = opts;
+  const l = checkArgs(owner, x, { gamma, beta, runningMean, runningVar }, { y });
+  checkEps(owner, eps);
+  checkNoAlias(owner, { x, gamma, beta, runningMean, runningVar }, { y });
+  if (l.count * l.c === 0) return;
+  normalizeKernel.dispatch(
+    params(l, { eps, eval: 1 }),
+    [x, gamma, beta, runningMean, runningVar, y],
+    elementwiseGrid(l),
+  );
+}
+
+/**
+ * Backward of the training forward, with the statistics it saved:
+ * `dx = γ·invStd·(dy − mean(dy) − x̂·mean(dy·x̂))` (overwritten), `dGamma += Σ dy·x̂`,
+ * `dBeta += Σ dy`, sums over N·H·W, `x̂ = (x − saveMean)·saveInvStd`.
+ *
+ * @example
+ * ```ts
+ * import { batchNormBackward, batchNormTrainForward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const shape = [2, 2, 2, 2];
+ * const x = Tensor.from(Array.from({ length: 16 }, (_, i) => i * i), shape);
+ * const gamma = Tensor.full([2], 1), beta = Tensor.zeros([2]);
+ * const saveMean = Tensor.empty([2]), saveInvStd = Tensor.empty([2]);
+ * const y = Tensor.empty(shape);
+ * batchNormTrainForward(x, gamma, beta, Tensor.zeros([2]), Tensor.full([2], 1), y, saveMean,
+ *   saveInvStd, { momentum: 0.1, eps: 1e-5 });
+ * const dx = Tensor.empty(shape), dGamma = Tensor.zeros([2]), dBeta = Tensor.zeros([2]);
+ * batchNormBackward(Tensor.full(shape, 1), x, gamma, saveMean, saveInvStd, dx, dGamma, dBeta);
+ * ```
+ */
+export function batchNormBackward(
+  dy: Tensor, // dy: [N, C, H, W]
+  x: Tensor, // x: [N, C, H, W], the training forward's input
+  gamma: Tensor, // gamma: [C]
+  saveMean: Tensor, // saveMean: [C], from batchNormTrainForward
+  saveInvStd: Tensor, // saveInvStd: [C], from batchNormTrainForward
+  dx: Tensor, // dx: [N, C, H, W], overwritten
+  dGamma: Tensor, // dGamma: [C], accumulated (+=)
+  dBeta: Tensor, // dBeta: [C], accumulated (+=)
+): void {
+  const owner = "batchNormBackward";
+  const l = checkArgs(owner, x, { gamma, saveMean, saveInvStd, dGamma, dBeta }, { dy, dx });
+  checkNoAlias(owner, { dy, x, gamma, saveMean, saveInvStd }, { dx, dGamma, dBeta });
+  if (l.count * l.c === 0) return;
+  const p = params(l);
+  const work = scratchOf(l.c * l.chunks * 2 + l.c * 4);
+  backwardReduceKernel.dispatch(p, [dy, x, saveMean, work], [l.chunks, l.c]);
+  backwardFinalizeKernel.dispatch(
+    p,
+    [saveMean, saveInvStd, gamma, dGamma, dBeta, work],
+    [Math.ceil(l.c / 64)],
+  );
+  backwardDxKernel.dispatch(p, [dy, x, work, dx], elementwiseGrid(l));
+}

@@ -1,0 +1,439 @@
+/**
+ * Pooling and channel plumbing for [N, C, H, W] tensors, forward and backward: max pooling
+ * (floor mode, no padding), adaptive average and max pooling to 1×1, the shifted stride
+ * subsampling of Shake-Shake's downsampling shortcut, and channel concatenation / splitting.
+ *
+ * Max-pool argmax values are indices within an H×W plane (h·W + w), as PyTorch's
+ * `return_indices`; they are i32 tensors.
+ *
+ * @module
+ */
+
+import { grid, Kernel, type ParamType } from "../gpu/kernel.ts";
+import { checkShape, type DType, type Tensor } from "../tensor.ts";
+import code from "../../shaders/pool.wgsl" with { type: "text" };
+
+/** Options of {@link maxPool2dForward}. */
+export interface MaxPool2dOptions {
+  /** Window size (kernel × kernel), ≥ 1. */
+  kernel: number;
+  /** Step between windows, ≥ 1. */
+  stride: number;
+}
+
+/** Options of {@link shiftSubsample} and {@link shiftSubsampleBackward}. */
+export interface ShiftSubsampleOptions {
+  /** Step between samples, ≥ 1. */
+  stride: number;
+  /** Offset of the first sample in both directions (an integer; 1 = one pixel down-right). */
+  shift: number;
+}
+
+const WORKGROUP = 256;
+
+const PARAMS: Record<string, ParamType> = {
+  count: "u32",
+  height: "u32",
+  width: "u32",
+  outHeight: "u32",
+  outWidth: "u32",
+  kernel: "u32",
+  stride: "u32",
+  shift: "i32",
+  channelsA: "u32",
+  channelsB: "u32",
+};
+
+function kernel(purpose: string, inputs: number, outputs: number): Kernel {
+  return new Kernel({
+    label: `Pool.${purpose}`,
+    code,
+    entryPoint: purpose,
+    params: PARAMS,
+    inputs,
+    outputs,
+    constants: { WORKGROUP },
+  });
+}
+
+const maxPoolKernel = kernel("maxPool2dForward", 1, 2);
+const maxPoolScatterKernel = kernel("maxPool2dScatter", 2, 1);
+const avgPoolKernel = kernel("adaptiveAvgPool1Forward", 1, 1);
+const avgPoolBackwardKernel = kernel("adaptiveAvgPool1Backward", 1, 1);
+const maxPool1Kernel = kernel("adaptiveMaxPool1Forward", 1, 2);
+const maxPool1BackwardKernel = kernel("adaptiveMaxPool1Backward", 2, 1);
+const shiftKernel = kernel("shiftSubsample", 1, 1);
+const shiftBackwardKernel = kernel("shiftSubsampleBackward", 1, 1);
+const concatKernel = kernel("concatChannels", 2, 1);
+const splitKernel = kernel("splitChannels", 1, 2);
+
+/** Records a dispatch of one thread per element written (nothing when there are none). */
+function run(
+  k: Kernel,
+  count: number,
+  buffers: Tensor<DType>[],
+  p: Partial<Record<string, number>>,
+): void {
+  if (count === 0) return;
+  k.dispatch(
+    {
+      count,
+      height: 0,
+      width: 0,
+      outHeight: 0,
+      outWidth: 0,
+      kernel: 0,
+      stride: 1,
+      shift: 0,
+      channelsA: 0,
+      channelsB: 0,
+      ...p,
+    } as Record<string, number>,
+    buffers,
+    grid(Math.ceil(count / WORKGROUP)),
+  );
+}
+
+/** Throws when an output shares its buffer with any other argument (a WebGPU binding conflict). */
+function checkNoAlias(
+  owner: string,
+  inputs: Record<string, Tensor<DType>>,
+  outputs: Record<string, Tensor<DType>>,
+): void {
+  const all = [...Object.entries(inputs), ...Object.entries(outputs)];
+  for (const [name, t] of Object.entries(outputs)) {
+    for (const [other, u] of all) {
+      if (other !== name && u.buffer === t.buffer) {
+        throw new Error(`${owner}: ${name} shares its buffer with ${other}`);
+      }
+    }
+  }
+}
+
+function checkPositiveInt(owner: string, name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${owner}: ${name} must be an integer ≥ 1, got ${value}`);
+  }
+}
+
+/** Checks `x` is an f32 [N, C, H, W] tensor and returns its dimensions. */
+function dims4(owner: string, name: string, x: Tensor): number[] {
+  checkShape(owner, name, x, [null, null, null, null]);
+  return [...x.shape];
+}
+
+/**
+ * Max pooling, floor mode, no padding: `y[n, c, i, j]` is the maximum of the kernel×kernel
+ * window at (i·stride, j·stride), `argmax` its position h·W + w in the plane (first maximum on
+ * ties). OH = ⌊(H − kernel)/stride⌋ + 1, likewise OW.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, maxPool2dForward, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.from([1, 5, 2, 0, 3, 4, 8, 6, 7, 1, 0, 2, 9, 3, 4, 5], [1, 1, 4, 4]);
+ * const y = Tensor.empty([1, 1, 2, 2]);
+ * const argmax = Tensor.empty([1, 1, 2, 2], { dtype: "i32" });
+ * maxPool2dForward(x, y, argmax, { kernel: 2, stride: 2 }); // y = [5, 8, 9, 5]
+ * ```
+ */
+export function maxPool2dForward(
+  x: Tensor, // x: [N, C, H, W]
+  y: Tensor, // y: [N, C, OH, OW]
+  argmax: Tensor<"i32">, // argmax: i32 [N, C, OH, OW], index h·W + w in the input plane
+  opts: MaxPool2dOptions,
+): void {
+  const owner = "maxPool2dForward";
+  const [n, c, h, w] = dims4(owner, "x", x);
+  const { kernel, stride } = opts;
+  checkPositiveInt(owner, "kernel", kernel);
+  checkPositiveInt(owner, "stride", stride);
+  if (kernel > h || kernel > w) {
+    throw new Error(`${owner}: kernel ${kernel} is larger than x's plane ${h}×${w}`);
+  }
+  const oh = Math.floor((h - kernel) / stride) + 1;
+  const ow = Math.floor((w - kernel) / stride) + 1;
+  checkShape(owner, "y", y, [n, c, oh, ow]);
+  checkShape(owner, "argmax", argmax, [n, c, oh, ow], "i32");
+  checkNoAlias(owner, { x }, { y, argmax });
+  run(maxPoolKernel, y.size, [x, y, argmax], {
+    height: h,
+    width: w,
+    outHeight: oh,
+    outWidth: ow,
+    kernel,
+    stride,
+  });
+}
+
+/**
+ * Backward of {@link maxPool2dForward}: `dx` is overwritten with zeros except at each window's
+ * argmax, which receives the window's `dy` (summed where overlapping windows share a maximum;
+ * that sum's order, and so its last bit, can vary between runs).
+ *
+ * @example
+ * ```ts
+ * import { initGpu, maxPool2dBackward, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const dy = Tensor.from([1, 2, 3, 4], [1, 1, 2, 2]);
+ * const argmax = Tensor.from([1, 2, 12, 15], [1, 1, 2, 2], { dtype: "i32" });
+ * const dx = Tensor.empty([1, 1, 4, 4]);
+ * maxPool2dBackward(dy, argmax, dx);
+ * ```
+ */
+export function maxPool2dBackward(
+  dy: Tensor, // dy: [N, C, OH, OW]
+  argmax: Tensor<"i32">, // argmax: i32 [N, C, OH, OW], from maxPool2dForward
+  dx: Tensor, // dx: [N, C, H, W], overwritten
+): void {
+  const owner = "maxPool2dBackward";
+  const [n, c, oh, ow] = dims4(owner, "dy", dy);
+  checkShape(owner, "argmax", argmax, [n, c, oh, ow], "i32");
+  const [, , h, w] = dims4(owner, "dx", dx);
+  checkShape(owner, "dx", dx, [n, c, null, null]);
+  checkNoAlias(owner, { dy, argmax }, { dx });
+  if (dx.size === 0) return;
+  dx.fill(0);
+  run(maxPoolScatterKernel, dy.size, [dy, argmax, dx], {
+    height: h,
+    width: w,
+    outHeight: oh,
+    outWidth: ow,
+  });
+}
+
+/**
+ * Adaptive average pooling to 1×1: `y[n, c]` is the mean of the plane x[n, c].
+ *
+ * @example
+ * ```ts
+ * import { adaptiveAvgPool1Forward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const y = Tensor.empty([1, 2]);
+ * adaptiveAvgPool1Forward(Tensor.from([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 2, 2]), y); // [2.5, 6.5]
+ * ```
+ */
+export function adaptiveAvgPool1Forward(
+  x: Tensor, // x: [N, C, H, W]
+  y: Tensor, // y: [N, C]
+): void {
+  const owner = "adaptiveAvgPool1Forward";
+  const [n, c, h, w] = dims4(owner, "x", x);
+  checkShape(owner, "y", y, [n, c]);
+  if (h * w === 0 && y.size > 0) throw new Error(`${owner}: x has an empty plane ${h}×${w}`);
+  checkNoAlias(owner, { x }, { y });
+  run(avgPoolKernel, y.size, [x, y], { height: h, width: w });
+}
+
+/**
+ * Backward of {@link adaptiveAvgPool1Forward}: `dx[n, c, h, w] = dy[n, c]/(H·W)` (overwritten).
+ *
+ * @example
+ * ```ts
+ * import { adaptiveAvgPool1Backward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const dx = Tensor.empty([1, 2, 2, 2]);
+ * adaptiveAvgPool1Backward(Tensor.from([4, 8], [1, 2]), dx); // [1, 1, 1, 1, 2, 2, 2, 2]
+ * ```
+ */
+export function adaptiveAvgPool1Backward(
+  dy: Tensor, // dy: [N, C]
+  dx: Tensor, // dx: [N, C, H, W], overwritten
+): void {
+  const owner = "adaptiveAvgPool1Backward";
+  checkShape(owner, "dy", dy, [null, null]);
+  const [, , h, w] = dims4(owner, "dx", dx);
+  checkShape(owner, "dx", dx, [dy.shape[0], dy.shape[1], null, null]);
+  checkNoAlias(owner, { dy }, { dx });
+  run(avgPoolBackwardKernel, dx.size, [dy, dx], { height: h, width: w });
+}
+
+/**
+ * Adaptive max pooling to 1×1: `y[n, c]` is the maximum of the plane x[n, c], `argmax[n, c]` its
+ * position h·W + w (first maximum on ties).
+ *
+ * @example
+ * ```ts
+ * import { adaptiveMaxPool1Forward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const y = Tensor.empty([1, 1]);
+ * const argmax = Tensor.empty([1, 1], { dtype: "i32" });
+ * adaptiveMaxPool1Forward(Tensor.from([1, 7, 3, 2], [1, 1, 2, 2]), y, argmax); // 7 at 1
+ * ```
+ */
+export function adaptiveMaxPool1Forward(
+  x: Tensor, // x: [N, C, H, W]
+  y: Tensor, // y: [N, C]
+  argmax: Tensor<"i32">, // argmax: i32 [N, C], index h·W + w in the plane
+): void {
+  const owner = "adaptiveMaxPool1Forward";
+  const [n, c, h, w] = dims4(owner, "x", x);
+  checkShape(owner, "y", y, [n, c]);
+  checkShape(owner, "argmax", argmax, [n, c], "i32");
+  if (h * w === 0 && y.size > 0) throw new Error(`${owner}: x has an empty plane ${h}×${w}`);
+  checkNoAlias(owner, { x }, { y, argmax });
+  run(maxPool1Kernel, y.size, [x, y, argmax], { height: h, width: w });
+}
+
+/**
+ * Backward of {@link adaptiveMaxPool1Forward}: `dx` is dy[n, c] at the plane's argmax and 0
+ * elsewhere (overwritten).
+ *
+ * @example
+ * ```ts
+ * import { adaptiveMaxPool1Backward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const dx = Tensor.empty([1, 1, 2, 2]);
+ * adaptiveMaxPool1Backward(
+ *   Tensor.from([5], [1, 1]),
+ *   Tensor.from([1], [1, 1], { dtype: "i32" }),
+ *   dx,
+ * ); // [0, 5, 0, 0]
+ * ```
+ */
+export function adaptiveMaxPool1Backward(
+  dy: Tensor, // dy: [N, C]
+  argmax: Tensor<"i32">, // argmax: i32 [N, C], from adaptiveMaxPool1Forward
+  dx: Tensor, // dx: [N, C, H, W], overwritten
+): void {
+  const owner = "adaptiveMaxPool1Backward";
+  checkShape(owner, "dy", dy, [null, null]);
+  checkShape(owner, "argmax", argmax, dy.shape, "i32");
+  const [, , h, w] = dims4(owner, "dx", dx);
+  checkShape(owner, "dx", dx, [dy.shape[0], dy.shape[1], null, null]);
+  checkNoAlias(owner, { dy, argmax }, { dx });
+  run(maxPool1BackwardKernel, dx.size, [dy, argmax, dx], { height: h, width: w });
+}
+
+function checkShift(owner: string, opts: ShiftSubsampleOptions): void {
+  checkPositiveInt(owner, "stride", opts.stride);
+  if (!Number.isInteger(opts.shift) || Math.abs(opts.shift) >= 2 ** 31) {
+    throw new Error(`${owner}: shift must be a 32-bit integer, got ${opts.shift}`);
+  }
+}
+
+/**
+ * Strided subsampling with a shift (Shake-Shake's downsampling shortcut, as 1×1 average pooling
+ * with stride 2 of x and of x shifted by one pixel): `y[n, c, i, j] = x[n, c, i·stride + shift,
+ * j·stride + shift]`, 0 where that falls outside x. OH = ⌈H/stride⌉, OW = ⌈W/stride⌉.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, shiftSubsample, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.from(Array.from({ length: 9 }, (_, i) => i), [1, 1, 3, 3]);
+ * const y = Tensor.empty([1, 1, 2, 2]);
+ * shiftSubsample(x, y, { stride: 2, shift: 1 }); // [4, 0, 0, 0]
+ * ```
+ */
+export function shiftSubsample(
+  x: Tensor, // x: [N, C, H, W]
+  y: Tensor, // y: [N, C, ⌈H/stride⌉, ⌈W/stride⌉]
+  opts: ShiftSubsampleOptions,
+): void {
+  const owner = "shiftSubsample";
+  const [n, c, h, w] = dims4(owner, "x", x);
+  checkShift(owner, opts);
+  const oh = Math.ceil(h / opts.stride);
+  const ow = Math.ceil(w / opts.stride);
+  checkShape(owner, "y", y, [n, c, oh, ow]);
+  checkNoAlias(owner, { x }, { y });
+  run(shiftKernel, y.size, [x, y], {
+    height: h,
+    width: w,
+    outHeight: oh,
+    outWidth: ow,
+    stride: opts.stride,
+    shift: opts.shift,
+  });
+}
+
+/**
+ * Backward of {@link shiftSubsample}: each sampled position of `dx` receives its `dy`, every
+ * other position 0 (overwritten).
+ *
+ * @example
+ * ```ts
+ * import { initGpu, shiftSubsampleBackward, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const dx = Tensor.empty([1, 1, 4, 4]);
+ * shiftSubsampleBackward(Tensor.from([1, 2, 3, 4], [1, 1, 2, 2]), dx, { stride: 2, shift: 0 });
+ * ```
+ */
+export function shiftSubsampleBackward(
+  dy: Tensor, // dy: [N, C, ⌈H/stride⌉, ⌈W/stride⌉]
+  dx: Tensor, // dx: [N, C, H, W], overwritten
+  opts: ShiftSubsampleOptions,
+): void {
+  const owner = "shiftSubsampleBackward";
+  const [n, c, h, w] = dims4(owner, "dx", dx);
+  checkShift(owner, opts);
+  const oh = Math.ceil(h / opts.stride);
+  const ow = Math.ceil(w / opts.stride);
+  checkShape(owner, "dy", dy, [n, c, oh, ow]);
+  checkNoAlias(owner, { dy }, { dx });
+  run(shiftBackwardKernel, dx.size, [dy, dx], {
+    height: h,
+    width: w,
+    outHeight: oh,
+    outWidth: ow,
+    stride: opts.stride,
+    shift: opts.shift,
+  });
+}
+
+/**
+ * Concatenation along channels: `y = [a, b]`.
+ *
+ * @example
+ * ```ts
+ * import { concatChannels, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const y = Tensor.empty([2, 3, 4, 4]);
+ * concatChannels(Tensor.zeros([2, 1, 4, 4]), Tensor.full([2, 2, 4, 4], 1), y);
+ * ```
+ */
+export function concatChannels(
+  a: Tensor, // a: [N, Ca, H, W]
+  b: Tensor, // b: [N, Cb, H, W]
+  y: Tensor, // y: [N, Ca + Cb, H, W]
+): void {
+  const owner = "concatChannels";
+  const [n, ca, h, w] = dims4(owner, "a", a);
+  checkShape(owner, "b", b, [n, null, h, w]);
+  const cb = b.shape[1];
+  checkShape(owner, "y", y, [n, ca + cb, h, w]);
+  checkNoAlias(owner, { a, b }, { y });
+  run(concatKernel, y.size, [a, b, y], { height: h, width: w, channelsA: ca, channelsB: cb });
+}
+
+/**
+ * Backward of {@link concatChannels}: `da`, `db` receive the first Ca and the last Cb channels
+ * of `dy` (overwritten).
+ *
+ * @example
+ * ```ts
+ * import { initGpu, splitChannels, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const da = Tensor.empty([2, 1, 4, 4]), db = Tensor.empty([2, 2, 4, 4]);
+ * splitChannels(Tensor.full([2, 3, 4, 4], 1), da, db);
+ * ```
+ */
+export function splitChannels(
+  dy: Tensor, // dy: [N, Ca + Cb, H, W]
+  da: Tensor, // da: [N, Ca, H, W], overwritten
+  db: Tensor, // db: [N, Cb, H, W], overwritten
+): void {
+  const owner = "splitChannels";
+  const [n, c, h, w] = dims4(owner, "dy", dy);
+  checkShape(owner, "da", da, [n, null, h, w]);
+  const ca = da.shape[1];
+  checkShape(owner, "db", db, [n, c - ca, h, w]);
+  checkNoAlias(owner, { dy }, { da, db });
+  run(splitKernel, dy.size, [dy, da, db], {
+    height: h,
+    width: w,
+    channelsA: ca,
+    channelsB: c - ca,
+  });
+}

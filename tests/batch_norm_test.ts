@@ -1,0 +1,257 @@
+import { Generator, Tensor } from "../mod.ts";
+import {
+  batchNormBackward,
+  batchNormEvalForward,
+  batchNormTrainForward,
+} from "../src/kernels/batch_norm.ts";
+import { assert, assertClose, assertThrows, randomArray, testSeed } from "./assert.ts";
+import { read64, upload } from "./gpu.ts";
+import {
+  batchNormBackwardRef,
+  batchNormEvalForwardRef,
+  batchNormTrainForwardRef,
+} from "./reference/batch_norm.ts";
+
+/** f32-rounded copy, so GPU and reference see the same inputs. */
+function f32(data: ArrayLike<number>): Float64Array {
+  return Float64Array.from(Float32Array.from(data));
+}
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Central finite difference of `loss` along every element of `v` (changed and restored). */
+function numericGrad(v: Float64Array, loss: () => number, eps = 1e-6): Float64Array {
+  const g = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const keep = v[i];
+    v[i] = keep + eps;
+    const plus = loss();
+    v[i] = keep - eps;
+    const minus = loss();
+    v[i] = keep;
+    g[i] = (plus - minus) / (2 * eps);
+  }
+  return g;
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+Deno.test("reference batch-norm backward matches finite differences", () => {
+  const rng = new Generator(testSeed("reference batch norm"));
+  for (const shape of [[2, 3, 3, 2], [1, 2, 5, 1], [4, 1, 1, 1]]) {
+    const c = shape[1];
+    const x = randomArray(rng, size(shape), -2, 3);
+    const gamma = randomArray(rng, c, 0.5, 1.5);
+    const beta = randomArray(rng, c);
+    const w = randomArray(rng, size(shape));
+    const zeros = new Float64Array(c);
+    const ones = new Float64Array(c).fill(1);
+    const loss = () =>
+      dot(w, batchNormTrainForwardRef(x, shape, gamma, beta, zeros, ones, 0.1, 1e-5).y);
+    const fwd = batchNormTrainForwardRef(x, shape, gamma, beta, zeros, ones, 0.1, 1e-5);
+    const ref = batchNormBackwardRef(w, x, shape, gamma, fwd.saveMean, fwd.saveInvStd);
+    const tol = { atol: 1e-6, rtol: 1e-5 };
+    assertClose(ref.dx, numericGrad(x, loss), { ...tol, message: `dx ${shape}` });
+    assertClose(ref.dGamma, numericGrad(gamma, loss), { ...tol, message: `dGamma ${shape}` });
+    assertClose(ref.dBeta, numericGrad(beta, loss), { ...tol, message: `dBeta ${shape}` });
+  }
+});
+
+// Awkward shapes: nothing a multiple of the workgroup size; [5, 3, 33, 29] spans two chunks per
+// channel (4785 values), [2, 2, 70, 70] three; offset inputs test the two-pass statistics.
+const SHAPES: { shape: number[]; offset: number; spread: number }[] = [
+  { shape: [3, 5, 7, 9], offset: 0, spread: 1 },
+  { shape: [2, 3, 11, 13], offset: 0.5, spread: 2 },
+  { shape: [5, 3, 33, 29], offset: 0, spread: 1 },
+  { shape: [2, 2, 70, 70], offset: 100, spread: 1 },
+  { shape: [1, 2, 1, 3], offset: -3, spread: 0.1 },
+  { shape: [4, 1, 1, 1], offset: 0, spread: 1 },
+  { shape: [3, 4, 16, 16], offset: 1, spread: 1 }, // a plane of exactly WORKGROUP elements
+];
+
+Deno.test("batch norm: train forward ×2, running stats, eval forward, backward vs reference", async () => {
+  const rng = new Generator(testSeed("batch norm gpu"));
+  for (const { shape, offset, spread } of SHAPES) {
+    const c = shape[1];
+    const momentum = 0.1 + 0.3 * rng.uniform();
+    const eps = 1e-5;
+    const xs = [0, 1].map(() =>
+      f32(randomArray(rng, size(shape), offset - spread, offset + spread))
+    );
+    const gamma = f32(randomArray(rng, c, 0.5, 1.5));
+    const beta = f32(randomArray(rng, c));
+    const rm0 = f32(randomArray(rng, c));
+    const rv0 = f32(randomArray(rng, c, 0.5, 2));
+    const gx = xs.map((x) => upload(x, shape));
+    const gGamma = upload(gamma, [c]);
+    const gBeta = upload(beta, [c]);
+    const gRm = upload(rm0, [c]);
+    const gRv = upload(rv0, [c]);
+    const y = Tensor.empty(shape);
+    const saveMean = Tensor.empty([c]);
+    const saveInvStd = Tensor.empty([c]);
+    const msg = `shape [${shape}]`;
+
+    let rm = rm0;
+    let rv = rv0;
+    let ref = batchNormTrainForwardRef(xs[0], shape, gamma, beta, rm, rv, momentum, eps);
+    for (let step = 0; step < 2; step++) {
+      ref = batchNormTrainForwardRef(xs[step], shape, gamma, beta, rm, rv, momentum, eps);
+      rm = ref.runningMean;
+      rv = ref.runningVar;
+      batchNormTrainForward(gx[step], gGamma, gBeta, gRm, gRv, y, saveMean, saveInvStd, {
+        momentum,
+        eps,
+      });
+    }
+    const statTol = { atol: 1e-5, rtol: 1e-5 };
+    assertClose(await read64(saveMean), ref.saveMean, { ...statTol, message: `mean ${msg}` });
+    assertClose(await read64(saveInvStd), ref.saveInvStd, {
+      atol: 1e-5,
+      rtol: 1e-4,
+      message: `invStd ${msg}`,
+    });
+    assertClose(await read64(gRm), rm, { ...statTol, message: `runningMean ${msg}` });
+    assertClose(await read64(gRv), rv, { atol: 1e-5, rtol: 1e-4, message: `runningVar ${msg}` });
+    assertClose(await read64(y), ref.y, { atol: 1e-4, rtol: 1e-4, message: `y ${msg}` });
+
+    // Eval forward uses the running statistics, not the batch's.
+    const yEval = Tensor.empty(shape);
+    batchNormEvalForward(gx[0], gGamma, gBeta, gRm, gRv, yEval, { eps });
+    const evalRef = batchNormEvalForwardRef(
+      xs[0],
+      shape,
+      gamma,
+      beta,
+      await read64(gRm),
+      await read64(gRv),
+      eps,
+    );
+    assertClose(await read64(yEval), evalRef, { atol: 1e-4, rtol: 1e-4, message: `eval ${msg}` });
+
+    // Backward of the second forward; dGamma and dBeta start non-zero to check accumulation.
+    const dy = f32(randomArray(rng, size(shape)));
+    const dGamma0 = f32(randomArray(rng, c));
+    const dBeta0 = f32(randomArray(rng, c));
+    const dx = Tensor.empty(shape);
+    const gdGamma = upload(dGamma0, [c]);
+    const gdBeta = upload(dBeta0, [c]);
+    batchNormBackward(upload(dy, shape), gx[1], gGamma, saveMean, saveInvStd, dx, gdGamma, gdBeta);
+    const back = batchNormBackwardRef(
+      dy,
+      xs[1],
+      shape,
+      gamma,
+      await read64(saveMean),
+      await read64(saveInvStd),
+    );
+    assertClose(await read64(dx), back.dx, { atol: 1e-4, rtol: 1e-3, message: `dx ${msg}` });
+    const sumTol = { atol: 1e-3, rtol: 1e-4 };
+    assertClose(await read64(gdGamma), back.dGamma.map((v, i) => v + dGamma0[i]), {
+      ...sumTol,
+      message: `dGamma ${msg}`,
+    });
+    assertClose(await read64(gdBeta), back.dBeta.map((v, i) => v + dBeta0[i]), {
+      ...sumTol,
+      message: `dBeta ${msg}`,
+    });
+    for (const t of [...gx, gGamma, gBeta, gRm, gRv, y, saveMean, saveInvStd, yEval, dx]) {
+      t.dispose();
+    }
+  }
+});
+
+Deno.test("batch norm: a constant channel normalises to β without NaN", async () => {
+  const shape = [3, 2, 4, 5];
+  const x = Tensor.full(shape, 7.25);
+  const y = Tensor.empty(shape);
+  const saveMean = Tensor.empty([2]);
+  const saveInvStd = Tensor.empty([2]);
+  batchNormTrainForward(
+    x,
+    Tensor.full([2], 2),
+    Tensor.from([0.5, -1], [2]),
+    Tensor.zeros([2]),
+    Tensor.full([2], 1),
+    y,
+    saveMean,
+    saveInvStd,
+  );
+  const out = await y.read();
+  assert(out.every((v, i) => v === (Math.floor(i / 20) % 2 === 0 ? 0.5 : -1)), `${out}`);
+  assertClose(await read64(saveMean), [7.25, 7.25], { atol: 0, rtol: 0 });
+});
+
+Deno.test("batch norm: bad inputs name the argument", () => {
+  const x = Tensor.zeros([2, 3, 4, 5]);
+  const c3 = () => Tensor.zeros([3]);
+  const y = Tensor.empty([2, 3, 4, 5]);
+  interface Args {
+    x: Tensor;
+    gamma: Tensor;
+    beta: Tensor;
+    rm: Tensor;
+    rv: Tensor;
+    y: Tensor;
+    sm: Tensor;
+    si: Tensor;
+    opts: { momentum: number; eps: number };
+  }
+  const train = (over: Partial<Args>) => () => {
+    const a: Args = {
+      x,
+      gamma: c3(),
+      beta: c3(),
+      rm: c3(),
+      rv: c3(),
+      y,
+      sm: c3(),
+      si: c3(),
+      opts: { momentum: 0.1, eps: 1e-5 },
+      ...over,
+    };
+    batchNormTrainForward(a.x, a.gamma, a.beta, a.rm, a.rv, a.y, a.sm, a.si, a.opts);
+  };
+  assertThrows(train({ gamma: Tensor.zeros([4]) }), "batchNormTrainForward: gamma has shape [4]");
+  assertThrows(train({ rv: Tensor.zeros([3, 1]) }), "runningVar has shape [3, 1]");
+  assertThrows(train({ y: Tensor.zeros([2, 3, 4, 6]) }), "y has shape [2, 3, 4, 6]");
+  assertThrows(train({ x: Tensor.zeros([2, 3, 4]) }), "x has shape [2, 3, 4]");
+  assertThrows(
+    train({ sm: Tensor.zeros([3], { dtype: "i32" }) as unknown as Tensor }),
+    "saveMean has dtype i32",
+  );
+  assertThrows(train({ opts: { momentum: 1.5, eps: 1e-5 } }), "momentum");
+  assertThrows(train({ opts: { momentum: 0.1, eps: 0 } }), "eps");
+  assertThrows(train({ y: x }), "y shares its buffer with x");
+  assertThrows(
+    train({ x: Tensor.zeros([1, 3, 1, 1]), y: Tensor.empty([1, 3, 1, 1]) }),
+    "more than one value per channel",
+  );
+  assertThrows(
+    () => batchNormEvalForward(x, c3(), c3(), c3(), Tensor.zeros([2]), y),
+    "batchNormEvalForward: runningVar has shape [2]",
+  );
+  assertThrows(
+    () => batchNormEvalForward(x, c3(), c3(), c3(), c3(), y, { eps: -1 }),
+    "eps",
+  );
+  assertThrows(
+    () => batchNormBackward(x, x, c3(), c3(), c3(), Tensor.empty([2, 3, 5, 4]), c3(), c3()),
+    "batchNormBackward: dx has shape [2, 3, 5, 4]",
+  );
+  assertThrows(
+    () => batchNormBackward(Tensor.zeros([2, 3, 4, 1]), x, c3(), c3(), c3(), y, c3(), c3()),
+    "dy has shape [2, 3, 4, 1]",
+  );
+  const dGamma = c3();
+  assertThrows(
+    () => batchNormBackward(x, x, c3(), c3(), c3(), y, dGamma, dGamma),
+    "shares its buffer",
+  );
+});

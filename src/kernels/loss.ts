@@ -45,7 +45,7 @@ const lossGradKernel = lossKernel("Loss.grad", "loss_grad", 2, 1);
 const countCorrectKernel = lossKernel("Loss.countCorrect", "count_correct", 2, 1);
 
 /** Options of {@link crossEntropy} and {@link nllLoss}. */
-export interface LossOptions {
+export interface LossKernelOptions {
   /** A `[1]` f32 accumulator: `lossSum += loss`, so a running loss stays on the GPU. */
   lossSum?: Tensor;
 }
@@ -165,7 +165,7 @@ export function crossEntropy(
   labels: Tensor<"i32">, // labels: [N]
   loss: Tensor, // loss: [1]
   dLogits: Tensor | null, // dLogits: [N, K]
-  opts: LossOptions = {},
+  opts: LossKernelOptions = {},
 ): void {
   batchLoss(
     "Loss.crossEntropy",
@@ -201,7 +201,7 @@ export function nllLoss(
   labels: Tensor<"i32">, // labels: [N]
   loss: Tensor, // loss: [1]
   dLogProbs: Tensor | null, // dLogProbs: [N, K]
-  opts: LossOptions = {},
+  opts: LossKernelOptions = {},
 ): void {
   batchLoss(
     "Loss.nllLoss",

@@ -1,0 +1,319 @@
+/**
+ * Trains a model from the article on CIFAR-10 with the article's recipe (or the Shake-Shake
+ * paper's), printing the article's log lines, then the test accuracy, validation loss, per-class
+ * accuracy and confusion matrix, and writing a report (metrics.json, curves.svg, confusion.svg,
+ * report.html).
+ *
+ * Usage: deno run -A examples/train.ts [--help]
+ */
+
+import {
+  Adam,
+  AdamW,
+  type AnyOptimizer,
+  cifar10,
+  Compose,
+  cosineAnnealing,
+  createModel,
+  Cutout,
+  DataLoader,
+  defaultCacheDir,
+  evaluate,
+  findLr,
+  fit,
+  formatEvaluation,
+  Generator,
+  gpuInfo,
+  type ImageDataset,
+  imageFolder,
+  initGpu,
+  modelNames,
+  Normalize,
+  oneCycle,
+  Progress,
+  RandomCrop,
+  RandomHorizontalFlip,
+  type RunMetrics,
+  type Schedule,
+  SGD,
+  stepDecay,
+  ToTensor,
+  type Transform,
+  writeReport,
+} from "../mod.ts";
+import { FlagError, helpText, parseTrainFlags, type TrainFlags } from "./train_flags.ts";
+
+const CIFAR_MEAN = [0.4914, 0.4822, 0.4465];
+const CIFAR_STD = [0.2470, 0.2435, 0.2616];
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The training and test sets the flags point at, by the rules `--help` states. */
+async function loadData(flags: TrainFlags): Promise<{ train: ImageDataset; test: ImageDataset }> {
+  const folder = async (root: string) => ({
+    train: await imageFolder(`${root}/train`),
+    test: await imageFolder(`${root}/test`),
+  });
+  const binary = async (root: string, download: boolean) => ({
+    train: await cifar10({ root, download }),
+    test: await cifar10({ root, train: false, download }),
+  });
+  if (flags.data !== null) {
+    if (exists(`${flags.data}/train`) && exists(`${flags.data}/test`)) return folder(flags.data);
+    if (
+      exists(`${flags.data}/cifar-10-batches-bin`) || exists(`${flags.data}/data_batch_1.bin`)
+    ) {
+      return binary(flags.data, false);
+    }
+    throw new FlagError(
+      `--data: ${flags.data} holds neither train/ and test/ image folders nor the CIFAR-10 ` +
+        `binary batches (cifar-10-batches-bin/ or data_batch_1.bin)`,
+    );
+  }
+  if (exists("data/cifar/train") && exists("data/cifar/test")) return folder("data/cifar");
+  const cache = defaultCacheDir() ?? "data";
+  try {
+    return await binary(cache, flags.download);
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}\nNo data: point --data at a local copy (an ImageFolder root ` +
+        `with train/ and test/, e.g. --data ../shared/cifar10, or a folder with the official ` +
+        `binary batches), or put the images under ./data/cifar/{train,test}.`,
+    );
+  }
+}
+
+function limit(dataset: ImageDataset, count: number | null): ImageDataset {
+  if (count === null || count >= dataset.length) return dataset;
+  return dataset.subset(Int32Array.from({ length: count }, (_, i) => i));
+}
+
+function transforms(flags: TrainFlags): Transform[] {
+  const list: Transform[] = [];
+  if (flags.augment !== "none") {
+    list.push(new RandomCrop(32, { padding: 4 }), new RandomHorizontalFlip());
+  }
+  list.push(new ToTensor());
+  if (flags.normalize) list.push(new Normalize(CIFAR_MEAN, CIFAR_STD));
+  if (flags.augment === "crop-flip-cutout") list.push(new Cutout(16));
+  return list;
+}
+
+function makeOptimizer(flags: TrainFlags, model: ReturnType<typeof createModel>): AnyOptimizer {
+  const { lr, weightDecay } = flags;
+  if (flags.optimizer === "adam") return new Adam(model, { lr, weightDecay });
+  if (flags.optimizer === "adamw") return new AdamW(model, { lr, weightDecay });
+  return new SGD(model, { lr, momentum: flags.momentum, nesterov: flags.nesterov, weightDecay });
+}
+
+function makeSchedule(flags: TrainFlags, totalSteps: number): Schedule | undefined {
+  switch (flags.schedule) {
+    case "cosine":
+      return cosineAnnealing({ totalSteps });
+    case "step":
+      return stepDecay({ stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
+    case "one-cycle":
+      return oneCycle({ totalSteps, maxLr: flags.lr });
+    default:
+      return undefined;
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padStart(widths[c])).join("  ")).join("\n");
+}
+
+async function main(): Promise<number> {
+  const models = modelNames();
+  let flags: TrainFlags;
+  try {
+    flags = parseTrainFlags(Deno.args, models);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    console.error(`error: ${error.message}\nRun with --help to see every flag.`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(helpText(models));
+    return 0;
+  }
+
+  await initGpu();
+  const info = gpuInfo();
+  console.log(`adapter: ${info.description}${info.isSoftware ? " (software rasterizer)" : ""}`);
+
+  let data;
+  try {
+    data = await loadData(flags);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return error instanceof FlagError ? 2 : 1;
+  }
+  const train = limit(data.train, flags.trainLimit);
+  const test = limit(data.test, flags.testLimit);
+  console.log(`data: ${train.length} training and ${test.length} test images`);
+
+  const model = createModel(flags.model, { seed: flags.seed });
+  console.log(model.toString());
+  console.log(`parameters: ${model.numParameters().toLocaleString("en-US")}`);
+
+  const rng = new Generator(flags.seed);
+  const trainLoader = new DataLoader(train, {
+    batchSize: flags.batchSize,
+    shuffle: true,
+    generator: rng,
+    transform: transforms(flags),
+  });
+  const testTransform = flags.normalize
+    ? new Compose([new ToTensor(), new Normalize(CIFAR_MEAN, CIFAR_STD)])
+    : new Compose([new ToTensor()]);
+  const testLoader = new DataLoader(test, { batchSize: flags.batchSize, transform: testTransform });
+  const optimizer = makeOptimizer(flags, model);
+
+  if (flags.lrFind) {
+    const result = await findLr(model, trainLoader, { optimizer });
+    for (let i = 0; i < result.lrs.length; i += Math.max(1, Math.floor(result.lrs.length / 20))) {
+      console.log(`lr ${result.lrs[i].toExponential(2)}  loss ${result.smoothed[i].toFixed(4)}`);
+    }
+    console.log(`suggested lr: ${result.suggestedLr.toExponential(2)}` +
+      ` (lowest loss at ${result.minLossLr.toExponential(2)})`);
+    return 0;
+  }
+
+  const stepsPerEpoch = flags.maxSteps === null
+    ? trainLoader.length
+    : Math.min(trainLoader.length, flags.maxSteps);
+  const totalSteps = stepsPerEpoch * flags.epochs;
+  const schedule = makeSchedule(flags, totalSteps);
+  const out = flags.out ??
+    `runs/${flags.model}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
+  const metrics: RunMetrics = {
+    model: flags.model,
+    parameters: model.numParameters(),
+    adapter: info.description,
+    flags: { ...flags },
+    seed: flags.seed,
+    steps: [],
+    epochs: [],
+    classes: [...train.classes],
+    perClassAccuracy: [],
+    confusion: [],
+    testAccuracy: 0,
+    validationLoss: 0,
+    wallSeconds: 0,
+  };
+
+  const started = performance.now();
+  let epochStarted = started;
+  let epochImages = 0;
+  let bar: Progress | null = null;
+  let lastLr = flags.lr;
+  let softwareNoteDone = !info.isSoftware;
+  const terminal = Deno.stdout.isTerminal();
+  console.log(`training ${flags.epochs} epochs of ${stepsPerEpoch} steps (batch ${flags.batchSize})`);
+
+  const result = await fit(model, trainLoader, {
+    optimizer,
+    epochs: flags.epochs,
+    schedule,
+    logEvery: flags.logEvery,
+    validation: testLoader,
+    generators: { data: rng },
+    checkpoint: flags.checkpoint ? { path: flags.checkpoint } : undefined,
+    resume: flags.resume ?? undefined,
+    maxSteps: flags.maxSteps === null ? undefined : totalSteps,
+    log: (line) => {
+      if (bar) bar.finish();
+      bar = null;
+      console.log(line);
+    },
+    onStep: (step) => {
+      lastLr = step.lr;
+      if (step.step === 1) {
+        epochStarted = performance.now();
+        epochImages = 0;
+      }
+      epochImages += step.batchSize;
+      if (terminal) {
+        bar ??= new Progress({ label: `epoch ${step.epoch}`, total: stepsPerEpoch });
+        bar.set(step.step);
+      }
+      if (!softwareNoteDone && step.globalStep === 20) {
+        softwareNoteDone = true;
+        const rate = epochImages / ((performance.now() - epochStarted) / 1000);
+        const hours = (totalSteps * flags.batchSize / rate) / 3600;
+        console.log(
+          `note: ${info.description} is a software adapter: ${rate.toFixed(1)} images/s, ` +
+            `about ${hours.toFixed(2)} h for the whole run`,
+        );
+      }
+    },
+    onLog: (log) => {
+      metrics.steps.push({
+        epoch: log.epoch,
+        step: log.step,
+        globalStep: log.globalStep,
+        loss: log.loss,
+        lr: lastLr,
+      });
+    },
+    onEpochEnd: async (epoch) => {
+      if (bar) bar.finish();
+      bar = null;
+      const seconds = (performance.now() - epochStarted) / 1000;
+      const v = epoch.validation;
+      metrics.epochs.push({
+        epoch: epoch.epoch,
+        trainLoss: epoch.trainLoss,
+        testAccuracy: v ? 100 * v.accuracy : NaN,
+        validationLoss: v ? v.loss : NaN,
+        lr: lastLr,
+        imagesPerSecond: epochImages / seconds,
+        seconds: epoch.seconds,
+      });
+      console.log(
+        `epoch ${epoch.epoch}: train loss ${epoch.trainLoss.toFixed(4)}, test accuracy ${
+          v ? (100 * v.accuracy).toFixed(2) : "-"
+        } %, ${(epochImages / seconds).toFixed(1)} images/s`,
+      );
+      metrics.wallSeconds = (performance.now() - started) / 1000;
+      await writeReport(out, metrics);
+    },
+  });
+  console.log("Finished training");
+
+  const last = result.epochs.at(-1)?.validation ?? await evaluate(model, testLoader);
+  for (const line of formatEvaluation(last)) console.log(line);
+  console.log(`test accuracy: ${(100 * last.accuracy).toFixed(2)} %`);
+  const classes = train.classes;
+  console.log(
+    "\n" + table([
+      ["class", "accuracy %"],
+      ...classes.map((name, i) => [name, (100 * last.perClassAccuracy[i]).toFixed(2)]),
+    ]),
+  );
+  console.log("\nconfusion matrix (rows: true class, columns: predicted)");
+  console.log(table([
+    ["", ...classes.map((c) => c.slice(0, 5))],
+    ...last.confusion.map((row, i) => [classes[i], ...row.map(String)]),
+  ]));
+
+  metrics.testAccuracy = 100 * last.accuracy;
+  metrics.validationLoss = last.loss;
+  metrics.perClassAccuracy = last.perClassAccuracy.map((a) => 100 * a);
+  metrics.confusion = last.confusion;
+  metrics.wallSeconds = (performance.now() - started) / 1000;
+  await writeReport(out, metrics);
+  console.log(`\nreport: ${out}/report.html (${metrics.wallSeconds.toFixed(0)} s)`);
+  return 0;
+}
+
+Deno.exit(await main());

@@ -1,0 +1,509 @@
+// 2-D convolution (NCHW, cross-correlation as in PyTorch) as implicit GEMM, forward and backward.
+// Bindings of every entry point: 0 params (uniform), then the read-only inputs, then the outputs.
+//
+// transpose    out[a, b, c] = in[a·a_stride + b·b_stride + c·c_stride], zero for c ≥ c_count up
+//              to c_pad: lays weights out as [r, tap, q] and dy as [n, pos, o], so that the GEMM
+//              loops below read 16 channels with four vec4 loads.
+// gather       out[n, q, pos] = Σ_r Σ_tap in[n, r, tap(pos)] · w[r, tap, q] (+ bias[q]). The
+//              forward pass (q = o, r = c) and the input gradient (q = c, r = o, taps mirrored,
+//              the output split into stride² phases so every tap of a phase is used) are both it.
+// weight_grad  dW[o, c, kh, kw] (+)= Σ over a chunk of the rows (n, oh) and all ow of
+//              dy[n, o, oh, ow] · x[n, c, oh·s − p + kh, ow·s − p + kw].
+// sum_chunks   dW += Σ_chunk partial[chunk]: the second pass when the reduction was split.
+// bias_grad    dBias[o] += Σ_{n, oh, ow} dy[n, o, oh, ow].
+//
+// Speed on llvmpipe (one workgroup per CPU thread, invocations in SIMD lanes): each invocation of
+// gather and weight_grad owns a register tile of 16 rows × 16 channels, the 16 channels held in a
+// mat4x4f (four vec4 columns). The 16 channels are the same for all invocations of a workgroup,
+// so their four vec4 loads are uniform (loaded once, broadcast); the 8 rows are per lane.
+
+override WORKGROUP: u32 = 64u;
+
+// ---- transpose ----
+
+struct TransposeParams {
+  a_count: u32,
+  b_count: u32,
+  c_count: u32,
+  c_pad: u32, // a multiple of 16
+  a_stride: u32,
+  b_stride: u32,
+  c_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> tparams: TransposeParams;
+@group(0) @binding(1) var<storage, read> transpose_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> transpose_out: array<vec4f>; // [a, b, c_pad / 4]
+
+@compute @workgroup_size(WORKGROUP)
+fn transpose(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+             @builtin(num_workgroups) nwg: vec3u) {
+  let i = (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
+  let c_blocks = tparams.c_pad / 16u;
+  if (i >= tparams.a_count * tparams.b_count * c_blocks) {
+    return;
+  }
+  let c0 = (i % c_blocks) * 16u;
+  let ab = i / c_blocks;
+  let b = ab % tparams.b_count;
+  let a = ab / tparams.b_count;
+  let base = a * tparams.a_stride + b * tparams.b_stride;
+  let last = tparams.c_count - 1u;
+  var m = mat4x4f();
+  for (var j = 0u; j < 16u; j++) {
+    let c = c0 + j;
+    let v = transpose_in[base + min(c, last) * tparams.c_stride];
+    m[j / 4u][j % 4u] = select(0.0, v, c < tparams.c_count);
+  }
+  let o = ab * (tparams.c_pad / 4u) + c0 / 4u;
+  transpose_out[o] = m[0];
+  transpose_out[o + 1u] = m[1];
+  transpose_out[o + 2u] = m[2];
+  transpose_out[o + 3u] = m[3];
+}
+
+// ---- gather: forward and input gradient ----
+
+struct GatherParams {
+  batch: u32,
+  q_count: u32,      // channels of the output
+  r_count: u32,      // channels reduced over
+  in_h: u32,         // spatial size of the gathered input
+  in_w: u32,
+  out_h: u32,        // spatial size of the output
+  out_w: u32,
+  kernel_h: u32,
+  kernel_w: u32,
+  phase_stride: u32, // output coordinate = phase + phase_stride · u
+  sub_h: u32,        // range of u: ceil(out / phase_stride)
+  sub_w: u32,
+  in_step: u32,      // input coordinate = in_step · u + (phase + tap_sign · k + tap_offset) / tap_div
+  tap_sign: i32,     // (taps whose numerator is not a multiple of tap_div do not reach the phase)
+  tap_offset: i32,
+  tap_div: i32,
+  q_vec: u32,        // vec4s per (r, tap) row of the weights: q_pad / 4
+  use_bias: u32,     // 1: add bias[q]
+  blocks_m: u32,     // workgroups per phase along the positions
+  blocks_q: u32,     // workgroups along q, 16 channels each
+}
+
+@group(0) @binding(0) var<uniform> gparams: GatherParams;
+@group(0) @binding(1) var<storage, read> gather_in: array<f32>;    // [N, R, in_h, in_w]
+@group(0) @binding(2) var<storage, read> gather_w: array<vec4f>;   // [R, KH·KW, q_pad / 4]
+@group(0) @binding(3) var<storage, read> gather_bias: array<f32>;  // [Q] (unread without bias)
+@group(0) @binding(4) var<storage, read_write> gather_out: array<f32>; // [N, Q, out_h, out_w]
+
+// One output position of an invocation.
+struct Pos {
+  valid: bool,
+  n: u32,
+  oh: u32,
+  ow: u32,
+  uh: u32,
+  uw: u32,
+}
+
+fn gather_pos(mu: u32, ph: u32, pw: u32) -> Pos {
+  let plane = gparams.sub_h * gparams.sub_w;
+  let n = mu / plane;
+  let rest = mu - n * plane;
+  let uh = rest / gparams.sub_w;
+  let uw = rest - uh * gparams.sub_w;
+  let oh = ph + gparams.phase_stride * uh;
+  let ow = pw + gparams.phase_stride * uw;
+  let valid = n < gparams.batch && oh < gparams.out_h && ow < gparams.out_w;
+  return Pos(valid, n, oh, ow, uh, uw);
+}
+
+// Where a tap reads the input for position p (channel 0), or -1 in the padding.
+fn gather_offset(p: Pos, bh: i32, bw: i32) -> i32 {
+  let ih = i32(p.uh * gparams.in_step) + bh;
+  let iw = i32(p.uw * gparams.in_step) + bw;
+  let inside = p.valid && ih >= 0 && ih < i32(gparams.in_h) && iw >= 0 && iw < i32(gparams.in_w);
+  let plane = gparams.in_h * gparams.in_w;
+  let base = i32(p.n * gparams.r_count * plane) + ih * i32(gparams.in_w) + iw;
+  return select(-1, base, inside);
+}
+
+fn gather_load(offset: i32, r_offset: u32) -> f32 {
+  let v = gather_in[u32(max(offset, 0)) + r_offset];
+  return select(0.0, v, offset >= 0);
+}
+
+fn gather_store(p: Pos, q0: u32, acc: mat4x4f) {
+  if (!p.valid) {
+    return;
+  }
+  let plane = gparams.out_h * gparams.out_w;
+  let base = p.n * gparams.q_count * plane + p.oh * gparams.out_w + p.ow;
+  for (var j = 0u; j < 16u; j++) {
+    let q = q0 + j;
+    if (q < gparams.q_count) {
+      var v = acc[j / 4u][j % 4u];
+      if (gparams.use_bias != 0u) {
+        v += gather_bias[q];
+      }
+      gather_out[base + q * plane] = v;
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+          @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let rest = g / gparams.blocks_q;
+  let m_block = rest % gparams.blocks_m;
+  let phase = rest / gparams.blocks_m;
+  if (phase >= gparams.phase_stride * gparams.phase_stride) {
+    return;
+  }
+  let ph = phase / gparams.phase_stride;
+  let pw = phase % gparams.phase_stride;
+  let q0 = q_block * 16u;
+  // The 16 positions of an invocation are WORKGROUP apart, so neighbouring lanes read neighbours.
+  let m0 = m_block * WORKGROUP * 16u + lid;
+  let p0 = gather_pos(m0, ph, pw);
+  let p1 = gather_pos(m0 + WORKGROUP, ph, pw);
+  let p2 = gather_pos(m0 + 2u * WORKGROUP, ph, pw);
+  let p3 = gather_pos(m0 + 3u * WORKGROUP, ph, pw);
+  let p4 = gather_pos(m0 + 4u * WORKGROUP, ph, pw);
+  let p5 = gather_pos(m0 + 5u * WORKGROUP, ph, pw);
+  let p6 = gather_pos(m0 + 6u * WORKGROUP, ph, pw);
+  let p7 = gather_pos(m0 + 7u * WORKGROUP, ph, pw);
+  let p8 = gather_pos(m0 + 8u * WORKGROUP, ph, pw);
+  let p9 = gather_pos(m0 + 9u * WORKGROUP, ph, pw);
+  let p10 = gather_pos(m0 + 10u * WORKGROUP, ph, pw);
+  let p11 = gather_pos(m0 + 11u * WORKGROUP, ph, pw);
+  let p12 = gather_pos(m0 + 12u * WORKGROUP, ph, pw);
+  let p13 = gather_pos(m0 + 13u * WORKGROUP, ph, pw);
+  let p14 = gather_pos(m0 + 14u * WORKGROUP, ph, pw);
+  let p15 = gather_pos(m0 + 15u * WORKGROUP, ph, pw);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  var a5 = mat4x4f();
+  var a6 = mat4x4f();
+  var a7 = mat4x4f();
+  var a8 = mat4x4f();
+  var a9 = mat4x4f();
+  var a10 = mat4x4f();
+  var a11 = mat4x4f();
+  var a12 = mat4x4f();
+  var a13 = mat4x4f();
+  var a14 = mat4x4f();
+  var a15 = mat4x4f();
+  let in_plane = gparams.in_h * gparams.in_w;
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let w_step = taps * gparams.q_vec;
+  for (var kh = 0u; kh < gparams.kernel_h; kh++) {
+    let nh = i32(ph) + gparams.tap_sign * i32(kh) + gparams.tap_offset;
+    if (nh % gparams.tap_div != 0) {
+      continue;
+    }
+    let bh = nh / gparams.tap_div;
+    for (var kw = 0u; kw < gparams.kernel_w; kw++) {
+      let nw = i32(pw) + gparams.tap_sign * i32(kw) + gparams.tap_offset;
+      if (nw % gparams.tap_div != 0) {
+        continue;
+      }
+      let bw = nw / gparams.tap_div;
+      let o0 = gather_offset(p0, bh, bw);
+      let o1 = gather_offset(p1, bh, bw);
+      let o2 = gather_offset(p2, bh, bw);
+      let o3 = gather_offset(p3, bh, bw);
+      let o4 = gather_offset(p4, bh, bw);
+      let o5 = gather_offset(p5, bh, bw);
+      let o6 = gather_offset(p6, bh, bw);
+      let o7 = gather_offset(p7, bh, bw);
+      let o8 = gather_offset(p8, bh, bw);
+      let o9 = gather_offset(p9, bh, bw);
+      let o10 = gather_offset(p10, bh, bw);
+      let o11 = gather_offset(p11, bh, bw);
+      let o12 = gather_offset(p12, bh, bw);
+      let o13 = gather_offset(p13, bh, bw);
+      let o14 = gather_offset(p14, bh, bw);
+      let o15 = gather_offset(p15, bh, bw);
+      var wi = (kh * gparams.kernel_w + kw) * gparams.q_vec + q0 / 4u;
+      var ri = 0u;
+      for (var r = 0u; r < gparams.r_count; r++) {
+        let w = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += gather_load(o0, ri) * w;
+        a1 += gather_load(o1, ri) * w;
+        a2 += gather_load(o2, ri) * w;
+        a3 += gather_load(o3, ri) * w;
+        a4 += gather_load(o4, ri) * w;
+        a5 += gather_load(o5, ri) * w;
+        a6 += gather_load(o6, ri) * w;
+        a7 += gather_load(o7, ri) * w;
+        a8 += gather_load(o8, ri) * w;
+        a9 += gather_load(o9, ri) * w;
+        a10 += gather_load(o10, ri) * w;
+        a11 += gather_load(o11, ri) * w;
+        a12 += gather_load(o12, ri) * w;
+        a13 += gather_load(o13, ri) * w;
+        a14 += gather_load(o14, ri) * w;
+        a15 += gather_load(o15, ri) * w;
+        wi += w_step;
+        ri += in_plane;
+      }
+    }
+  }
+  gather_store(p0, q0, a0);
+  gather_store(p1, q0, a1);
+  gather_store(p2, q0, a2);
+  gather_store(p3, q0, a3);
+  gather_store(p4, q0, a4);
+  gather_store(p5, q0, a5);
+  gather_store(p6, q0, a6);
+  gather_store(p7, q0, a7);
+  gather_store(p8, q0, a8);
+  gather_store(p9, q0, a9);
+  gather_store(p10, q0, a10);
+  gather_store(p11, q0, a11);
+  gather_store(p12, q0, a12);
+  gather_store(p13, q0, a13);
+  gather_store(p14, q0, a14);
+  gather_store(p15, q0, a15);
+}
+
+// ---- weight_grad: the weight gradient over one chunk of rows ----
+
+struct WeightGradParams {
+  batch: u32,
+  channels: u32,       // C
+  in_h: u32,
+  in_w: u32,
+  out_channels: u32,   // O
+  out_h: u32,
+  out_w: u32,
+  kernel_h: u32,
+  kernel_w: u32,
+  stride: u32,
+  padding: u32,
+  o_vec: u32,          // vec4s per position of the transposed dy: o_pad / 4
+  rows_per_chunk: u32, // rows (n, oh) each chunk reduces over
+  blocks_j: u32,       // workgroups along j = (c, kh, kw)
+  blocks_o: u32,       // workgroups along o, 16 channels each
+  accumulate: u32,     // 1: add into out (one chunk writes dW directly)
+}
+
+@group(0) @binding(0) var<uniform> wparams: WeightGradParams;
+@group(0) @binding(1) var<storage, read> wgrad_x: array<f32>;           // [N, C, H, W]
+@group(0) @binding(2) var<storage, read> wgrad_dy: array<vec4f>;        // [N, OH, OW, o_pad / 4]
+@group(0) @binding(3) var<storage, read_write> wgrad_out: array<f32>;   // [chunks, O, C·KH·KW]
+
+// One column j = (c, kh, kw) of an invocation: its input offset and kernel position.
+struct Col {
+  j: u32,
+  offset: i32, // x offset of (n = 0, c, row kh − p, column kw − p)
+  kh: i32,
+  kw: i32,
+}
+
+fn wgrad_col(j: u32) -> Col {
+  let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
+  let jc = min(j, count - 1u);
+  let taps = wparams.kernel_h * wparams.kernel_w;
+  let c = jc / taps;
+  let tap = jc - c * taps;
+  let kh = i32(tap / wparams.kernel_w) - i32(wparams.padding);
+  let kw = i32(tap % wparams.kernel_w) - i32(wparams.padding);
+  let offset = i32(c * wparams.in_h * wparams.in_w) + kh * i32(wparams.in_w) + kw;
+  return Col(j, offset, kh, kw);
+}
+
+// x at column `col` of the window whose corner (before padding) is input row ih0, column iw0 at
+// offset `base`; 0 in the padding.
+fn wgrad_load(col: Col, base: i32, ih0: i32, iw0: i32) -> f32 {
+  let ih = ih0 + col.kh;
+  let iw = iw0 + col.kw;
+  let inside = ih >= 0 && ih < i32(wparams.in_h) && iw >= 0 && iw < i32(wparams.in_w);
+  let v = wgrad_x[u32(select(0, base + col.offset, inside))];
+  return select(0.0, v, inside);
+}
+
+fn wgrad_store(col: Col, o0: u32, chunk: u32, acc: mat4x4f) {
+  let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
+  if (col.j >= count) {
+    return;
+  }
+  for (var k = 0u; k < 16u; k++) {
+    let o = o0 + k;
+    if (o < wparams.out_channels) {
+      let i = (chunk * wparams.out_channels + o) * count + col.j;
+      var v = acc[k / 4u][k % 4u];
+      if (wparams.accumulate != 0u) {
+        v += wgrad_out[i];
+      }
+      wgrad_out[i] = v;
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let j0 = j_block * WORKGROUP * 16u + lid;
+  let c0 = wgrad_col(j0);
+  let c1 = wgrad_col(j0 + WORKGROUP);
+  let c2 = wgrad_col(j0 + 2u * WORKGROUP);
+  let c3 = wgrad_col(j0 + 3u * WORKGROUP);
+  let c4 = wgrad_col(j0 + 4u * WORKGROUP);
+  let c5 = wgrad_col(j0 + 5u * WORKGROUP);
+  let c6 = wgrad_col(j0 + 6u * WORKGROUP);
+  let c7 = wgrad_col(j0 + 7u * WORKGROUP);
+  let c8 = wgrad_col(j0 + 8u * WORKGROUP);
+  let c9 = wgrad_col(j0 + 9u * WORKGROUP);
+  let c10 = wgrad_col(j0 + 10u * WORKGROUP);
+  let c11 = wgrad_col(j0 + 11u * WORKGROUP);
+  let c12 = wgrad_col(j0 + 12u * WORKGROUP);
+  let c13 = wgrad_col(j0 + 13u * WORKGROUP);
+  let c14 = wgrad_col(j0 + 14u * WORKGROUP);
+  let c15 = wgrad_col(j0 + 15u * WORKGROUP);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  var a5 = mat4x4f();
+  var a6 = mat4x4f();
+  var a7 = mat4x4f();
+  var a8 = mat4x4f();
+  var a9 = mat4x4f();
+  var a10 = mat4x4f();
+  var a11 = mat4x4f();
+  var a12 = mat4x4f();
+  var a13 = mat4x4f();
+  var a14 = mat4x4f();
+  var a15 = mat4x4f();
+  let s = i32(wparams.stride);
+  let image = i32(wparams.channels * wparams.in_h * wparams.in_w);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let ih0 = i32(oh) * s;
+    let row_base = i32(n) * image + ih0 * i32(wparams.in_w);
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    for (var ow = 0u; ow < wparams.out_w; ow++) {
+      let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+      let iw0 = i32(ow) * s;
+      let base = row_base + iw0;
+      a0 += wgrad_load(c0, base, ih0, iw0) * d;
+      a1 += wgrad_load(c1, base, ih0, iw0) * d;
+      a2 += wgrad_load(c2, base, ih0, iw0) * d;
+      a3 += wgrad_load(c3, base, ih0, iw0) * d;
+      a4 += wgrad_load(c4, base, ih0, iw0) * d;
+      a5 += wgrad_load(c5, base, ih0, iw0) * d;
+      a6 += wgrad_load(c6, base, ih0, iw0) * d;
+      a7 += wgrad_load(c7, base, ih0, iw0) * d;
+      a8 += wgrad_load(c8, base, ih0, iw0) * d;
+      a9 += wgrad_load(c9, base, ih0, iw0) * d;
+      a10 += wgrad_load(c10, base, ih0, iw0) * d;
+      a11 += wgrad_load(c11, base, ih0, iw0) * d;
+      a12 += wgrad_load(c12, base, ih0, iw0) * d;
+      a13 += wgrad_load(c13, base, ih0, iw0) * d;
+      a14 += wgrad_load(c14, base, ih0, iw0) * d;
+      a15 += wgrad_load(c15, base, ih0, iw0) * d;
+      di += wparams.o_vec;
+    }
+  }
+  wgrad_store(c0, o0, chunk, a0);
+  wgrad_store(c1, o0, chunk, a1);
+  wgrad_store(c2, o0, chunk, a2);
+  wgrad_store(c3, o0, chunk, a3);
+  wgrad_store(c4, o0, chunk, a4);
+  wgrad_store(c5, o0, chunk, a5);
+  wgrad_store(c6, o0, chunk, a6);
+  wgrad_store(c7, o0, chunk, a7);
+  wgrad_store(c8, o0, chunk, a8);
+  wgrad_store(c9, o0, chunk, a9);
+  wgrad_store(c10, o0, chunk, a10);
+  wgrad_store(c11, o0, chunk, a11);
+  wgrad_store(c12, o0, chunk, a12);
+  wgrad_store(c13, o0, chunk, a13);
+  wgrad_store(c14, o0, chunk, a14);
+  wgrad_store(c15, o0, chunk, a15);
+}
+
+// ---- sum_chunks: dW += Σ_chunk partial[chunk] ----
+
+struct SumParams {
+  count: u32,  // elements of dW
+  chunks: u32,
+}
+
+@group(0) @binding(0) var<uniform> sparams: SumParams;
+@group(0) @binding(1) var<storage, read> sum_partial: array<f32>;        // [chunks, count]
+@group(0) @binding(2) var<storage, read_write> sum_out: array<f32>;      // [count]
+
+@compute @workgroup_size(WORKGROUP)
+fn sum_chunks(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+              @builtin(num_workgroups) nwg: vec3u) {
+  let i = (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
+  if (i >= sparams.count) {
+    return;
+  }
+  var total = 0.0;
+  for (var k = 0u; k < sparams.chunks; k++) {
+    total += sum_partial[k * sparams.count + i];
+  }
+  sum_out[i] += total;
+}
+
+// ---- bias_grad: dBias[o] += Σ dy[n, o, :, :], one workgroup per channel ----
+
+struct BiasParams {
+  batch: u32,
+  channels: u32,
+  plane: u32, // OH · OW
+}
+
+const BIAS_WORKGROUP: u32 = 64u; // a power of two: the tree reduction halves it
+
+@group(0) @binding(0) var<uniform> bparams: BiasParams;
+@group(0) @binding(1) var<storage, read> bias_dy: array<f32>;            // [N, O, OH, OW]
+@group(0) @binding(2) var<storage, read_write> bias_out: array<f32>;     // [O]
+
+var<workgroup> bias_partial: array<f32, BIAS_WORKGROUP>;
+
+@compute @workgroup_size(BIAS_WORKGROUP)
+fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+             @builtin(num_workgroups) nwg: vec3u) {
+  let o = wid.x + wid.y * nwg.x;
+  if (o >= bparams.channels) {
+    return;
+  }
+  let total = bparams.batch * bparams.plane;
+  var sum = 0.0;
+  for (var i = lid; i < total; i += BIAS_WORKGROUP) {
+    let n = i / bparams.plane;
+    sum += bias_dy[(n * bparams.channels + o) * bparams.plane + (i - n * bparams.plane)];
+  }
+  bias_partial[lid] = sum;
+  workgroupBarrier();
+  for (var half = BIAS_WORKGROUP / 2u; half > 0u; half /= 2u) {
+    if (lid < half) {
+      bias_partial[lid] += bias_partial[lid + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    bias_out[o] += bias_partial[0];
+  }
+}

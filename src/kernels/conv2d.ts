@@ -1,0 +1,559 @@
+/**
+ * 2-D convolution over NCHW tensors (cross-correlation as PyTorch's `Conv2d`): any kernel size,
+ * stride and zero padding, optional bias, forward and backward, as implicit GEMM
+ * (shaders/conv2d.wgsl).
+ *
+ * - forward: y[n, o, ·] = Σ_{c, kh, kw} x[n, c, window] · w[o, c, kh, kw] (+ bias[o]), a GEMM with
+ *   M = N·OH·OW positions, N = O channels, K = C·KH·KW, the input gathered in place (no im2col).
+ * - input gradient: the same gather with dy as input, the kernel mirrored and its channels
+ *   swapped; with stride s the output is split into s² phases so each phase uses only its taps.
+ * - weight gradient: dW[o, (c, kh, kw)] += Σ_{n, oh, ow} dy · im2col(x), the long reduction split
+ *   into chunks of rows written as partial sums and added up by a second, small pass.
+ *
+ * Weights (and dy for the weight gradient) are first copied into a channels-last temporary so the
+ * GEMM loops read 16 channels as four vec4 loads; temporaries return to the pool after recording.
+ *
+ * @module
+ */
+
+import { gpuInfo } from "../gpu/device.ts";
+import { grid, Kernel } from "../gpu/kernel.ts";
+import { checkShape, Tensor } from "../tensor.ts";
+import code from "../../shaders/conv2d.wgsl" with { type: "text" };
+
+/** Stride and zero padding of a convolution, the same in both spatial directions. */
+export interface Conv2dOptions {
+  /** Step between neighbouring windows, an integer ≥ 1. */
+  stride: number;
+  /** Zeros added on every side of the input, an integer ≥ 0. */
+  padding: number;
+}
+
+/**
+ * Output size of a convolution along one spatial dimension (PyTorch's formula).
+ *
+ * @example
+ * ```ts
+ * import { conv2dOutputSize } from "@hajime/nn";
+ * conv2dOutputSize(32, 3, 2, 1); // 16
+ * ```
+ */
+export function conv2dOutputSize(
+  size: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+): number {
+  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
+}
+
+/** Rows (positions or columns) of the register tile each invocation owns in the GEMM kernels. */
+const TILE_ROWS = 16;
+/** Channels of the register tile: four vec4s. */
+const TILE_CHANNELS = 16;
+/** Workgroup size of the light passes (transpose, sums), and of the GEMMs on hardware GPUs. */
+const GPU_WORKGROUP = 64;
+/** Workgroups the weight gradient aims for, splitting its reduction when tiles alone are fewer. */
+const MIN_WORKGROUPS = 64;
+
+interface Kernels {
+  workgroup: number;
+  transpose: Kernel;
+  gather: Kernel;
+  weightGrad: Kernel;
+  sumChunks: Kernel;
+  biasGrad: Kernel;
+}
+
+let kernelCache: Kernels | null = null;
+
+/**
+ * The kernels, made on first use. On a software adapter a workgroup is one SIMD batch of lanes
+ * (llvmpipe runs each workgroup on one thread, `bits / 32` invocations at a time), so small
+ * shapes waste no lanes; on hardware it is 64 invocations.
+ */
+function kernels(): Kernels {
+  if (kernelCache) return kernelCache;
+  const info = gpuInfo();
+  const bits = /(\d+) bits/.exec(info.description);
+  const workgroup = info.isSoftware && bits ? Math.max(1, Number(bits[1]) / 32) : GPU_WORKGROUP;
+  const constants = { WORKGROUP: workgroup };
+  kernelCache = {
+    workgroup,
+    transpose: new Kernel({
+      label: "Conv2d.transpose",
+      code,
+      entryPoint: "transpose",
+      params: {
+        a_count: "u32",
+        b_count: "u32",
+        c_count: "u32",
+        c_pad: "u32",
+        a_stride: "u32",
+        b_stride: "u32",
+        c_stride: "u32",
+      },
+      inputs: 1,
+      outputs: 1,
+      constants: { WORKGROUP: GPU_WORKGROUP },
+    }),
+    gather: new Kernel({
+      label: "Conv2d.gather",
+      code,
+      entryPoint: "gather",
+      params: {
+        batch: "u32",
+        q_count: "u32",
+        r_count: "u32",
+        in_h: "u32",
+        in_w: "u32",
+        out_h: "u32",
+        out_w: "u32",
+        kernel_h: "u32",
+        kernel_w: "u32",
+        phase_stride: "u32",
+        sub_h: "u32",
+        sub_w: "u32",
+        in_step: "u32",
+        tap_sign: "i32",
+        tap_offset: "i32",
+        tap_div: "i32",
+        q_vec: "u32",
+        use_bias: "u32",
+        blocks_m: "u32",
+        blocks_q: "u32",
+      },
+      inputs: 3,
+      outputs: 1,
+      constants,
+    }),
+    weightGrad: new Kernel({
+      label: "Conv2d.weightGrad",
+      code,
+      entryPoint: "weight_grad",
+      params: {
+        batch: "u32",
+        channels: "u32",
+        in_h: "u32",
+        in_w: "u32",
+        out_channels: "u32",
+        out_h: "u32",
+        out_w: "u32",
+        kernel_h: "u32",
+        kernel_w: "u32",
+        stride: "u32",
+        padding: "u32",
+        o_vec: "u32",
+        rows_per_chunk: "u32",
+        blocks_j: "u32",
+        blocks_o: "u32",
+        accumulate: "u32",
+      },
+      inputs: 2,
+      outputs: 1,
+      constants,
+    }),
+    sumChunks: new Kernel({
+      label: "Conv2d.sumChunks",
+      code,
+      entryPoint: "sum_chunks",
+      params: { count: "u32", chunks: "u32" },
+      inputs: 1,
+      outputs: 1,
+      constants: { WORKGROUP: GPU_WORKGROUP },
+    }),
+    biasGrad: new Kernel({
+      label: "Conv2d.biasGrad",
+      code,
+      entryPoint: "bias_grad",
+      params: { batch: "u32", channels: "u32", plane: "u32" },
+      inputs: 1,
+      outputs: 1,
+    }),
+  };
+  return kernelCache;
+}
+
+/** Sizes of one convolution, after validation. */
+interface Geometry {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  stride: number;
+  padding: number;
+}
+
+/**
+ * Validates the input (x, or dx where x is not needed), weight and the options; throws errors
+ * naming the argument and its shape.
+ */
+function geometry(
+  owner: string,
+  name: string,
+  x: Tensor,
+  weight: Tensor,
+  opts: Conv2dOptions,
+): Geometry {
+  const { stride, padding } = opts;
+  if (!Number.isInteger(stride) || stride < 1) {
+    throw new Error(`${owner}: stride must be an integer ≥ 1, got ${stride}`);
+  }
+  if (!Number.isInteger(padding) || padding < 0) {
+    throw new Error(`${owner}: padding must be an integer ≥ 0, got ${padding}`);
+  }
+  checkShape(owner, name, x, [null, null, null, null]);
+  checkShape(owner, "weight", weight, [null, x.shape[1], null, null]);
+  const [n, c, h, w] = x.shape;
+  const [o, , kh, kw] = weight.shape;
+  if (c === 0 || o === 0 || kh === 0 || kw === 0) {
+    throw new Error(
+      `${owner}: weight has shape [${weight.shape.join(", ")}]: channels and kernel must be ≥ 1`,
+    );
+  }
+  if (kh > h + 2 * padding || kw > w + 2 * padding) {
+    throw new Error(
+      `${owner}: kernel ${kh}×${kw} of weight [${weight.shape.join(", ")}] is larger than the ` +
+        `padded input ${h + 2 * padding}×${w + 2 * padding} of ${name} [${x.shape.join(", ")}] ` +
+        `(padding ${padding})`,
+    );
+  }
+  const oh = conv2dOutputSize(h, kh, stride, padding);
+  const ow = conv2dOutputSize(w, kw, stride, padding);
+  return { n, c, h, w, o, kh, kw, oh, ow, stride, padding };
+}
+
+/** Throws when an output shares its GPU buffer with another argument (no kernel can run so). */
+function checkDistinct(
+  owner: string,
+  outputs: Record<string, Tensor | null>,
+  inputs: Record<string, Tensor | null>,
+): void {
+  const all = Object.entries({ ...outputs, ...inputs });
+  for (const [name, tensor] of Object.entries(outputs)) {
+    if (!tensor) continue;
+    const other = all.find(([n, t]) => n !== name && t?.buffer === tensor.buffer);
+    if (other) throw new Error(`${owner}: ${name} shares its buffer with ${other[0]}`);
+  }
+}
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+/**
+ * Records out[a, b, c] = input[a·aStride + b·bStride + c·cStride] (zero for c ≥ cCount) into a
+ * new tensor [a, b, cPad] with cPad a multiple of the tile's 16 channels.
+ */
+function transposed(
+  k: Kernels,
+  input: Tensor,
+  [aCount, bCount, cCount]: [number, number, number],
+  [aStride, bStride, cStride]: [number, number, number],
+  label: string,
+): Tensor {
+  const cPad = roundUp(cCount, TILE_CHANNELS);
+  const out = Tensor.empty([aCount, bCount, cPad], { label });
+  const invocations = aCount * bCount * cPad / TILE_CHANNELS;
+  k.transpose.dispatch(
+    {
+      a_count: aCount,
+      b_count: bCount,
+      c_count: cCount,
+      c_pad: cPad,
+      a_stride: aStride,
+      b_stride: bStride,
+      c_stride: cStride,
+    },
+    [input, out],
+    grid(Math.ceil(invocations / GPU_WORKGROUP)),
+  );
+  return out;
+}
+
+/**
+ * Records y = conv2d(x, weight) + bias.
+ *
+ * @param x input, `[N, C, H, W]`
+ * @param weight kernels, `[O, C, KH, KW]`
+ * @param bias per output channel, `[O]`, or null for none
+ * @param y output, `[N, O, OH, OW]` with OH = `conv2dOutputSize(H, KH, stride, padding)`
+ *
+ * @example
+ * ```ts
+ * import { conv2dForward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.zeros([2, 3, 8, 8]);
+ * const weight = Tensor.full([4, 3, 3, 3], 0.1);
+ * const y = Tensor.empty([2, 4, 8, 8]);
+ * conv2dForward(x, weight, null, y, { stride: 1, padding: 1 });
+ * ```
+ */
+export function conv2dForward(
+  x: Tensor, // x: [N, C, H, W]
+  weight: Tensor, // weight: [O, C, KH, KW]
+  bias: Tensor | null, // bias: [O]
+  y: Tensor, // y: [N, O, OH, OW]
+  opts: Conv2dOptions,
+): void {
+  const owner = "Conv2d.forward";
+  const g = geometry(owner, "x", x, weight, opts);
+  if (bias) checkShape(owner, "bias", bias, [g.o]);
+  checkShape(owner, "y", y, [g.n, g.o, g.oh, g.ow]);
+  checkDistinct(owner, { y }, { x, weight, bias });
+  if (g.n === 0) return;
+  const k = kernels();
+  const taps = g.kh * g.kw;
+  // w[c, tap, o]: the channels a GEMM tile produces are contiguous.
+  const wT = transposed(k, weight, [g.c, taps, g.o], [taps, 1, g.c * taps], "Conv2d.weightT");
+  const blocksM = Math.ceil(g.n * g.oh * g.ow / (k.workgroup * TILE_ROWS));
+  const blocksQ = Math.ceil(g.o / TILE_CHANNELS);
+  k.gather.dispatch(
+    {
+      batch: g.n,
+      q_count: g.o,
+      r_count: g.c,
+      in_h: g.h,
+      in_w: g.w,
+      out_h: g.oh,
+      out_w: g.ow,
+      kernel_h: g.kh,
+      kernel_w: g.kw,
+      phase_stride: 1,
+      sub_h: g.oh,
+      sub_w: g.ow,
+      in_step: g.stride,
+      tap_sign: 1,
+      tap_offset: -g.padding,
+      tap_div: 1,
+      q_vec: roundUp(g.o, TILE_CHANNELS) / 4,
+      use_bias: bias ? 1 : 0,
+      blocks_m: blocksM,
+      blocks_q: blocksQ,
+    },
+    [x, wT, bias ?? wT, y],
+    grid(blocksM * blocksQ),
+  );
+  wT.dispose();
+}
+
+/**
+ * Records the gradients of `conv2dForward`: dx is overwritten, dWeight and dBias are accumulated
+ * (`+=`), as parameter gradients are everywhere in hajime.
+ *
+ * @param dy gradient of the output, `[N, O, OH, OW]`
+ * @param x the forward input, `[N, C, H, W]`
+ * @param weight the forward kernels, `[O, C, KH, KW]`
+ * @param dx gradient of the input, `[N, C, H, W]` (overwritten), or null to skip it
+ * @param dWeight gradient of the kernels, `[O, C, KH, KW]` (accumulated)
+ * @param dBias gradient of the bias, `[O]` (accumulated), or null when there is no bias
+ *
+ * @example
+ * ```ts
+ * import { conv2dBackward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.full([2, 3, 8, 8], 1);
+ * const weight = Tensor.full([4, 3, 3, 3], 0.1);
+ * const dy = Tensor.full([2, 4, 4, 4], 1);
+ * const dx = Tensor.empty([2, 3, 8, 8]);
+ * const dWeight = Tensor.zeros([4, 3, 3, 3]);
+ * const dBias = Tensor.zeros([4]);
+ * conv2dBackward(dy, x, weight, dx, dWeight, dBias, { stride: 2, padding: 1 });
+ * ```
+ */
+export function conv2dBackward(
+  dy: Tensor, // dy: [N, O, OH, OW]
+  x: Tensor, // x: [N, C, H, W]
+  weight: Tensor, // weight: [O, C, KH, KW]
+  dx: Tensor | null, // dx: [N, C, H, W]
+  dWeight: Tensor, // dWeight: [O, C, KH, KW]
+  dBias: Tensor | null, // dBias: [O]
+  opts: Conv2dOptions,
+): void {
+  const owner = "Conv2d.backward";
+  const g = geometry(owner, "x", x, weight, opts);
+  checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
+  if (dx) checkShape(owner, "dx", dx, [g.n, g.c, g.h, g.w]);
+  checkShape(owner, "dWeight", dWeight, [g.o, g.c, g.kh, g.kw]);
+  if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
+  checkDistinct(owner, { dx, dWeight, dBias }, { dy, x, weight });
+  if (g.n === 0) return;
+  const k = kernels();
+  if (dx) inputGrad(k, g, dy, weight, dx);
+  weightGrad(k, g, dy, x, dWeight, dBias);
+}
+
+/**
+ * Records only the input gradient of `conv2dForward` (dx overwritten); `conv2dBackward` does
+ * this and the parameter gradients in one call.
+ *
+ * @param dy gradient of the output, `[N, O, OH, OW]`
+ * @param weight the forward kernels, `[O, C, KH, KW]`
+ * @param dx gradient of the input, `[N, C, H, W]` (overwritten)
+ *
+ * @example
+ * ```ts
+ * import { conv2dBackwardData, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const weight = Tensor.full([4, 3, 3, 3], 0.1);
+ * const dy = Tensor.full([2, 4, 8, 8], 1);
+ * const dx = Tensor.empty([2, 3, 8, 8]);
+ * conv2dBackwardData(dy, weight, dx, { stride: 1, padding: 1 });
+ * ```
+ */
+export function conv2dBackwardData(
+  dy: Tensor, // dy: [N, O, OH, OW]
+  weight: Tensor, // weight: [O, C, KH, KW]
+  dx: Tensor, // dx: [N, C, H, W]
+  opts: Conv2dOptions,
+): void {
+  const owner = "Conv2d.backwardData";
+  const g = geometry(owner, "dx", dx, weight, opts);
+  checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
+  checkDistinct(owner, { dx }, { dy, weight });
+  if (g.n > 0) inputGrad(kernels(), g, dy, weight, dx);
+}
+
+/**
+ * Records only the parameter gradients of `conv2dForward` (dWeight, dBias accumulated), e.g. for
+ * a first layer whose input needs no gradient.
+ *
+ * @param dy gradient of the output, `[N, O, OH, OW]`
+ * @param x the forward input, `[N, C, H, W]`
+ * @param dWeight gradient of the kernels, `[O, C, KH, KW]` (accumulated)
+ * @param dBias gradient of the bias, `[O]` (accumulated), or null when there is no bias
+ *
+ * @example
+ * ```ts
+ * import { conv2dBackwardWeight, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.full([2, 3, 8, 8], 1);
+ * const dy = Tensor.full([2, 4, 8, 8], 1);
+ * const dWeight = Tensor.zeros([4, 3, 3, 3]);
+ * conv2dBackwardWeight(dy, x, dWeight, null, { stride: 1, padding: 1 });
+ * ```
+ */
+export function conv2dBackwardWeight(
+  dy: Tensor, // dy: [N, O, OH, OW]
+  x: Tensor, // x: [N, C, H, W]
+  dWeight: Tensor, // dWeight: [O, C, KH, KW]
+  dBias: Tensor | null, // dBias: [O]
+  opts: Conv2dOptions,
+): void {
+  const owner = "Conv2d.backwardWeight";
+  const g = geometry(owner, "x", x, dWeight, opts);
+  checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
+  if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
+  checkDistinct(owner, { dWeight, dBias }, { dy, x });
+  if (g.n > 0) weightGrad(kernels(), g, dy, x, dWeight, dBias);
+}
+
+/** dx = conv2d of dy with the mirrored kernels, per phase of the stride. */
+function inputGrad(k: Kernels, g: Geometry, dy: Tensor, weight: Tensor, dx: Tensor): void {
+  const taps = g.kh * g.kw;
+  // w[o, tap, c]: the input channels a tile produces are contiguous.
+  const wT = transposed(k, weight, [g.o, taps, g.c], [g.c * taps, 1, taps], "Conv2d.weightT");
+  const s = g.stride;
+  const subH = Math.ceil(g.h / s);
+  const subW = Math.ceil(g.w / s);
+  const blocksM = Math.ceil(g.n * subH * subW / (k.workgroup * TILE_ROWS));
+  const blocksQ = Math.ceil(g.c / TILE_CHANNELS);
+  k.gather.dispatch(
+    {
+      batch: g.n,
+      q_count: g.c,
+      r_count: g.o,
+      in_h: g.oh,
+      in_w: g.ow,
+      out_h: g.h,
+      out_w: g.w,
+      kernel_h: g.kh,
+      kernel_w: g.kw,
+      phase_stride: s,
+      sub_h: subH,
+      sub_w: subW,
+      in_step: 1,
+      tap_sign: -1,
+      tap_offset: g.padding,
+      tap_div: s,
+      q_vec: roundUp(g.c, TILE_CHANNELS) / 4,
+      use_bias: 0,
+      blocks_m: blocksM,
+      blocks_q: blocksQ,
+    },
+    [dy, wT, wT, dx],
+    grid(s * s * blocksM * blocksQ),
+  );
+  wT.dispose();
+}
+
+/**
+ * dWeight += Σ dy · im2col(x), the reduction split into chunks of rows when tiles are few;
+ * dBias += Σ dy.
+ */
+function weightGrad(
+  k: Kernels,
+  g: Geometry,
+  dy: Tensor,
+  x: Tensor,
+  dWeight: Tensor,
+  dBias: Tensor | null,
+): void {
+  const plane = g.oh * g.ow;
+  // dy[n, pos, o]: the output channels a tile reduces are contiguous.
+  const dyT = transposed(k, dy, [g.n, plane, g.o], [g.o * plane, 1, plane], "Conv2d.dyT");
+  const count = g.c * g.kh * g.kw;
+  const blocksJ = Math.ceil(count / (k.workgroup * TILE_ROWS));
+  const blocksO = Math.ceil(g.o / TILE_CHANNELS);
+  const rows = g.n * g.oh;
+  const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / (blocksJ * blocksO)));
+  const rowsPerChunk = Math.ceil(rows / wanted);
+  const chunks = Math.ceil(rows / rowsPerChunk);
+  const partial = chunks > 1
+    ? Tensor.empty([chunks, g.o * count], { label: "Conv2d.weightGradPartial" })
+    : null;
+  k.weightGrad.dispatch(
+    {
+      batch: g.n,
+      channels: g.c,
+      in_h: g.h,
+      in_w: g.w,
+      out_channels: g.o,
+      out_h: g.oh,
+      out_w: g.ow,
+      kernel_h: g.kh,
+      kernel_w: g.kw,
+      stride: g.stride,
+      padding: g.padding,
+      o_vec: roundUp(g.o, TILE_CHANNELS) / 4,
+      rows_per_chunk: rowsPerChunk,
+      blocks_j: blocksJ,
+      blocks_o: blocksO,
+      accumulate: partial ? 0 : 1,
+    },
+    [x, dyT, partial ?? dWeight],
+    grid(blocksJ * blocksO * chunks),
+  );
+  dyT.dispose();
+  if (partial) {
+    const total = g.o * count;
+    k.sumChunks.dispatch(
+      { count: total, chunks },
+      [partial, dWeight],
+      grid(Math.ceil(total / GPU_WORKGROUP)),
+    );
+    partial.dispose();
+  }
+  if (dBias) {
+    k.biasGrad.dispatch(
+      { batch: g.n, channels: g.o, plane: g.oh * g.ow },
+      [dy, dBias],
+      grid(g.o),
+    );
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * Matrix products on the GPU: `matmul` (c (+)= op(a)·op(b) with either operand transposed) and the
+ * Linear layer's forward and backward built on it. The kernels live in shaders/matmul.wgsl; each
+ * invocation computes an 8×16 tile of the output, loading vec4s when the shapes allow (K % 4 == 0,
+ * plus M % 4 == 0 when `a` is transposed and N % 4 == 0 when `b` is not) and single floats
+ * otherwise, so every shape works.
+ *
+ * @module
+ */
+
+import { grid, Kernel } from "../gpu/kernel.ts";
+import { checkShape, type Tensor } from "../tensor.ts";
+import matmulWgsl from "../../shaders/matmul.wgsl" with { type: "text" };
+
+/** Options of {@link matmul}. */
+export interface MatmulOptions {
+  /** `a` is stored `[K, M]` and used transposed. */
+  transA?: boolean;
+  /** `b` is stored `[N, K]` and used transposed. */
+  transB?: boolean;
+  /** Add the product into `c` instead of overwriting it (parameter gradients). */
+  accumulate?: boolean;
+}
+
+/** Rows and columns of `c` one invocation computes (shaders/matmul.wgsl: TM, TN). */
+const TILE_M = 8;
+const TILE_N = 16;
+/** Invocations per workgroup along N and M: 16 adjacent tiles fill llvmpipe's SIMD lanes twice. */
+const WG_X = 16;
+const WG_Y = 4;
+const WG_1D = 256;
+
+const PARAMS = {
+  M: "u32",
+  N: "u32",
+  K: "u32",
+  accumulate: "u32",
+  transA: "u32",
+  transB: "u32",
+  groupsX: "u32",
+  groups: "u32",
+} as const;
+const ROW_PARAMS = { rows: "u32", cols: "u32" } as const;
+
+function tileKernel(label: string, entryPoint: string): Kernel {
+  return new Kernel({
+    label,
+    code: matmulWgsl,
+    entryPoint,
+    params: PARAMS,
+    inputs: 2,
+    outputs: 1,
+    constants: { WG_X, WG_Y },
+  });
+}
+
+/** The vec4 kernels by transposition of a then b ("n" plain, "t" transposed). */
+const vec4Kernels: Record<string, Kernel> = {
+  nn: tileKernel("Matmul.nn", "matmul_nn"),
+  nt: tileKernel("Matmul.nt", "matmul_nt"),
+  tn: tileKernel("Matmul.tn", "matmul_tn"),
+  tt: tileKernel("Matmul.tt", "matmul_tt"),
+};
+const scalarKernel = tileKernel("Matmul.scalar", "matmul_scalar");
+const biasRowsKernel = new Kernel({
+  label: "Matmul.biasRows",
+  code: matmulWgsl,
+  entryPoint: "bias_rows",
+  params: ROW_PARAMS,
+  inputs: 1,
+  outputs: 1,
+  constants: { WG_1D },
+});
+const columnSumsKernel = new Kernel({
+  label: "Matmul.columnSumsAdd",
+  code: matmulWgsl,
+  entryPoint: "column_sums_add",
+  params: ROW_PARAMS,
+  inputs: 1,
+  outputs: 1,
+  constants: { WG_1D },
+});
+
+/** Throws unless `out` has its own buffer, apart from every input (WebGPU forbids the aliasing). */
+function checkDistinct(
+  owner: string,
+  outName: string,
+  out: Tensor,
+  inputs: Record<string, Tensor>,
+) {
+  for (const [name, t] of Object.entries(inputs)) {
+    if (t.buffer === out.buffer) {
+      throw new Error(
+        `${owner}: ${outName} shares its buffer with ${name}; pass a separate tensor`,
+      );
+    }
+  }
+}
+
+function checkFlag(owner: string, name: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new Error(`${owner}: option ${name} is ${String(value)}, expected a boolean`);
+  }
+  return value === true;
+}
+
+/** Records c[M,N] (+)= op(a)·op(b) for validated shapes. */
+function record(
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  accumulate: boolean,
+): void {
+  if (M === 0 || N === 0 || (K === 0 && accumulate)) return;
+  // vec4 loads need 16-byte aligned 4-element groups along each operand's rows.
+  const vec4 = K % 4 === 0 && (transA ? M % 4 === 0 : true) && (transB ? true : N % 4 === 0);
+  const kernel = vec4 ? vec4Kernels[(transA ? "t" : "n") + (transB ? "t" : "n")] : scalarKernel;
+  const groupsX = Math.ceil(N / (TILE_N * WG_X));
+  const groups = groupsX * Math.ceil(M / (TILE_M * WG_Y));
+  kernel.dispatch(
+    {
+      M,
+      N,
+      K,
+      accumulate: accumulate ? 1 : 0,
+      transA: transA ? 1 : 0,
+      transB: transB ? 1 : 0,
+      groupsX,
+      groups,
+    },
+    [a, b, c],
+    grid(groups),
+  );
+}
+
+/**
+ * Records `c = op(a)·op(b)`, or `c += op(a)·op(b)` with `accumulate`, where op transposes an
+ * operand when `transA` / `transB` says so. Any sizes; `c` must not share a buffer with `a` or `b`.
+ *
+ * @param a `[M, K]`, or `[K, M]` with `transA`
+ * @param b `[K, N]`, or `[N, K]` with `transB`
+ * @param c `[M, N]`, overwritten unless `accumulate`
+ *
+ * @example
+ * ```ts
+ * import { initGpu, matmul, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const a = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]);
+ * const b = Tensor.from([1, 0, 0, 1, 1, 1], [3, 2]);
+ * const c = Tensor.empty([2, 2]);
+ * matmul(a, b, c); // [[4, 5], [10, 11]]
+ * console.log(await c.read());
+ * ```
+ */
+export function matmul(a: Tensor, b: Tensor, c: Tensor, opts: MatmulOptions = {}): void {
+  const owner = "Matmul.matmul";
+  const transA = checkFlag(owner, "transA", opts.transA);
+  const transB = checkFlag(owner, "transB", opts.transB);
+  const accumulate = checkFlag(owner, "accumulate", opts.accumulate);
+  checkShape(owner, "a", a, [null, null]); // a: [M, K] or [K, M]
+  const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  checkShape(owner, "b", b, transB ? [null, K] : [K, null]); // b: [K, N] or [N, K]
+  const N = transB ? b.shape[0] : b.shape[1];
+  checkShape(owner, "c", c, [M, N]); // c: [M, N]
+  checkDistinct(owner, "c", c, { a, b });
+  record(a, b, c, M, N, K, transA, transB, accumulate);
+}
+
+/**
+ * Records the Linear layer's forward pass, `y = x·Wᵀ + bias` (PyTorch's layout: weight `[out, in]`).
+ *
+ * @param x `[N, K]` (batch, in features)
+ * @param weight `[M, K]` (out features, in features)
+ * @param bias `[M]`, or null for none
+ * @param y `[N, M]`, overwritten
+ *
+ * @example
+ * ```ts
+ * import { initGpu, linearForward, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.from([1, 2, 3], [1, 3]);
+ * const weight = Tensor.from([1, 1, 1, 0, 1, 0], [2, 3]);
+ * const bias = Tensor.from([10, 20], [2]);
+ * const y = Tensor.empty([1, 2]);
+ * linearForward(x, weight, bias, y); // [[16, 22]]
+ * ```
+ */
+export function linearForward(x: Tensor, weight: Tensor, bias: Tensor | null, y: Tensor): void {
+  const owner = "Matmul.linearForward";
+  checkShape(owner, "x", x, [null, null]); // x: [N, K]
+  const [N, K] = x.shape;
+  checkShape(owner, "weight", weight, [null, K]); // weight: [M, K]
+  const M = weight.shape[0];
+  if (bias) checkShape(owner, "bias", bias, [M]); // bias: [M]
+  checkShape(owner, "y", y, [N, M]); // y: [N, M]
+  checkDistinct(owner, "y", y, bias ? { x, weight, bias } : { x, weight });
+  if (bias && N * M > 0) {
+    biasRowsKernel.dispatch({ rows: N, cols: M }, [bias, y], grid(Math.ceil(N * M / WG_1D)));
+  }
+  record(x, weight, y, N, M, K, false, true, bias !== null);
+}
+
+/**
+ * Records the Linear layer's backward pass: `dx = dy·W` (overwritten), `dWeight += dyᵀ·x`,
+ * `dBias += Σₙ dy`.
+ *
+ * @param dy `[N, M]`, the gradient of the output
+ * @param x `[N, K]`, the forward input
+ * @param weight `[M, K]`
+ * @param dx `[N, K]`, overwritten; null when the input needs no gradient
+ * @param dWeight `[M, K]`, accumulated into
+ * @param dBias `[M]`, accumulated into; null when the layer has no bias
+ *
+ * @example
+ * ```ts
+ * import { initGpu, linearBackward, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const dy = Tensor.from([1, -1], [1, 2]);
+ * const x = Tensor.from([1, 2, 3], [1, 3]);
+ * const weight = Tensor.from([1, 1, 1, 0, 1, 0], [2, 3]);
+ * const dx = Tensor.empty([1, 3]);
+ * const dWeight = Tensor.zeros([2, 3]);
+ * const dBias = Tensor.zeros([2]);
+ * linearBackward(dy, x, weight, dx, dWeight, dBias);
+ * ```
+ */
+export function linearBackward(
+  dy: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  dx: Tensor | null,
+  dWeight: Tensor,
+  dBias: Tensor | null,
+): void {
+  const owner = "Matmul.linearBackward";
+  checkShape(owner, "x", x, [null, null]); // x: [N, K]
+  const [N, K] = x.shape;
+  checkShape(owner, "weight", weight, [null, K]); // weight: [M, K]
+  const M = weight.shape[0];
+  checkShape(owner, "dy", dy, [N, M]); // dy: [N, M]
+  if (dx) checkShape(owner, "dx", dx, [N, K]); // dx: [N, K]
+  checkShape(owner, "dWeight", dWeight, [M, K]); // dWeight: [M, K]
+  if (dBias) checkShape(owner, "dBias", dBias, [M]); // dBias: [M]
+  // Each output apart from the inputs and from the outputs checked after it.
+  if (dx) checkDistinct(owner, "dx", dx, { dy, x, weight, dWeight, ...(dBias ? { dBias } : {}) });
+  checkDistinct(owner, "dWeight", dWeight, { dy, x, weight, ...(dBias ? { dBias } : {}) });
+  if (dBias) checkDistinct(owner, "dBias", dBias, { dy, x, weight });
+  if (dx) record(dy, weight, dx, N, K, M, false, false, false);
+  record(dy, x, dWeight, M, K, N, true, false, true);
+  if (dBias && M > 0 && N > 0) {
+    columnSumsKernel.dispatch({ rows: N, cols: M }, [dy, dBias], grid(Math.ceil(M / WG_1D)));
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * `BatchNorm2d`: per-channel batch normalisation of NCHW batches, PyTorch's `nn.BatchNorm2d`
+ * (affine, tracking running statistics) with its names: `weight` (γ), `bias` (β) and the buffers
+ * `running_mean`, `running_var`, `num_batches_tracked`.
+ *
+ * @module
+ */
+
+import {
+  batchNormBackward,
+  batchNormEvalForward,
+  batchNormTrainForward,
+} from "../kernels/batch_norm.ts";
+import { checkShape, Tensor } from "../tensor.ts";
+import { Module, Parameter, pythonFloat, type StateEntry } from "./module.ts";
+
+/** Options of `BatchNorm2d` (PyTorch's defaults). */
+export interface BatchNorm2dOptions {
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+  /** Weight of the batch statistics in the running averages (default 0.1). */
+  momentum?: number;
+}
+
+/**
+ * Batch normalisation over N, H and W for each channel. In training mode it normalises with the
+ * batch statistics and updates the running ones (unbiased variance, as PyTorch); in eval mode it
+ * uses the running statistics.
+ *
+ * @example
+ * ```ts
+ * import { BatchNorm2d, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const bn = new BatchNorm2d(16);
+ * const y = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // training: batch statistics
+ * bn.eval();
+ * const z = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // running statistics
+ * ```
+ */
+export class BatchNorm2d extends Module {
+  /** Channels. */
+  readonly numFeatures: number;
+  /** Variance epsilon. */
+  readonly eps: number;
+  /** Running-average momentum. */
+  readonly momentum: number;
+  /** γ, `[C]`, initially 1. */
+  readonly weight: Parameter;
+  /** β, `[C]`, initially 0. */
+  readonly bias: Parameter;
+  /** `[C]`, initially 0. */
+  readonly runningMean: Tensor;
+  /** `[C]`, initially 1. */
+  readonly runningVar: Tensor;
+  /** Scalar (shape `[]`): training forwards so far, mirrored from a CPU counter. */
+  readonly numBatchesTracked: Tensor;
+  #batches = 0;
+  #x: Tensor | null = null;
+  #trainedForward = false;
+
+  /** Creates the layer: γ = 1, β = 0, running mean 0 and variance 1. */
+  constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
+    super();
+    const { eps = 1e-5, momentum = 0.1 } = options;
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) {
+      throw new Error(`BatchNorm2d: numFeatures must be ≥ 1, got ${numFeatures}`);
+    }
+    if (!(eps > 0)) throw new Error(`BatchNorm2d: eps must be > 0, got ${eps}`);
+    if (!(momentum >= 0 && momentum <= 1)) {
+      throw new Error(`BatchNorm2d: momentum must be in [0, 1], got ${momentum}`);
+    }
+    this.numFeatures = numFeatures;
+    this.eps = eps;
+    this.momentum = momentum;
+    const c = [numFeatures];
+    this.weight = this.registerParameter(
+      "weight",
+      new Parameter(Tensor.full(c, 1, { label: "BatchNorm2d.weight" })),
+    );
+    this.bias = this.registerParameter(
+      "bias",
+      new Parameter(Tensor.zeros(c, { label: "BatchNorm2d.bias" })),
+    );
+    this.runningMean = this.registerBuffer(
+      "running_mean",
+      Tensor.zeros(c, { label: "BatchNorm2d.running_mean" }),
+    );
+    this.runningVar = this.registerBuffer(
+      "running_var",
+      Tensor.full(c, 1, { label: "BatchNorm2d.running_var" }),
+    );
+    this.numBatchesTracked = this.registerBuffer(
+      "num_batches_tracked",
+      Tensor.zeros([], { label: "BatchNorm2d.num_batches_tracked" }),
+    );
+  }
+
+  /** x: [N, C, H, W] → y: [N, C, H, W]. */
+  forward(x: Tensor): Tensor {
+    checkShape("BatchNorm2d.forward", "x", x, [null, this.numFeatures, null, null]);
+    const y = this.owned("y", x.shape);
+    if (this.training) {
+      const saveMean = this.owned("saveMean", [this.numFeatures]);
+      const saveInvStd = this.owned("saveInvStd", [this.numFeatures]);
+      batchNormTrainForward(
+        x,
+        this.weight.data,
+        this.bias.data,
+        this.runningMean,
+        this.runningVar,
+        y,
+        saveMean,
+        saveInvStd,
+        { momentum: this.momentum, eps: this.eps },
+      );
+      this.numBatchesTracked.fill(++this.#batches);
+    } else {
+      batchNormEvalForward(
+        x,
+        this.weight.data,
+        this.bias.data,
+        this.runningMean,
+        this.runningVar,
+        y,
+        {
+          eps: this.eps,
+        },
+      );
+    }
+    this.#x = x;
+    this.#trainedForward = this.training;
+    return y;
+  }
+
+  /** dy: [N, C, H, W] → dx; weight.grad and bias.grad accumulate. Needs a training forward. */
+  backward(dy: Tensor): Tensor {
+    const x = this.#x;
+    if (!x) throw new Error("BatchNorm2d.backward: call forward first");
+    if (!this.#trainedForward) {
+      throw new Error(
+        "BatchNorm2d.backward: the last forward ran in eval mode; backward needs train()",
+      );
+    }
+    checkShape("BatchNorm2d.backward", "dy", dy, x.shape);
+    const dx = this.owned("dx", x.shape);
+    batchNormBackward(
+      dy,
+      x,
+      this.weight.data,
+      this.owned("saveMean", [this.numFeatures]),
+      this.owned("saveInvStd", [this.numFeatures]),
+      dx,
+      this.weight.grad,
+      this.bias.grad,
+    );
+    return dx;
+  }
+
+  /** Keeps the CPU counter in step with a loaded `num_batches_tracked`. */
+  protected override afterLoad(state: ReadonlyMap<string, StateEntry>): void {
+    this.#batches = state.get("num_batches_tracked")?.data[0] ?? 0;
+  }
+
+  /** `16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`. */
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, ` +
+      `momentum=${pythonFloat(this.momentum)}, affine=True, track_running_stats=True`;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `Linear`: y = x·Wᵀ + b on `[N, in]` batches, PyTorch's `nn.Linear` with its default
+ * initialisation and parameter names (`weight` `[out, in]`, `bias` `[out]`).
+ *
+ * @module
+ */
+
+import { linearBackward, linearForward } from "../kernels/matmul.ts";
+import { checkShape, Tensor } from "../tensor.ts";
+import { biasInit, type InitOptions, kaimingUniform, resolveGenerator } from "./init.ts";
+import { Module, Parameter } from "./module.ts";
+
+/** Options of `Linear`. */
+export interface LinearOptions extends InitOptions {
+  /** Learn an additive bias (default true). */
+  bias?: boolean;
+}
+
+/**
+ * A fully connected layer, `nn.Linear(inFeatures, outFeatures, bias)`.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Linear, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const fc = new Linear(3072, 10, { seed: 0 });
+ * const y = fc.forward(Tensor.zeros([32, 3072])); // [32, 10]
+ * const dx = fc.backward(Tensor.full([32, 10], 1)); // [32, 3072]; fc.weight.grad accumulates
+ * ```
+ */
+export class Linear extends Module {
+  /** Input features. */
+  readonly inFeatures: number;
+  /** Output features. */
+  readonly outFeatures: number;
+  /** `[out, in]`. */
+  readonly weight: Parameter;
+  /** `[out]`, or null without bias. */
+  readonly bias: Parameter | null;
+  #x: Tensor | null = null;
+
+  /** Creates the layer with PyTorch's default initialisation from the options' generator. */
+  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
+    super();
+    for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`Linear: ${name} must be ≥ 1, got ${v}`);
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    const rng = resolveGenerator(options);
+    const shape = [outFeatures, inFeatures];
+    this.weight = this.registerParameter(
+      "weight",
+      new Parameter(Tensor.from(kaimingUniform(shape, rng), shape, { label: "Linear.weight" })),
+    );
+    this.bias = options.bias === false ? null : this.registerParameter(
+      "bias",
+      new Parameter(Tensor.from(biasInit(shape, rng), [outFeatures], { label: "Linear.bias" })),
+    );
+  }
+
+  /** x: [N, in] → y: [N, out]. */
+  forward(x: Tensor): Tensor {
+    checkShape("Linear.forward", "x", x, [null, this.inFeatures]);
+    const y = this.owned("y", [x.shape[0], this.outFeatures]);
+    linearForward(x, this.weight.data, this.bias?.data ?? null, y);
+    this.#x = x;
+    return y;
+  }
+
+  /** dy: [N, out] → dx: [N, in]; weight.grad += dyᵀ·x, bias.grad += Σₙ dy. */
+  backward(dy: Tensor): Tensor {
+    const x = this.#x;
+    if (!x) throw new Error("Linear.backward: call forward first");
+    checkShape("Linear.backward", "dy", dy, [x.shape[0], this.outFeatures]);
+    const dx = this.owned("dx", x.shape);
+    linearBackward(dy, x, this.weight.data, dx, this.weight.grad, this.bias?.grad ?? null);
+    return dx;
+  }
+
+  /** `in_features=3072, out_features=10, bias=True`. */
+  override extraRepr(): string {
+    const bias = this.bias ? "True" : "False";
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${bias}`;
+  }
+}

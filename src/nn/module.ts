@@ -1,0 +1,358 @@
+/**
+ * The layer object model: `Module` (forward and backward side by side, parameters, buffers,
+ * train/eval, state dicts with PyTorch's dotted names, PyTorch-style printing) and `Parameter`
+ * (a tensor and its accumulated gradient).
+ *
+ * Layers follow llm.c's discipline: `forward` keeps what `backward` needs, and every output or
+ * input-gradient tensor is owned by its layer, allocated once per input shape and reused, so a
+ * training loop allocates nothing per step and binds the same buffers every step.
+ *
+ * @module
+ */
+
+import { type DType, Tensor } from "../tensor.ts";
+
+/**
+ * A trainable tensor and its gradient (same shape, zero-initialised). Backward passes add into
+ * `grad`; `Module.zeroGrad()` clears it.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Parameter, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const w = new Parameter(Tensor.zeros([10, 3], { label: "Example.weight" }));
+ * console.log(w.grad.shape); // [10, 3]
+ * ```
+ */
+export class Parameter {
+  /** The values. */
+  readonly data: Tensor;
+  /** The accumulated gradient, same shape as `data`. */
+  readonly grad: Tensor;
+
+  /** Wraps `data` and allocates a zero gradient labelled `<label>.grad`. */
+  constructor(data: Tensor) {
+    this.data = data;
+    this.grad = Tensor.zeros(data.shape, { label: `${data.label}.grad` });
+  }
+
+  /** The shape of `data`. */
+  get shape(): readonly number[] {
+    return this.data.shape;
+  }
+
+  /** Frees both tensors. */
+  dispose(): void {
+    this.data.dispose();
+    this.grad.dispose();
+  }
+}
+
+/** One tensor of a state dict: its shape and its values (PyTorch's layout, row-major). */
+export interface StateEntry {
+  /** Dimensions, as PyTorch reports them (`[]` for a scalar such as `num_batches_tracked`). */
+  shape: number[];
+  /** Row-major values. */
+  data: Float32Array;
+}
+
+/** A state dict: PyTorch's dotted names (`layers.0.conv.weight`) to tensors, in PyTorch's order. */
+export type StateDict = Map<string, StateEntry>;
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** PyTorch's `_addindent`: indents every line but the first by `spaces`. */
+function addIndent(text: string, spaces: number): string {
+  const lines = text.split("\n");
+  if (lines.length === 1) return text;
+  const pad = " ".repeat(spaces);
+  return [lines[0], ...lines.slice(1).map((line) => pad + line)].join("\n");
+}
+
+/**
+ * The base of every layer and model. Subclasses register children, parameters and buffers in
+ * their constructor (the order is the order of `stateDict()` and of `toString()`), and implement
+ * `forward` and `backward` next to each other.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Linear, Module, ReLU, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * class Mlp extends Module {
+ *   fc1: Linear = this.register("fc1", new Linear(4, 8, { seed: 1 }));
+ *   act: ReLU = new ReLU(); // functional, like F.relu: not registered, not printed
+ *   fc2: Linear = this.register("fc2", new Linear(8, 2, { seed: 2 }));
+ *   forward(x: Tensor): Tensor {
+ *     return this.fc2.forward(this.act.forward(this.fc1.forward(x)));
+ *   }
+ *   backward(dy: Tensor): Tensor {
+ *     return this.fc1.backward(this.act.backward(this.fc2.backward(dy)));
+ *   }
+ * }
+ * const model = new Mlp();
+ * console.log(model.toString(), model.numParameters()); // 58 parameters
+ * ```
+ */
+export abstract class Module {
+  /** True in training mode (the default); BatchNorm and dropout behave differently in eval. */
+  training = true;
+  #children: [string, Module][] = [];
+  #parameters: [string, Parameter][] = [];
+  #buffers: [string, Tensor][] = [];
+  #owned = new Map<string, Tensor<DType>>();
+
+  /**
+   * Runs the layer on `x` and returns its output. The output is owned by the module and stays
+   * valid until its next `forward`; the module keeps what `backward` needs.
+   */
+  abstract forward(x: Tensor): Tensor;
+
+  /**
+   * Back-propagates `dy` (the gradient of the loss with respect to the last output): adds the
+   * parameter gradients into each `Parameter.grad` and returns the gradient with respect to the
+   * last input, owned by the module.
+   */
+  abstract backward(dy: Tensor): Tensor;
+
+  /** The class name PyTorch prints (`Conv2d`, `BnLayer`, ...). */
+  typeName(): string {
+    return this.constructor.name;
+  }
+
+  /** PyTorch's `extra_repr`: the text inside the parentheses of a leaf, e.g. `p=0.2`. */
+  extraRepr(): string {
+    return "";
+  }
+
+  /** Adds a child module under `name` (the order is PyTorch's registration order). */
+  protected register<T extends Module>(name: string, child: T): T {
+    this.#checkName(name);
+    this.#children.push([name, child]);
+    return child;
+  }
+
+  /** Adds a parameter under `name`. */
+  protected registerParameter(name: string, p: Parameter): Parameter {
+    this.#checkName(name);
+    this.#parameters.push([name, p]);
+    return p;
+  }
+
+  /** Adds a non-trainable state tensor under `name` (e.g. `running_mean`), saved in state dicts. */
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    this.#checkName(name);
+    this.#buffers.push([name, t]);
+    return t;
+  }
+
+  #checkName(name: string): void {
+    if (name === "" || name.includes(".")) {
+      throw new Error(`${this.typeName()}: invalid name "${name}" (non-empty, without dots)`);
+    }
+    const taken = [...this.#children, ...this.#parameters, ...this.#buffers]
+      .some(([n]) => n === name);
+    if (taken) throw new Error(`${this.typeName()}: name "${name}" is already registered`);
+  }
+
+  /**
+   * A tensor owned by this module under `name` with `shape`: the same tensor while the shape
+   * stays, a fresh one (the old one disposed) when it changes. Layers keep their outputs and
+   * input gradients here, so steady-state steps allocate nothing.
+   */
+  protected owned<D extends DType = "f32">(
+    name: string,
+    shape: readonly number[],
+    dtype: D = "f32" as D,
+  ): Tensor<D> {
+    const current = this.#owned.get(name);
+    if (current && current.dtype === dtype && sameShape(current.shape, shape)) {
+      return current as Tensor<D>;
+    }
+    current?.dispose();
+    const tensor = Tensor.empty<D>(shape, { dtype, label: `${this.typeName()}.${name}` });
+    this.#owned.set(name, tensor as Tensor<DType>);
+    return tensor;
+  }
+
+  /** Direct children with their names, in registration order. */
+  children(): [string, Module][] {
+    return [...this.#children];
+  }
+
+  /** Every module of the tree with its dotted name, this one first (named `""`). */
+  namedModules(prefix = ""): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [name, child] of this.#children) {
+      out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    }
+    return out;
+  }
+
+  /** Every parameter of the tree with its dotted name, in PyTorch's order. */
+  namedParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [prefix, module] of this.namedModules()) {
+      for (const [name, p] of module.#parameters) {
+        out.push([prefix ? `${prefix}.${name}` : name, p]);
+      }
+    }
+    return out;
+  }
+
+  /** Every parameter of the tree, in PyTorch's order (what optimizers take). */
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Every buffer of the tree with its dotted name (`layers.0.bn.running_mean`, ...). */
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [prefix, module] of this.namedModules()) {
+      for (const [name, t] of module.#buffers) out.push([prefix ? `${prefix}.${name}` : name, t]);
+    }
+    return out;
+  }
+
+  /** Sets training mode on the whole tree; returns this. */
+  train(mode = true): this {
+    for (const [, module] of this.namedModules()) module.training = mode;
+    return this;
+  }
+
+  /** Sets evaluation mode on the whole tree (BatchNorm uses running statistics); returns this. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Records a fill of every parameter gradient with 0. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad.fill(0);
+  }
+
+  /** The number of trainable values (PyTorch's `sum(p.numel() for p in model.parameters())`). */
+  numParameters(): number {
+    return this.parameters().reduce((sum, p) => sum + p.data.size, 0);
+  }
+
+  /** The entries of `stateDict()` in order: for each module its parameters, then its buffers. */
+  #stateTensors(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [prefix, module] of this.namedModules()) {
+      const local: [string, Tensor][] = [
+        ...module.#parameters.map(([n, p]): [string, Tensor] => [n, p.data]),
+        ...module.#buffers,
+      ];
+      for (const [name, t] of local) out.push([prefix ? `${prefix}.${name}` : name, t]);
+    }
+    return out;
+  }
+
+  /**
+   * Reads every parameter and buffer back: PyTorch's `state_dict()`, same names, order and
+   * layouts.
+   */
+  async stateDict(): Promise<StateDict> {
+    const state: StateDict = new Map();
+    for (const [name, t] of this.#stateTensors()) {
+      const values = await t.read();
+      state.set(name, {
+        shape: [...t.shape],
+        data: values instanceof Float32Array ? values : Float32Array.from(values),
+      });
+    }
+    return state;
+  }
+
+  /**
+   * Loads a state dict of the same architecture. Every missing, unexpected or mis-shaped entry
+   * is reported by name in one error, thrown before anything is changed.
+   */
+  loadStateDict(state: ReadonlyMap<string, StateEntry>): void {
+    const tensors = this.#stateTensors();
+    const expected = new Map(tensors);
+    const problems: string[] = [];
+    for (const [name, t] of tensors) {
+      const entry = state.get(name);
+      if (!entry) {
+        problems.push(`missing "${name}"`);
+      } else if (!sameShape(entry.shape, t.shape) || entry.data.length !== t.size) {
+        problems.push(
+          `"${name}" has shape [${entry.shape.join(", ")}] (${entry.data.length} values), ` +
+            `expected [${t.shape.join(", ")}]`,
+        );
+      }
+    }
+    for (const name of state.keys()) {
+      if (!expected.has(name)) problems.push(`unexpected "${name}"`);
+    }
+    if (problems.length > 0) {
+      throw new Error(
+        `${this.typeName()}.loadStateDict: ${problems.length} problem(s), nothing loaded:\n  ` +
+          problems.join("\n  "),
+      );
+    }
+    for (const [name, t] of tensors) t.write(state.get(name)!.data);
+    for (const [prefix, module] of this.namedModules()) {
+      const local = new Map<string, StateEntry>();
+      const head = prefix ? `${prefix}.` : "";
+      for (const [name] of [...module.#parameters, ...module.#buffers]) {
+        local.set(name, state.get(head + name)!);
+      }
+      module.afterLoad(local);
+    }
+  }
+
+  /**
+   * Called by `loadStateDict` on every module with its own entries (local names) after the
+   * tensors were written; BatchNorm reads `num_batches_tracked` here.
+   */
+  protected afterLoad(_state: ReadonlyMap<string, StateEntry>): void {}
+
+  /** Frees every parameter, buffer and owned tensor of the tree; the module is unusable after. */
+  dispose(): void {
+    for (const [, module] of this.namedModules()) {
+      for (const [, p] of module.#parameters) p.dispose();
+      for (const [, t] of module.#buffers) t.dispose();
+      for (const t of module.#owned.values()) t.dispose();
+      module.#owned.clear();
+    }
+  }
+
+  /** The module tree as PyTorch's `print(model)` shows it. */
+  toString(): string {
+    const extra = this.extraRepr();
+    const extraLines = extra ? extra.split("\n") : [];
+    const childLines = this.#children.map(([name, child]) =>
+      `(${name}): ${addIndent(child.toString(), 2)}`
+    );
+    const lines = [...extraLines, ...childLines];
+    let text = `${this.typeName()}(`;
+    if (extraLines.length === 1 && childLines.length === 0) text += extraLines[0];
+    else if (lines.length > 0) text += `\n  ${lines.join("\n  ")}\n`;
+    return text + ")";
+  }
+}
+
+/**
+ * A number as Python's `repr(float)` writes it (`1e-05`, `0.1`, `0.0`), for PyTorch-style
+ * printing of hyperparameters.
+ *
+ * @example
+ * ```ts
+ * import { pythonFloat } from "@hajime/nn";
+ * pythonFloat(1e-5); // "1e-05"
+ * ```
+ */
+export function pythonFloat(value: number): string {
+  if (!Number.isFinite(value)) return Number.isNaN(value) ? "nan" : value > 0 ? "inf" : "-inf";
+  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
+  const exponent = Math.floor(Math.log10(Math.abs(value)));
+  if (exponent < -4 || exponent >= 16) {
+    const [mantissa, exp] = value.toExponential().split("e");
+    const sign = exp.startsWith("-") ? "-" : "+";
+    return `${mantissa}e${sign}${exp.replace(/^[+-]/, "").padStart(2, "0")}`;
+  }
+  return Number.isInteger(value) ? `${value}.0` : String(value);
+}

@@ -1,0 +1,424 @@
+/**
+ * Shake-Shake regularization (Gastaldi 2017, arXiv 1705.07485) as a layer: `ShakeShakeBlock`
+ * mixes two residual paths with random per-image (or per-batch) coefficients, α in the forward
+ * pass and an independent β in the backward pass, plus its shortcut.
+ *
+ * Layout and names follow the paper's reference code (xgastaldi/shake-shake, Torch) and the
+ * PyTorch port by hysts: `residual_path1`, `residual_path2` (each `conv1`, `bn1`, `conv2`, `bn2`,
+ * no conv biases) and, where the width or the stride changes, `shortcut` (`conv1`, `conv2`, `bn`).
+ * The ReLU that opens both paths and the downsampling shortcut is computed once per block: the
+ * three see the same `relu(x)`, and their input gradients are summed before one ReLU backward.
+ *
+ * @module
+ */
+
+import {
+  add,
+  addInto,
+  relu,
+  reluBackward,
+  shakeMix,
+  shakeMixBackward,
+} from "../kernels/elementwise.ts";
+import {
+  concatChannels,
+  shiftSubsample,
+  shiftSubsampleBackward,
+  splitChannels,
+} from "../kernels/pool.ts";
+import type { Generator } from "../random.ts";
+import { checkShape, type Tensor } from "../tensor.ts";
+import { ReLU } from "./activation.ts";
+import { BatchNorm2d } from "./batch_norm2d.ts";
+import { Conv2d } from "./conv2d.ts";
+import { type InitOptions, kaimingNormal, resolveGenerator } from "./init.ts";
+import { Module } from "./module.ts";
+
+/**
+ * How the two paths are mixed, as the paper's Table 1 names them: forward then backward.
+ * `shake` draws a fresh U(0, 1) coefficient, `even` uses 0.5, `keep` reuses the forward α.
+ */
+export type ShakeMode = "shake-shake" | "shake-even" | "shake-keep" | "even-shake" | "even-even";
+
+/** One coefficient per image (`image`, the paper's best) or one for the whole batch (`batch`). */
+export type ShakeLevel = "image" | "batch";
+
+const MODES: readonly ShakeMode[] = [
+  "shake-shake",
+  "shake-even",
+  "shake-keep",
+  "even-shake",
+  "even-even",
+];
+
+/** Per-image coefficients for {@link ShakeShakeBlock.fixCoefficients}. */
+export interface ShakeCoefficients {
+  /** Forward weight of `residual_path1`, one per image. */
+  alpha: ArrayLike<number>;
+  /** Backward share of the gradient sent to `residual_path1`, one per image. */
+  beta: ArrayLike<number>;
+}
+
+/** Options of {@link ShakeShakeBlock}. */
+export interface ShakeShakeBlockOptions extends InitOptions {
+  /** Stride of the first 3×3 convolutions and of the shortcut's subsampling (default 1). */
+  stride?: number;
+  /** Mixing in training (default `shake-shake`); eval always uses α = 0.5. */
+  mode?: ShakeMode;
+  /** Coefficient per image or per batch (default `image`). */
+  level?: ShakeLevel;
+}
+
+/**
+ * A bias-free convolution with the reference code's He-normal weights: N(0, 2 / (k·k·out)),
+ * i.e. `kaiming_normal_(mode="fan_out")`.
+ */
+function heConv(
+  inChannels: number,
+  outChannels: number,
+  kernelSize: number,
+  stride: number,
+  generator: Generator,
+): Conv2d {
+  const conv = new Conv2d(inChannels, outChannels, kernelSize, {
+    stride,
+    padding: (kernelSize - 1) / 2,
+    bias: false,
+    generator,
+  });
+  conv.weight.data.write(kaimingNormal(conv.weight.shape, generator, "fan_out"));
+  return conv;
+}
+
+/**
+ * One residual path of a Shake-Shake block without its leading ReLU (the block applies it once
+ * for both paths): conv1 (3×3, stride) → bn1 → ReLU → conv2 (3×3) → bn2.
+ *
+ * @example
+ * ```ts
+ * import { Generator, initGpu, ResidualPath, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const path = new ResidualPath(16, 32, 2, new Generator(0));
+ * const y = path.forward(Tensor.zeros([2, 16, 32, 32])); // [2, 32, 16, 16]
+ * ```
+ */
+export class ResidualPath extends Module {
+  /** 3×3 convolution, `in` → `out`, with the path's stride. */
+  readonly conv1: Conv2d;
+  /** BatchNorm2d(out). */
+  readonly bn1: BatchNorm2d;
+  /** 3×3 convolution, `out` → `out`. */
+  readonly conv2: Conv2d;
+  /** BatchNorm2d(out). */
+  readonly bn2: BatchNorm2d;
+  readonly #relu: ReLU = new ReLU();
+
+  /** `inChannels` → `outChannels` at `stride`; He-normal weights from `generator`. */
+  constructor(inChannels: number, outChannels: number, stride: number, generator: Generator) {
+    super();
+    this.conv1 = this.register("conv1", heConv(inChannels, outChannels, 3, stride, generator));
+    this.bn1 = this.register("bn1", new BatchNorm2d(outChannels));
+    this.conv2 = this.register("conv2", heConv(outChannels, outChannels, 3, 1, generator));
+    this.bn2 = this.register("bn2", new BatchNorm2d(outChannels));
+  }
+
+  /** x: [N, in, H, W] (already through the block's ReLU) → [N, out, ⌈H/s⌉, ⌈W/s⌉]. */
+  forward(x: Tensor): Tensor {
+    const h = this.#relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    return this.bn2.forward(this.conv2.forward(h));
+  }
+
+  /** dy → dx (overwritten, owned by conv1); parameter gradients accumulate. */
+  backward(dy: Tensor): Tensor {
+    const dh = this.#relu.backward(this.conv2.backward(this.bn2.backward(dy)));
+    return this.conv1.backward(this.bn1.backward(dh));
+  }
+}
+
+/**
+ * The shortcut of a Shake-Shake block that changes width or stride, without its leading ReLU
+ * (the block applies it once): two flows of 1×1 subsampling with `stride` → 1×1 convolution to
+ * half the output width, the second flow on the input shifted one pixel right and down (zero fill
+ * on the top row and left column, the reference code's `SpatialZeroPadding(1, -1, 1, -1)`),
+ * concatenated along channels, then BatchNorm. The first flow samples x[i·s, j·s], the second
+ * x[i·s − 1, j·s − 1].
+ *
+ * @example
+ * ```ts
+ * import { DownsamplingShortcut, Generator, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const shortcut = new DownsamplingShortcut(32, 64, 2, new Generator(0));
+ * const y = shortcut.forward(Tensor.zeros([2, 32, 16, 16])); // [2, 64, 8, 8]
+ * ```
+ */
+export class DownsamplingShortcut extends Module {
+  /** Offset of the second flow's samples: one pixel up-left of the first's (see the class doc). */
+  static readonly SHIFT = -1;
+  /** Subsampling step. */
+  readonly stride: number;
+  /** 1×1 convolution of the first flow, `in` → `out / 2`. */
+  readonly conv1: Conv2d;
+  /** 1×1 convolution of the shifted flow, `in` → `out / 2`. */
+  readonly conv2: Conv2d;
+  /** BatchNorm2d(out) over the concatenation. */
+  readonly bn: BatchNorm2d;
+  #x: Tensor | null = null;
+
+  /** `inChannels` → `outChannels` (even) at `stride`; He-normal weights from `generator`. */
+  constructor(inChannels: number, outChannels: number, stride: number, generator: Generator) {
+    super();
+    if (!Number.isInteger(outChannels) || outChannels < 2 || outChannels % 2 !== 0) {
+      throw new Error(
+        `DownsamplingShortcut: outChannels must be an even integer ≥ 2, got ${outChannels}`,
+      );
+    }
+    if (!Number.isInteger(stride) || stride < 1) {
+      throw new Error(`DownsamplingShortcut: stride must be an integer ≥ 1, got ${stride}`);
+    }
+    this.stride = stride;
+    const half = outChannels / 2;
+    this.conv1 = this.register("conv1", heConv(inChannels, half, 1, 1, generator));
+    this.conv2 = this.register("conv2", heConv(inChannels, half, 1, 1, generator));
+    this.bn = this.register("bn", new BatchNorm2d(outChannels));
+  }
+
+  /** x: [N, in, H, W] (already through the block's ReLU) → [N, out, ⌈H/s⌉, ⌈W/s⌉]. */
+  forward(x: Tensor): Tensor {
+    checkShape("DownsamplingShortcut.forward", "x", x, [null, this.conv1.inChannels, null, null]);
+    const [n, c, h, w] = x.shape;
+    const sub = [n, c, Math.ceil(h / this.stride), Math.ceil(w / this.stride)];
+    const s1 = this.owned("sample1", sub);
+    const s2 = this.owned("sample2", sub);
+    shiftSubsample(x, s1, { stride: this.stride, shift: 0 });
+    shiftSubsample(x, s2, { stride: this.stride, shift: DownsamplingShortcut.SHIFT });
+    const f1 = this.conv1.forward(s1);
+    const f2 = this.conv2.forward(s2);
+    const joined = this.owned("joined", [n, 2 * f1.shape[1], sub[2], sub[3]]);
+    concatChannels(f1, f2, joined);
+    this.#x = x;
+    return this.bn.forward(joined);
+  }
+
+  /** dy: [N, out, ⌈H/s⌉, ⌈W/s⌉] → dx: [N, in, H, W] (owned); parameter gradients accumulate. */
+  backward(dy: Tensor): Tensor {
+    const x = this.#x;
+    if (!x) throw new Error("DownsamplingShortcut.backward: call forward first");
+    const dJoined = this.bn.backward(dy);
+    const [n, c, oh, ow] = dJoined.shape;
+    const d1 = this.owned("dFlow1", [n, c / 2, oh, ow]);
+    const d2 = this.owned("dFlow2", [n, c / 2, oh, ow]);
+    splitChannels(dJoined, d1, d2);
+    const dx = this.owned("dx", x.shape);
+    const dShifted = this.owned("dxShifted", x.shape);
+    shiftSubsampleBackward(this.conv1.backward(d1), dx, { stride: this.stride, shift: 0 });
+    shiftSubsampleBackward(this.conv2.backward(d2), dShifted, {
+      stride: this.stride,
+      shift: DownsamplingShortcut.SHIFT,
+    });
+    addInto(dx, dShifted);
+    return dx;
+  }
+}
+
+/**
+ * A Shake-Shake residual block: `y = α·p1(relu x) + (1 − α)·p2(relu x) + shortcut(x)`, where
+ * the shortcut is the identity, or a {@link DownsamplingShortcut} of `relu x` when the width or
+ * the stride changes. In training, each forward draws α and each backward draws β per image (or
+ * per batch) from the block's generator as `mode` says, and the backward sends β·g to
+ * `residual_path1` and (1 − β)·g to `residual_path2`; in eval mode α = 0.5.
+ *
+ * The coefficients live in two small `[N]` tensors owned by the block, filled by `Tensor.write`
+ * from the CPU draws each step.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, ShakeShakeBlock, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const block = new ShakeShakeBlock(16, 32, { stride: 2, seed: 0 });
+ * const y = block.forward(Tensor.zeros([4, 16, 32, 32])); // [4, 32, 16, 16], fresh α per image
+ * const dx = block.backward(Tensor.full([4, 32, 16, 16], 1)); // fresh β per image
+ * console.log(block.toString());
+ * ```
+ */
+export class ShakeShakeBlock extends Module {
+  /** Input channels. */
+  readonly inChannels: number;
+  /** Output channels. */
+  readonly outChannels: number;
+  /** Stride of the block. */
+  readonly stride: number;
+  /** Mixing rule in training. */
+  readonly mode: ShakeMode;
+  /** Coefficient per image or per batch. */
+  readonly level: ShakeLevel;
+  /** Draws α and β (shared with the model that passed it). */
+  readonly generator: Generator;
+  /** The first residual path. */
+  readonly residualPath1: ResidualPath;
+  /** The second residual path. */
+  readonly residualPath2: ResidualPath;
+  /** The downsampling shortcut, or null for the identity. */
+  readonly shortcut: DownsamplingShortcut | null;
+  #fixed: { alpha: Float32Array; beta: Float32Array } | null = null;
+  #alpha: Float32Array = new Float32Array(0);
+  #beta: Float32Array | null = null;
+  #x: Tensor | null = null;
+  #xr: Tensor | null = null;
+  #yShape: readonly number[] = [];
+  #trainedForward = false;
+
+  /** `inChannels` → `outChannels`; He-normal conv weights from the options' generator. */
+  constructor(inChannels: number, outChannels: number, options: ShakeShakeBlockOptions = {}) {
+    super();
+    const { stride = 1, mode = "shake-shake", level = "image" } = options;
+    for (const [name, v] of [["inChannels", inChannels], ["outChannels", outChannels]] as const) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new Error(`ShakeShakeBlock: ${name} must be an integer ≥ 1, got ${v}`);
+      }
+    }
+    if (!Number.isInteger(stride) || stride < 1) {
+      throw new Error(`ShakeShakeBlock: stride must be an integer ≥ 1, got ${stride}`);
+    }
+    if (!MODES.includes(mode)) {
+      throw new Error(`ShakeShakeBlock: mode must be one of ${MODES.join(", ")}, got "${mode}"`);
+    }
+    if (level !== "image" && level !== "batch") {
+      throw new Error(`ShakeShakeBlock: level must be "image" or "batch", got "${level}"`);
+    }
+    const downsample = inChannels !== outChannels || stride !== 1;
+    if (downsample && outChannels % 2 !== 0) {
+      throw new Error(
+        `ShakeShakeBlock: outChannels must be even when the shortcut changes width or stride ` +
+          `(two flows of outChannels / 2), got ${outChannels}`,
+      );
+    }
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.stride = stride;
+    this.mode = mode;
+    this.level = level;
+    this.generator = resolveGenerator(options);
+    const g = this.generator;
+    this.residualPath1 = this.register(
+      "residual_path1",
+      new ResidualPath(inChannels, outChannels, stride, g),
+    );
+    this.residualPath2 = this.register(
+      "residual_path2",
+      new ResidualPath(inChannels, outChannels, stride, g),
+    );
+    this.shortcut = downsample
+      ? this.register("shortcut", new DownsamplingShortcut(inChannels, outChannels, stride, g))
+      : null;
+  }
+
+  /**
+   * Test hook: use these per-image α and β in every training forward and backward instead of
+   * drawing them (whatever the mode); `null` goes back to drawing. Eval still uses α = 0.5.
+   */
+  fixCoefficients(coefficients: ShakeCoefficients | null): void {
+    if (coefficients === null) {
+      this.#fixed = null;
+      return;
+    }
+    const alpha = Float32Array.from(coefficients.alpha);
+    const beta = Float32Array.from(coefficients.beta);
+    if (alpha.length !== beta.length) {
+      throw new Error(
+        `ShakeShakeBlock.fixCoefficients: alpha has ${alpha.length} values, beta ${beta.length}`,
+      );
+    }
+    this.#fixed = { alpha, beta };
+  }
+
+  /** The α of the last forward, one per image (a copy). */
+  get lastAlpha(): Float32Array {
+    return this.#alpha.slice();
+  }
+
+  /** The β of the last backward, one per image (a copy), or null before any backward. */
+  get lastBeta(): Float32Array | null {
+    return this.#beta?.slice() ?? null;
+  }
+
+  /** `n` coefficients: `shake` draws from the generator (per image or once), `even` is 0.5. */
+  #coefficients(n: number, shake: boolean): Float32Array {
+    const out = new Float32Array(n).fill(0.5);
+    if (!shake) return out;
+    if (this.level === "batch") return out.fill(this.generator.uniform());
+    for (let i = 0; i < n; i++) out[i] = this.generator.uniform();
+    return out;
+  }
+
+  #checkFixed(name: "alpha" | "beta", values: Float32Array, n: number): Float32Array {
+    if (values.length !== n) {
+      throw new Error(
+        `ShakeShakeBlock: fixed ${name} has ${values.length} values, the batch has ${n} images`,
+      );
+    }
+    return values;
+  }
+
+  /** x: [N, in, H, W] → y: [N, out, ⌈H/s⌉, ⌈W/s⌉]. */
+  forward(x: Tensor): Tensor {
+    checkShape("ShakeShakeBlock.forward", "x", x, [null, this.inChannels, null, null]);
+    const n = x.shape[0];
+    if (!this.training) this.#alpha = new Float32Array(n).fill(0.5);
+    else if (this.#fixed) this.#alpha = this.#checkFixed("alpha", this.#fixed.alpha, n);
+    else this.#alpha = this.#coefficients(n, this.mode.startsWith("shake-"));
+    const alpha = this.owned("alpha", [n]);
+    alpha.write(this.#alpha);
+
+    const xr = this.owned("xRelu", x.shape);
+    relu(x, xr);
+    const h1 = this.residualPath1.forward(xr);
+    const h2 = this.residualPath2.forward(xr);
+    const mixed = this.owned("mixed", h1.shape);
+    shakeMix(h1, h2, alpha, mixed);
+    const skip = this.shortcut ? this.shortcut.forward(xr) : x;
+    checkShape("ShakeShakeBlock.forward", "shortcut", skip, h1.shape);
+    const y = this.owned("y", h1.shape);
+    add(mixed, skip, y);
+    this.#x = x;
+    this.#xr = xr;
+    this.#yShape = y.shape;
+    this.#trainedForward = this.training;
+    return y;
+  }
+
+  /** dy → dx (owned); β·dy goes to `residual_path1`, (1 − β)·dy to `residual_path2`. */
+  backward(dy: Tensor): Tensor {
+    const x = this.#x;
+    const xr = this.#xr;
+    if (!x || !xr) throw new Error("ShakeShakeBlock.backward: call forward first");
+    if (!this.#trainedForward) {
+      throw new Error(
+        "ShakeShakeBlock.backward: the last forward ran in eval mode; backward needs train()",
+      );
+    }
+    const n = x.shape[0];
+    checkShape("ShakeShakeBlock.backward", "dy", dy, this.#yShape);
+    if (this.#fixed) this.#beta = this.#checkFixed("beta", this.#fixed.beta, n);
+    else if (this.mode.endsWith("-keep")) this.#beta = this.#alpha;
+    else this.#beta = this.#coefficients(n, this.mode.endsWith("-shake"));
+    const beta = this.owned("beta", [n]);
+    beta.write(this.#beta);
+
+    const d1 = this.owned("dPath1", dy.shape);
+    const d2 = this.owned("dPath2", dy.shape);
+    shakeMixBackward(dy, beta, d1, d2);
+    const dxr = this.owned("dxRelu", x.shape);
+    add(this.residualPath1.backward(d1), this.residualPath2.backward(d2), dxr);
+    if (this.shortcut) addInto(dxr, this.shortcut.backward(dy));
+    const dx = this.owned("dx", x.shape);
+    reluBackward(dxr, xr, dx);
+    if (!this.shortcut) addInto(dx, dy);
+    return dx;
+  }
+
+  /** `16, 32, stride=2, mode=shake-shake, level=image`. */
+  override extraRepr(): string {
+    return `${this.inChannels}, ${this.outChannels}, stride=${this.stride}, mode=${this.mode}, ` +
+      `level=${this.level}`;
+  }
+}

@@ -1,0 +1,670 @@
+/**
+ * The training loop and evaluation, as the article runs them, with the GPU kept busy: each step
+ * (zero grads, forward, loss, backward, optimizer) is recorded into one frame and submitted once;
+ * the per-step losses stay on the GPU and are read back asynchronously only every `logEvery`
+ * steps, when the article's `epoch:E, step:S, loss:L` line is printed. `evaluate` always runs in
+ * eval mode and puts the previous modes back, so the article's bug #1 cannot happen.
+ *
+ * @module
+ */
+
+import type { Batch } from "../data/loader.ts";
+import { gpuDevice } from "../gpu/device.ts";
+import { copyEncoder, flush } from "../gpu/step.ts";
+import { countCorrect } from "../kernels/loss.ts";
+import { CrossEntropyLoss, type Loss } from "../nn/loss.ts";
+import type { Module } from "../nn/module.ts";
+import type { Optimizer } from "../optim/optimizer.ts";
+import { applySchedule, type Schedule } from "../optim/schedules.ts";
+import type { Generator } from "../random.ts";
+import { type ArrayFor, type DType, Tensor } from "../tensor.ts";
+import {
+  readSafetensors,
+  restoreCheckpoint,
+  type SafeTensor,
+  saveCheckpoint,
+  type TrainState,
+} from "./checkpoint.ts";
+import { argmaxRows, confusionMatrix, formatFixed, perClassAccuracy } from "./metrics.ts";
+
+/** Batches to train or evaluate on: any iterable or async iterable (a loader, an array). */
+export type BatchSource = (Iterable<Batch> | AsyncIterable<Batch>) & {
+  /** Batches per epoch, when known (for progress bars and buffer sizes). */
+  readonly length?: number;
+};
+
+/** Any optimizer (SGD, Adam, AdamW). */
+export type AnyOptimizer = Optimizer<{ lr: number }>;
+
+/** Reported after every step is submitted (nothing was read back for it). */
+export interface StepInfo {
+  /** Epoch, 1-based as the article prints it. */
+  epoch: number;
+  /** Step within the epoch, 1-based. */
+  step: number;
+  /** Steps since the start of training, 1-based. */
+  globalStep: number;
+  /** Batches per epoch, when the source knows. */
+  stepsPerEpoch: number | undefined;
+  /** The first group's learning rate used for this step. */
+  lr: number;
+  /** Images in this step's batch. */
+  batchSize: number;
+}
+
+/** A running loss, read back every `logEvery` steps. */
+export interface LogInfo {
+  /** Epoch, 1-based. */
+  epoch: number;
+  /** Step within the epoch, 1-based (a multiple of `logEvery`). */
+  step: number;
+  /** Steps since the start of training. */
+  globalStep: number;
+  /** Mean of the last `logEvery` batch losses (float64 sum, as Python's `running_loss`). */
+  loss: number;
+  /** The article's line: `epoch:1, step:500, loss:2.3222`. */
+  line: string;
+}
+
+/** Reported at the end of every epoch. */
+export interface EpochInfo {
+  /** Epoch, 1-based. */
+  epoch: number;
+  /** Steps since the start of training. */
+  globalStep: number;
+  /** Steps run in this epoch (after a resume, only those run since). */
+  steps: number;
+  /** Mean loss of the steps run in this epoch. */
+  trainLoss: number;
+  /** Evaluation on `FitOptions.validation`, or null without one. */
+  validation: EvaluateResult | null;
+  /** Wall-clock seconds of the epoch (training and validation). */
+  seconds: number;
+}
+
+/** Options of {@link fit}. */
+export interface FitOptions {
+  /** The optimizer updating the model's parameters. */
+  optimizer: AnyOptimizer;
+  /** Epochs to train in all (a resumed run continues up to this many); 1. */
+  epochs?: number;
+  /** The loss; `CrossEntropyLoss` unless given (the article's). */
+  loss?: Loss;
+  /** A learning-rate schedule, applied every iteration at the global step; none unless given. */
+  schedule?: Schedule;
+  /** Steps between running-loss read-backs and log lines; 500 (the article's). */
+  logEvery?: number;
+  /** Where log lines go; `console.log` unless given, `null` for silence. */
+  log?: ((line: string) => void) | null;
+  /** Called after each step is submitted. */
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  /** Called with each running loss. */
+  onLog?: (info: LogInfo) => void | Promise<void>;
+  /** Called at the end of each epoch (after validation and the checkpoint). */
+  onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
+  /** Evaluated at the end of every epoch when given. */
+  validation?: BatchSource;
+  /**
+   * Generators the run draws from (loader shuffling and augmentation, dropout seeds): their
+   * states go into checkpoints, so a resumed run draws what the uninterrupted one would.
+   */
+  generators?: Readonly<Record<string, Generator>>;
+  /**
+   * Checkpoints written by the loop: at the end of every epoch, every `everySteps` steps if
+   * given, and when `maxSteps` stops the run.
+   */
+  checkpoint?: { path: string; everySteps?: number };
+  /**
+   * Where to start: a checkpoint path written by `fit` (restores model, optimizer, generators,
+   * position and running loss), or a position when the caller restored the rest. Batches of the
+   * interrupted epoch that were already trained on are drawn from the source and skipped.
+   */
+  resume?: string | TrainState;
+  /** Stop once this many global steps are done (the returned state resumes from there). */
+  maxSteps?: number;
+}
+
+/** What {@link fit} returns. */
+export interface FitResult {
+  /** Where training stopped: pass it (or the checkpoint) as `resume` to continue. */
+  trainState: TrainState;
+  /** Every running loss logged. */
+  history: LogInfo[];
+  /** Every epoch-end report. */
+  epochs: EpochInfo[];
+}
+
+/** What {@link evaluate} returns. */
+export interface EvaluateResult {
+  /** Correct predictions / images, in [0, 1]. */
+  accuracy: number;
+  /** Images predicted correctly (counted on the GPU). */
+  correct: number;
+  /** Images evaluated. */
+  total: number;
+  /** The article's validation loss: sum of batch losses / (images / batch size). */
+  loss: number;
+  /** Accuracy within each true class (NaN for a class without images). */
+  perClassAccuracy: number[];
+  /** `confusion[label][prediction]` counts. */
+  confusion: number[][];
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** The loss; `CrossEntropyLoss` unless given. */
+  loss?: Loss;
+}
+
+/** A GPU array that batches are appended to with buffer copies (no dispatch, no submit). */
+class GpuArray<D extends DType> {
+  #tensor: Tensor<D>;
+  #length = 0;
+  readonly #dtype: D;
+  readonly #label: string;
+
+  constructor(capacity: number, dtype: D, label: string) {
+    this.#dtype = dtype;
+    this.#label = label;
+    this.#tensor = Tensor.empty<D>([Math.max(1, capacity)], { dtype, label });
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  append(source: Tensor<D>): void {
+    const needed = this.#length + source.size;
+    if (needed > this.#tensor.size) {
+      const grown = Tensor.empty<D>([Math.max(needed, 2 * this.#tensor.size)], {
+        dtype: this.#dtype,
+        label: this.#label,
+      });
+      if (this.#length > 0) {
+        copyEncoder().copyBufferToBuffer(this.#tensor.buffer, 0, grown.buffer, 0, this.#length * 4);
+      }
+      this.#tensor.dispose();
+      this.#tensor = grown;
+    }
+    copyEncoder().copyBufferToBuffer(
+      source.buffer,
+      0,
+      this.#tensor.buffer,
+      this.#length * 4,
+      source.size * 4,
+    );
+    this.#length = needed;
+  }
+
+  async read(): Promise<ArrayFor<D>> {
+    const all = await this.#tensor.read();
+    return all.subarray(0, this.#length) as ArrayFor<D>;
+  }
+
+  dispose(): void {
+    this.#tensor.dispose();
+  }
+}
+
+/**
+ * Keeps the CPU at most one step ahead of the GPU: after submitting step k it waits for step
+ * k − 1 to finish before recording step k + 1.
+ */
+class Throttle {
+  #pending: Promise<void>[] = [];
+
+  async submitted(): Promise<void> {
+    this.#pending.push(gpuDevice().queue.onSubmittedWorkDone());
+    if (this.#pending.length > 1) await this.#pending.shift();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.#pending);
+    this.#pending = [];
+  }
+}
+
+/**
+ * Records one training step into the open frame, without submitting it: zero the gradients,
+ * forward, loss, backward, optimizer step. When `losses` is given, the batch loss is copied into
+ * element `slot` of it (a GPU copy), so losses can be read back later in bulk.
+ *
+ * @example
+ * ```ts
+ * import { Adam, CrossEntropyLoss, flush, initGpu, recordTrainStep, Tensor, veryBasicNet } from "@hajime/nn";
+ * await initGpu();
+ * const model = veryBasicNet();
+ * const optimizer = new Adam(model, { lr: 0.003 });
+ * const batch = {
+ *   images: Tensor.zeros([32, 3, 32, 32]),
+ *   labels: Tensor.zeros([32], { dtype: "i32" }),
+ * };
+ * const loss = recordTrainStep(model, batch, new CrossEntropyLoss(), optimizer);
+ * flush(); // one submit for the whole step
+ * console.log(await loss.read());
+ * ```
+ */
+export function recordTrainStep(
+  model: Module,
+  batch: Batch,
+  loss: Loss,
+  optimizer: AnyOptimizer,
+  losses?: { tensor: Tensor; slot: number },
+): Tensor {
+  model.zeroGrad();
+  const output = model.forward(batch.images);
+  const value = loss.forward(output, batch.labels);
+  if (losses) {
+    copyEncoder().copyBufferToBuffer(value.buffer, 0, losses.tensor.buffer, losses.slot * 4, 4);
+  }
+  model.backward(loss.backward());
+  optimizer.step();
+  return value;
+}
+
+/** The article's running-loss line, `epoch:1, step:500, loss:2.3222`. */
+function logLine(epoch: number, step: number, loss: number): string {
+  return `epoch:${epoch}, step:${step}, loss:${formatFixed(loss, 4)}`;
+}
+
+/** The error a non-finite loss stops training with. */
+function divergence(value: number, epoch: number, step: number, globalStep: number): Error {
+  return new Error(
+    `fit: the loss is ${value} at epoch ${epoch}, step ${step} (global step ${globalStep}); ` +
+      "training stopped (lower the learning rate?)",
+  );
+}
+
+/** A read-back of the loss ring in flight, covering steps `first`…`first + count − 1`. */
+interface PendingRead {
+  epoch: number;
+  first: number;
+  count: number;
+  globalFirst: number;
+  log: boolean;
+  settled: boolean;
+  result: Float32Array | null;
+  error: unknown;
+  promise: Promise<void>;
+}
+
+function startRead(
+  ring: Tensor,
+  epoch: number,
+  first: number,
+  count: number,
+  globalFirst: number,
+  log: boolean,
+): PendingRead {
+  const pending = {
+    epoch,
+    first,
+    count,
+    globalFirst,
+    log,
+    settled: false,
+    result: null,
+    error: null,
+  } as Omit<PendingRead, "promise"> as PendingRead;
+  // read() records the copy and flushes synchronously: this is the step's one submit.
+  pending.promise = ring.read().then(
+    (data) => {
+      pending.result = data;
+      pending.settled = true;
+    },
+    (error) => {
+      pending.error = error;
+      pending.settled = true;
+    },
+  );
+  return pending;
+}
+
+function generatorStates(
+  generators: Readonly<Record<string, Generator>>,
+): Map<string, Uint32Array> {
+  return new Map(Object.entries(generators).map(([name, g]) => [name, g.getState()]));
+}
+
+const EPOCH_START_PREFIX = "trainer.epoch_start.";
+const LOSSES_NAME = "trainer.losses";
+
+/**
+ * Trains `model` on `loader` as the article's loop does (zero grads, forward, loss, backward,
+ * step), printing `epoch:E, step:S, loss:L` every `logEvery` steps. Each step is recorded into one
+ * frame and submitted once; losses are read back only when logged, asynchronously, and a NaN or
+ * infinite loss stops training with an error naming the epoch and step. The model is in training
+ * mode throughout.
+ *
+ * @example
+ * ```ts
+ * import { Adam, fit, initGpu, veryBasicNet } from "@hajime/nn";
+ * import { Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const model = veryBasicNet();
+ * const batches = [{
+ *   images: Tensor.zeros([32, 3, 32, 32]),
+ *   labels: Tensor.zeros([32], { dtype: "i32" }),
+ * }];
+ * const result = await fit(model, batches, {
+ *   optimizer: new Adam(model, { lr: 0.003 }),
+ *   epochs: 4,
+ *   logEvery: 1,
+ * });
+ * console.log(result.trainState.globalStep); // 4
+ * ```
+ */
+export async function fit(
+  model: Module,
+  loader: BatchSource,
+  options: FitOptions,
+): Promise<FitResult> {
+  const { optimizer, schedule, onStep, onLog, onEpochEnd, validation, checkpoint } = options;
+  const epochs = options.epochs ?? 1;
+  const logEvery = options.logEvery ?? 500;
+  const log = options.log === undefined ? console.log : options.log;
+  const generators = options.generators ?? {};
+  const maxSteps = options.maxSteps ?? Infinity;
+  if (!Number.isInteger(epochs) || epochs < 0) {
+    throw new RangeError(`fit: epochs must be an integer ≥ 0, got ${epochs}`);
+  }
+  if (!Number.isInteger(logEvery) || logEvery < 1) {
+    throw new RangeError(`fit: logEvery must be an integer ≥ 1, got ${logEvery}`);
+  }
+  if (maxSteps !== Infinity && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
+    throw new RangeError(`fit: maxSteps must be an integer ≥ 0, got ${maxSteps}`);
+  }
+  const everySteps = checkpoint?.everySteps;
+  if (everySteps !== undefined && (!Number.isInteger(everySteps) || everySteps < 1)) {
+    throw new RangeError(`fit: checkpoint.everySteps must be an integer ≥ 1, got ${everySteps}`);
+  }
+  const loss = options.loss ?? new CrossEntropyLoss();
+  const ring = Tensor.zeros([logEvery], { label: "Trainer.losses" });
+  const throttle = new Throttle();
+  const history: LogInfo[] = [];
+  const epochReports: EpochInfo[] = [];
+
+  // Where to start, and the generator states at the start of that epoch (for skipping).
+  let position: TrainState = { epoch: 0, step: 0, globalStep: 0 };
+  let resumeStates: Map<string, Uint32Array> | null = null;
+  if (typeof options.resume === "string") {
+    position = await restoreCheckpoint(options.resume, { model, optimizer, generators }) ??
+      position;
+    const file = await readSafetensors(options.resume);
+    resumeStates = new Map();
+    for (const name of Object.keys(generators)) {
+      const saved = file.tensors.get(EPOCH_START_PREFIX + name);
+      if (saved) resumeStates.set(name, saved.data as Uint32Array);
+    }
+    const losses = file.tensors.get(LOSSES_NAME);
+    if (losses && losses.data.length === logEvery) ring.write(losses.data as Float32Array);
+  } else if (options.resume) {
+    position = { ...options.resume };
+  }
+
+  let epochStart = generatorStates(generators);
+  let epochLossSum = 0;
+  let epochSteps = 0;
+  let countFrom = 1; // the epoch's first step run here (after a resume, the first not skipped)
+  let pending: PendingRead | null = null;
+
+  const save = async (state: TrainState): Promise<void> => {
+    if (!checkpoint) return;
+    const extra = new Map<string, SafeTensor>();
+    for (const [name, words] of epochStart) {
+      extra.set(EPOCH_START_PREFIX + name, { dtype: "U32", shape: [7], data: words });
+    }
+    extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: await ring.read() });
+    await saveCheckpoint(checkpoint.path, {
+      model,
+      optimizer,
+      trainState: state,
+      generators,
+      extra,
+    });
+  };
+
+  // Folds a finished read into the log and the epoch mean; throws on a non-finite loss.
+  const settle = async (read: PendingRead): Promise<void> => {
+    await read.promise;
+    if (read.error) throw read.error;
+    const data = read.result!;
+    let sum = 0;
+    for (let i = 0; i < read.count; i++) {
+      const value = data[(read.first - 1 + i) % logEvery];
+      if (!Number.isFinite(value)) {
+        throw divergence(value, read.epoch, read.first + i, read.globalFirst + i);
+      }
+      sum += value;
+      if (read.first + i >= countFrom) epochLossSum += value;
+    }
+    if (read.log) {
+      const step = read.first + read.count - 1;
+      const mean = sum / logEvery;
+      const info: LogInfo = {
+        epoch: read.epoch,
+        step,
+        globalStep: read.globalFirst + read.count - 1,
+        loss: mean,
+        line: logLine(read.epoch, step, mean),
+      };
+      history.push(info);
+      log?.(info.line);
+      await onLog?.(info);
+    }
+  };
+  const settlePending = async (): Promise<void> => {
+    const read = pending;
+    pending = null;
+    if (read) await settle(read);
+  };
+
+  const previousModes = model.namedModules().map(([, m]) => [m, m.training] as const);
+  let state = { ...position };
+  let stopped = false;
+  try {
+    for (let epoch = position.epoch; epoch < epochs && state.globalStep < maxSteps; epoch++) {
+      const started = performance.now();
+      const skip = epoch === position.epoch ? position.step : 0;
+      if (skip > 0 && resumeStates && resumeStates.size > 0) {
+        // Replay the interrupted epoch's data draws from its start, then continue from the
+        // saved states.
+        const current = generatorStates(generators);
+        for (const [name, words] of resumeStates) generators[name].setState(words);
+        epochStart = generatorStates(generators);
+        resumeStates = current;
+      } else {
+        epochStart = generatorStates(generators);
+      }
+      state = { epoch, step: skip, globalStep: state.globalStep };
+      epochLossSum = 0;
+      epochSteps = 0;
+      countFrom = skip + 1;
+      // The ring's window: steps since the last log line (kept across a resume).
+      let windowFirst = skip - (skip % logEvery) + 1;
+      model.train();
+      let index = 0;
+      for await (const batch of loader) {
+        index++;
+        if (index <= skip) {
+          if (index === skip && resumeStates) {
+            for (const [name, words] of resumeStates) generators[name].setState(words);
+          }
+          continue;
+        }
+        if (schedule) applySchedule(optimizer, schedule, state.globalStep);
+        const lr = optimizer.lr;
+        const slot = (index - 1) % logEvery;
+        recordTrainStep(model, batch, loss, optimizer, { tensor: ring, slot });
+        state = { epoch, step: index, globalStep: state.globalStep + 1 };
+        epochSteps++;
+        if (index % logEvery === 0) {
+          await settlePending();
+          pending = startRead(
+            ring,
+            epoch + 1,
+            windowFirst,
+            logEvery,
+            state.globalStep - logEvery + 1,
+            true,
+          );
+          windowFirst = index + 1;
+        } else {
+          flush();
+        }
+        await throttle.submitted();
+        if (pending?.settled) await settlePending();
+        await onStep?.({
+          epoch: epoch + 1,
+          step: index,
+          globalStep: state.globalStep,
+          stepsPerEpoch: loader.length,
+          lr,
+          batchSize: batch.labels.shape[0],
+        });
+        if (everySteps && state.globalStep % everySteps === 0) await save(state);
+        if (state.globalStep >= maxSteps) {
+          stopped = true;
+          break;
+        }
+      }
+      // The losses since the last log line are checked too (not printed, as in the article).
+      await settlePending();
+      if (index >= windowFirst && index > skip) {
+        const globalFirst = state.globalStep - (index - windowFirst);
+        await settle(
+          startRead(ring, epoch + 1, windowFirst, index - windowFirst + 1, globalFirst, false),
+        );
+      }
+      await throttle.drain();
+      if (stopped) {
+        await save(state);
+        break;
+      }
+      state = { epoch: epoch + 1, step: 0, globalStep: state.globalStep };
+      const result = validation ? await evaluate(model, validation, { loss }) : null;
+      epochStart = generatorStates(generators);
+      await save(state);
+      const info: EpochInfo = {
+        epoch: epoch + 1,
+        globalStep: state.globalStep,
+        steps: epochSteps,
+        trainLoss: epochSteps > 0 ? epochLossSum / epochSteps : NaN,
+        validation: result,
+        seconds: (performance.now() - started) / 1000,
+      };
+      epochReports.push(info);
+      await onEpochEnd?.(info);
+    }
+  } finally {
+    await throttle.drain();
+    ring.dispose();
+    if (!options.loss) loss.dispose();
+    for (const [m, mode] of previousModes) m.training = mode;
+  }
+  return { trainState: state, history, epochs: epochReports };
+}
+
+/**
+ * Evaluates `model` on `loader` in eval mode (BatchNorm uses its running statistics, dropout is
+ * off), whatever mode the model was in, and puts every module's previous mode back afterwards.
+ * Correct predictions are counted on the GPU and everything is read back once at the end.
+ *
+ * @example
+ * ```ts
+ * import { evaluate, formatEvaluation, initGpu, Tensor, veryBasicNet } from "@hajime/nn";
+ * await initGpu();
+ * const model = veryBasicNet();
+ * const test = [{
+ *   images: Tensor.zeros([32, 3, 32, 32]),
+ *   labels: Tensor.zeros([32], { dtype: "i32" }),
+ * }];
+ * const result = await evaluate(model, test);
+ * console.log(formatEvaluation(result).join("\n"));
+ * ```
+ */
+export async function evaluate(
+  model: Module,
+  loader: BatchSource,
+  options: EvaluateOptions = {},
+): Promise<EvaluateResult> {
+  const loss = options.loss ?? new CrossEntropyLoss();
+  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
+  const throttle = new Throttle();
+  const correct = Tensor.zeros([1], { dtype: "u32", label: "Trainer.correct" });
+  const batches = loader.length ?? 64;
+  let outputs: GpuArray<"f32"> | null = null;
+  let labels: GpuArray<"i32"> | null = null;
+  const losses = new GpuArray(batches, "f32", "Trainer.evalLosses");
+  let classes = 0;
+  let batchSize = 0;
+  try {
+    model.eval();
+    for await (const batch of loader) {
+      const output = model.forward(batch.images);
+      const [n, k] = output.shape;
+      if (classes === 0) {
+        classes = k;
+        batchSize = n;
+        outputs = new GpuArray(batches * n * k, "f32", "Trainer.evalOutputs");
+        labels = new GpuArray(batches * n, "i32", "Trainer.evalLabels");
+      } else if (k !== classes) {
+        throw new Error(`evaluate: the model gave ${k} classes, earlier batches ${classes}`);
+      }
+      losses.append(loss.forward(output, batch.labels));
+      countCorrect(output, batch.labels, correct);
+      outputs!.append(output);
+      labels!.append(batch.labels);
+      flush();
+      await throttle.submitted();
+    }
+    if (classes === 0) throw new Error("evaluate: the loader gave no batches");
+    const [lossValues, outputValues, labelValues, [correctCount]] = await Promise.all([
+      losses.read(),
+      outputs!.read(),
+      labels!.read(),
+      correct.read(),
+    ]);
+    const total = labelValues.length;
+    let lossSum = 0;
+    for (const value of lossValues) lossSum += value;
+    const confusion = confusionMatrix(argmaxRows(outputValues, classes), labelValues, classes);
+    return {
+      accuracy: correctCount / total,
+      correct: correctCount,
+      total,
+      loss: lossSum / (total / batchSize),
+      perClassAccuracy: perClassAccuracy(confusion),
+      confusion,
+    };
+  } finally {
+    await throttle.drain();
+    for (const [m, mode] of modes) m.training = mode;
+    correct.dispose();
+    losses.dispose();
+    outputs?.dispose();
+    labels?.dispose();
+    if (!options.loss) loss.dispose();
+  }
+}
+
+/**
+ * The article's two result lines: `Accuracy on 10000 test image: 66 %` (truncated, as `%d`) and
+ * `Validation loss:1.0123`.
+ *
+ * @example
+ * ```ts
+ * import { formatEvaluation } from "@hajime/nn";
+ * const lines = formatEvaluation({
+ *   accuracy: 0.6582, correct: 6582, total: 10000, loss: 0.98765,
+ *   perClassAccuracy: [], confusion: [],
+ * });
+ * console.log(lines.join("\n"));
+ * ```
+ */
+export function formatEvaluation(result: EvaluateResult): string[] {
+  return [
+    `Accuracy on ${result.total} test image: ${Math.trunc(100 * result.correct / result.total)} %`,
+    `Validation loss:${formatFixed(result.loss, 4)}`,
+  ];
+}

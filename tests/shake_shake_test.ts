@@ -1,0 +1,500 @@
+import { Generator, Tensor } from "../mod.ts";
+import { crossEntropy } from "../src/kernels/loss.ts";
+import { sgdStep } from "../src/kernels/optim.ts";
+import { createModel, modelNames } from "../src/models/registry.ts";
+import { ShakeShake26, shakeShake26 } from "../src/models/shake_shake.ts";
+import { BatchNorm2d } from "../src/nn/batch_norm2d.ts";
+import type { Module } from "../src/nn/module.ts";
+import { DownsamplingShortcut, type ShakeMode, ShakeShakeBlock } from "../src/nn/shake_shake.ts";
+import { assert, assertClose, assertEquals, assertThrows, testSeed } from "./assert.ts";
+import { read64, upload } from "./gpu.ts";
+import {
+  type Arr,
+  numericGrad,
+  refCrossEntropy,
+  type RefLayer,
+  type RefState,
+} from "./reference/nn.ts";
+import {
+  refDownsamplingShortcut,
+  refShakeShake26,
+  RefShakeShakeBlock,
+} from "./reference/shake_shake.ts";
+
+const FORWARD = { atol: 1e-4, rtol: 1e-3 };
+const BACKWARD = { atol: 2e-4, rtol: 2e-3 };
+
+function random(rng: Generator, shape: number[], lo = -1, hi = 1): Arr {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { data: Float64Array.from({ length: n }, () => rng.uniformRange(lo, hi)), shape };
+}
+
+function uniform(rng: Generator, n: number): Float64Array {
+  return Float64Array.from({ length: n }, () => rng.uniform());
+}
+
+/** Random BatchNorm γ in [0.5, 1.5) and β in [−0.5, 0.5), so the affine part is exercised. */
+function randomizeBatchNorms(module: Module, rng: Generator): void {
+  for (const [, m] of module.namedModules()) {
+    if (!(m instanceof BatchNorm2d)) continue;
+    m.weight.data.write(random(rng, [m.numFeatures], 0.5, 1.5).data);
+    m.bias.data.write(random(rng, [m.numFeatures], -0.5, 0.5).data);
+  }
+}
+
+async function stateOf(module: Module): Promise<RefState> {
+  return await module.stateDict();
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Compares every parameter gradient of `gpu` with the reference's of the same name. */
+async function compareGrads(label: string, gpu: Module, ref: RefLayer): Promise<void> {
+  const refParams = new Map(ref.params());
+  const names = gpu.namedParameters().map(([n]) => n);
+  assertEquals(names.toSorted(), [...refParams.keys()].toSorted(), `${label} parameter names`);
+  for (const [name, p] of gpu.namedParameters()) {
+    assertClose(await read64(p.grad), refParams.get(name)!.grad, {
+      ...BACKWARD,
+      message: `${label} ${name}.grad`,
+    });
+  }
+}
+
+// [x shape, out channels, stride]: identity shortcut, downsampling on odd sizes (the shifted
+// flow's zero fill and ⌈H/2⌉ rows), and a width change at stride 1 (stage 1's first block).
+const BLOCK_CASES: [number[], number, number][] = [
+  [[2, 3, 5, 7], 3, 1],
+  [[3, 3, 7, 5], 6, 2],
+  [[2, 2, 6, 6], 4, 1],
+];
+
+Deno.test("reference: block backward with β = α is the gradient of its forward", () => {
+  // CPU only: a random float64 state with the GPU block's names.
+  const rng = new Generator(testSeed("shake reference"));
+  for (const [shape, out, stride] of BLOCK_CASES) {
+    const state = cpuBlockState(rng, shape[1], out, stride);
+    const ref = new RefShakeShakeBlock(state, "b", stride);
+    ref.alpha = uniform(rng, shape[0]);
+    ref.beta = ref.alpha;
+    const x = random(rng, shape);
+    const y0 = ref.forward(x);
+    const w = random(rng, y0.shape).data;
+    const loss = () => dot(w, ref.forward(x).data);
+    ref.forward(x);
+    const dx = ref.backward({ data: w, shape: y0.shape }).data;
+    for (let i = 0; i < x.data.length; i += 3) {
+      const fd = numericGrad(loss, x.data, i);
+      assertClose([dx[i]], [fd], { atol: 1e-6, rtol: 1e-5, message: `dx[${i}] [${shape}]` });
+    }
+    for (const [name, p] of ref.params()) {
+      for (let i = 0; i < p.data.length; i += 5) {
+        const fd = numericGrad(loss, p.data, i);
+        // grads accumulated once, by the single backward above
+        assertClose([p.grad[i]], [fd], { atol: 1e-6, rtol: 1e-5, message: `${name}[${i}]` });
+      }
+    }
+  }
+});
+
+/** A random block state in float64 with the GPU block's names (for the CPU-only test). */
+function cpuBlockState(rng: Generator, cin: number, out: number, stride: number): RefState {
+  const state = new Map<string, { shape: number[]; data: Float64Array }>();
+  const put = (name: string, shape: number[], lo = -0.5, hi = 0.5) =>
+    state.set(name, random(rng, shape, lo, hi));
+  const bn = (name: string, c: number) => {
+    put(`${name}.weight`, [c], 0.5, 1.5);
+    put(`${name}.bias`, [c]);
+    state.set(`${name}.running_mean`, { shape: [c], data: new Float64Array(c) });
+    state.set(`${name}.running_var`, { shape: [c], data: new Float64Array(c).fill(1) });
+    state.set(`${name}.num_batches_tracked`, { shape: [], data: new Float64Array(1) });
+  };
+  for (const p of ["b.residual_path1", "b.residual_path2"]) {
+    put(`${p}.conv1.weight`, [out, cin, 3, 3]);
+    bn(`${p}.bn1`, out);
+    put(`${p}.conv2.weight`, [out, out, 3, 3]);
+    bn(`${p}.bn2`, out);
+  }
+  if (cin !== out || stride !== 1) {
+    put("b.shortcut.conv1.weight", [out / 2, cin, 1, 1]);
+    put("b.shortcut.conv2.weight", [out / 2, cin, 1, 1]);
+    bn("b.shortcut.bn", out);
+  }
+  return state;
+}
+
+Deno.test("block: forward mixes with α, backward uses β (not α), against the reference", async () => {
+  const rng = new Generator(testSeed("shake block"));
+  for (const [shape, out, stride] of BLOCK_CASES) {
+    const label = `block ${shape[1]}→${out} stride ${stride} x=[${shape}]`;
+    const block = new ShakeShakeBlock(shape[1], out, { stride, generator: rng });
+    randomizeBatchNorms(block, rng);
+    const n = shape[0];
+    const alpha = uniform(rng, n);
+    // β well away from α, so a backward that used α could not pass
+    const beta = alpha.map((a) => (a + 0.3 + 0.4 * rng.uniform()) % 1);
+    block.fixCoefficients({ alpha, beta });
+    const state = await stateOf(block);
+    const ref = new RefShakeShakeBlock(state, "", stride);
+    ref.alpha = alpha;
+    ref.beta = beta;
+
+    const x = random(rng, shape);
+    const xT = upload(x.data, shape);
+    const y = block.forward(xT);
+    const yRef = ref.forward(x);
+    assertEquals(y.shape, yRef.shape, `${label} shape`);
+    assertClose(await read64(y), yRef.data, { ...FORWARD, message: `${label} forward` });
+    const dy = random(rng, yRef.shape);
+    const dx = await read64(block.backward(upload(dy.data, dy.shape)));
+    const dxRef = ref.backward(dy).data;
+    assertClose(dx, dxRef, { ...BACKWARD, message: `${label} dx` });
+    await compareGrads(label, block, ref);
+    assertClose(block.lastAlpha, alpha, { atol: 1e-7, rtol: 0 });
+    assertClose(block.lastBeta!, beta, { atol: 1e-7, rtol: 0 });
+
+    // The gradient a plain α·a + (1 − α)·b would give is clearly different.
+    const plain = new RefShakeShakeBlock(state, "", stride);
+    plain.alpha = alpha;
+    plain.beta = alpha;
+    plain.forward(x);
+    const dxPlain = plain.backward(dy).data;
+    const gap = maxAbsDiff(dxRef, dxPlain);
+    assert(gap > 0.05, `${label}: β and α gradients should differ (gap ${gap})`);
+    assert(maxAbsDiff(dx, dxPlain) > 20 * BACKWARD.atol, `${label}: GPU dx must not follow α`);
+    const p1 = block.residualPath1.conv1.weight.grad;
+    const plainP1 = new Map(plain.params()).get("residual_path1.conv1.weight")!.grad;
+    assert(maxAbsDiff(await read64(p1), plainP1) > 0.01, `${label}: path 1 grads follow β`);
+    xT.dispose();
+    block.dispose();
+  }
+});
+
+Deno.test("block: eval output is the average of the branches plus the shortcut", async () => {
+  const rng = new Generator(testSeed("shake eval"));
+  for (const [shape, out, stride] of BLOCK_CASES) {
+    const label = `eval ${shape[1]}→${out} stride ${stride}`;
+    const block = new ShakeShakeBlock(shape[1], out, { stride, generator: rng });
+    randomizeBatchNorms(block, rng);
+    const x = random(rng, shape);
+    const xT = upload(x.data, shape);
+    for (let i = 0; i < 3; i++) block.forward(xT); // running statistics move away from 0 and 1
+    block.eval();
+    block.fixCoefficients({
+      alpha: new Array(shape[0]).fill(0.9),
+      beta: new Array(shape[0]).fill(0.1),
+    });
+    const y = await read64(block.forward(xT));
+    assertEquals([...block.lastAlpha], new Array(shape[0]).fill(0.5), `${label} α`);
+    assertClose(await read64(block.forward(xT)), y, { atol: 0, rtol: 0, message: "deterministic" });
+
+    // The branches and the shortcut, run alone through the GPU modules on relu(x).
+    const xr = upload(x.data.map((v) => Math.max(v, 0)), shape);
+    const h1 = await read64(block.residualPath1.forward(xr));
+    const h2 = await read64(block.residualPath2.forward(xr));
+    const skip = block.shortcut ? await read64(block.shortcut.forward(xr)) : x.data;
+    const expected = h1.map((v, i) => 0.5 * v + 0.5 * h2[i] + skip[i]);
+    assertClose(y, expected, { atol: 1e-5, rtol: 1e-5, message: `${label} = (b1 + b2)/2 + s` });
+
+    // And the reference in eval mode with the same running statistics.
+    const ref = new RefShakeShakeBlock(await stateOf(block), "", stride);
+    ref.setTraining(false);
+    assertClose(y, ref.forward(x).data, { ...FORWARD, message: `${label} reference` });
+    assertThrows(() => block.backward(Tensor.zeros([...block.forward(xT).shape])), "eval mode");
+    xT.dispose();
+    xr.dispose();
+    block.dispose();
+  }
+});
+
+Deno.test("shortcut: flow 1 samples x[i·s, j·s], flow 2 x[i·s − 1, j·s − 1] with zero fill", async () => {
+  const cases: [number, number, number[], number[]][] = [
+    // [size, stride, flow 1, flow 2] for x = 0, 1, 2, ... in one 1-channel image
+    [4, 2, [0, 2, 8, 10], [0, 0, 0, 5]],
+    [5, 2, [0, 2, 4, 10, 12, 14, 20, 22, 24], [0, 0, 0, 0, 6, 8, 0, 16, 18]],
+    [3, 1, [0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 1, 0, 3, 4]],
+  ];
+  for (const [size, stride, flow1, flow2] of cases) {
+    const shortcut = new DownsamplingShortcut(1, 2, stride, new Generator(0));
+    shortcut.conv1.weight.data.write([1]);
+    shortcut.conv2.weight.data.write([1]);
+    shortcut.eval(); // fresh running statistics: y = x / √(1 + eps)
+    const x = Array.from({ length: size * size }, (_, i) => i);
+    const y = await read64(shortcut.forward(upload(x, [1, 1, size, size])));
+    const expected = [...flow1, ...flow2].map((v) => v / Math.sqrt(1 + 1e-5));
+    assertClose(y, expected, { atol: 1e-5, rtol: 1e-6, message: `size ${size} stride ${stride}` });
+    shortcut.dispose();
+  }
+});
+
+Deno.test("shortcut: forward and backward match the reference's pad-shift and subsampling", async () => {
+  const rng = new Generator(testSeed("shake shortcut"));
+  const cases: [number[], number, number][] = [
+    [[2, 3, 7, 5], 6, 2],
+    [[3, 2, 6, 6], 4, 2],
+    [[2, 3, 5, 4], 8, 1],
+  ];
+  for (const [shape, out, stride] of cases) {
+    const label = `shortcut ${shape[1]}→${out} stride ${stride} x=[${shape}]`;
+    const shortcut = new DownsamplingShortcut(shape[1], out, stride, rng);
+    randomizeBatchNorms(shortcut, rng);
+    const ref = refDownsamplingShortcut(await stateOf(shortcut), "", stride);
+    const x = random(rng, shape);
+    // The reference opens with the block's ReLU; the GPU module takes relu(x).
+    const xr = upload(x.data.map((v) => Math.max(v, 0)), shape);
+    const yRef = ref.forward(x);
+    const y = shortcut.forward(xr);
+    assertEquals(y.shape, yRef.shape, `${label} shape`);
+    assertClose(await read64(y), yRef.data, { ...FORWARD, message: `${label} forward` });
+    const dy = random(rng, yRef.shape);
+    const dx = await read64(shortcut.backward(upload(dy.data, dy.shape)));
+    const dxRef = ref.backward(dy).data;
+    // The reference's dx went through its ReLU; compare where x > 0 (elsewhere it is 0 there).
+    assertClose(
+      dx.map((v, i) => (x.data[i] > 0 ? v : 0)),
+      dxRef,
+      { ...BACKWARD, message: `${label} dx` },
+    );
+    await compareGrads(label, shortcut, ref);
+    xr.dispose();
+    shortcut.dispose();
+  }
+});
+
+Deno.test("block: modes, levels and the seeded draws", async () => {
+  const shape = [4, 2, 3, 3];
+  const run = async (mode: ShakeMode, level: "image" | "batch", seed = 3) => {
+    const block = new ShakeShakeBlock(2, 2, { mode, level, seed });
+    const xT = Tensor.full(shape, 0.5);
+    const y = await read64(block.forward(xT));
+    block.backward(Tensor.full(shape, 1));
+    const result = { alpha: block.lastAlpha, beta: block.lastBeta!, y };
+    block.dispose();
+    xT.dispose();
+    return result;
+  };
+  const half = new Float32Array(4).fill(0.5);
+  const distinct = (a: Float32Array) =>
+    new Set(a).size === a.length && a.every((v) => v >= 0 && v < 1);
+  const ss = await run("shake-shake", "image");
+  assert(distinct(ss.alpha) && distinct(ss.beta), "shake-shake: fresh α and β per image");
+  assert(maxAbsDiff(ss.alpha, ss.beta) > 0, "β is drawn independently of α");
+  const again = await run("shake-shake", "image");
+  assertEquals(again.alpha, ss.alpha, "same seed, same α");
+  assertEquals(again.y, ss.y, "same seed, same output");
+  const batch = await run("shake-shake", "batch");
+  assert(batch.alpha.every((v) => v === batch.alpha[0]), "batch level: one α");
+  assert(batch.beta.every((v) => v === batch.beta[0]) && batch.beta[0] !== batch.alpha[0]);
+  const even = await run("shake-even", "image");
+  assert(distinct(even.alpha));
+  assertEquals(even.beta, half, "shake-even: β = 0.5");
+  const keep = await run("shake-keep", "image");
+  assertEquals(keep.beta, keep.alpha, "shake-keep: β = α");
+  const evenShake = await run("even-shake", "image");
+  assertEquals(evenShake.alpha, half);
+  assert(distinct(evenShake.beta));
+  const evenEven = await run("even-even", "image");
+  assertEquals([evenEven.alpha, evenEven.beta], [half, half], "even-even");
+});
+
+/** Cross-entropy loss of `model` on (x, labels) in training mode; backward when `grad`. */
+async function lossOf(
+  model: Module,
+  x: Tensor,
+  labels: Tensor<"i32">,
+  grad: boolean,
+): Promise<number> {
+  const logits = model.forward(x);
+  const loss = Tensor.empty([1]);
+  const dLogits = grad ? Tensor.empty(logits.shape) : null;
+  crossEntropy(logits, labels, loss, dLogits);
+  if (dLogits) model.backward(dLogits);
+  const value = (await loss.read())[0];
+  loss.dispose();
+  dLogits?.dispose();
+  return value;
+}
+
+Deno.test("model: whole-network gradients against float64 and finite differences", async () => {
+  const rng = new Generator(testSeed("shake model grad"));
+  const model = shakeShake26({ width: 4, generator: rng });
+  randomizeBatchNorms(model, rng);
+  const n = 2;
+  const x = random(rng, [n, 3, 8, 8]);
+  const xT = upload(x.data, x.shape);
+  const labelValues = [rng.int(10), rng.int(10)];
+  const labels = Tensor.from(labelValues, [n], { dtype: "i32" });
+  const blocks = model.blocks();
+  assertEquals(blocks.length, 12);
+
+  // β ≠ α: every gradient against the float64 reference.
+  const coefficients = blocks.map(() => {
+    const alpha = uniform(rng, n);
+    return { alpha, beta: alpha.map((a) => 1 - a) };
+  });
+  blocks.forEach((b, i) => b.fixCoefficients(coefficients[i]));
+  const state = await stateOf(model);
+  model.zeroGrad();
+  const loss = await lossOf(model, xT, labels, true);
+  const ref = refShakeShake26(state);
+  ref.blocks.forEach((b, i) => {
+    b.alpha = coefficients[i].alpha;
+    b.beta = coefficients[i].beta;
+  });
+  const logits = ref.model.forward(x);
+  const ce = refCrossEntropy(logits, labelValues);
+  assertClose([loss], [ce.loss], { atol: 1e-4, rtol: 1e-4, message: "loss" });
+  ref.model.backward({ data: ce.grad, shape: logits.shape });
+  await compareGrads("ShakeShake26 width 4", model, ref.model);
+
+  // β = α: the backward is the true gradient; central differences in f32 on random entries.
+  blocks.forEach((b, i) =>
+    b.fixCoefficients({ alpha: coefficients[i].alpha, beta: coefficients[i].alpha })
+  );
+  model.zeroGrad();
+  await lossOf(model, xT, labels, true);
+  const params = model.namedParameters();
+  // A step of 1e-3 keeps f32 rounding near 1e-4; an entry whose step crosses a ReLU kink can
+  // still be off, so a few misses are allowed: a wrong backward misses nearly all.
+  const eps = 1e-3;
+  const misses: string[] = [];
+  let checked = 0;
+  for (const [name, p] of params) {
+    // the stem, one conv per stage, a shortcut conv, a few BN γ/β and the classifier
+    if (
+      !/^(conv|fc)\.|stage\d\.0\.residual_path[12]\.conv1|shortcut\.conv2|3\.residual_path2\.bn2/
+        .test(name)
+    ) continue;
+    const values = await p.data.read();
+    const grads = await p.grad.read();
+    for (let t = 0; t < 2; t++) {
+      const i = rng.int(values.length);
+      const at = (v: number) => {
+        const copy = values.slice();
+        copy[i] = v;
+        p.data.write(copy);
+        return lossOf(model, xT, labels, false);
+      };
+      const plus = await at(values[i] + eps);
+      const minus = await at(values[i] - eps);
+      p.data.write(values);
+      const fd = (plus - minus) / (2 * eps);
+      if (Math.abs(grads[i] - fd) > 5e-3 + 5e-2 * Math.abs(fd)) {
+        misses.push(`${name}[${i}]: backward ${grads[i]}, FD ${fd}`);
+      }
+      checked++;
+    }
+  }
+  assert(checked >= 30, `checked ${checked} entries`);
+  assert(misses.length <= checked / 10, `${misses.length}/${checked} off:\n${misses.join("\n")}`);
+  xT.dispose();
+  labels.dispose();
+  model.dispose();
+});
+
+Deno.test("model: a short run of SGD lowers the training loss", async () => {
+  const rng = new Generator(testSeed("shake short run"));
+  const model = shakeShake26({ width: 4, generator: rng });
+  const n = 16;
+  const xT = upload(random(rng, [n, 3, 8, 8]).data, [n, 3, 8, 8]);
+  const labels = Tensor.from(Array.from({ length: n }, () => rng.int(10)), [n], { dtype: "i32" });
+  const momentum = new Map(model.parameters().map((p) => [p, Tensor.zeros(p.shape)]));
+  const losses: number[] = [];
+  for (let step = 0; step < 30; step++) {
+    model.zeroGrad();
+    losses.push(await lossOf(model, xT, labels, true));
+    for (const [p, buffer] of momentum) {
+      sgdStep(p.data, p.grad, buffer, {
+        lr: 0.05,
+        momentum: 0.9,
+        dampening: 0,
+        nesterov: true,
+        weightDecay: 1e-4,
+        firstStep: step === 0,
+      });
+    }
+  }
+  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  const first = mean(losses.slice(0, 5));
+  const last = mean(losses.slice(-5));
+  assert(last < 0.6 * first, `loss ${first.toFixed(3)} → ${last.toFixed(3)}`);
+  for (const buffer of momentum.values()) buffer.dispose();
+  xT.dispose();
+  labels.dispose();
+  model.dispose();
+});
+
+Deno.test("factories: parameter counts, registry names and printing", () => {
+  const expected: [number, number, number][] = [[32, 2_923_162, 2.923], [64, 11_653_978, 11.65], [
+    96,
+    26_192_922,
+    26.19,
+  ]];
+  for (const [width, count, millions] of expected) {
+    const model = createModel(`shake-shake-26-2x${width}d`, { seed: 0 });
+    assert(model instanceof ShakeShake26);
+    const params = model.numParameters();
+    console.log(`shake-shake-26-2x${width}d: ${params} parameters`);
+    assertEquals(params, count, `2×${width}d`);
+    assertEquals(Number((params / 1e6).toFixed(width === 32 ? 3 : 2)), millions);
+    if (width === 32) {
+      const text = model.toString();
+      assert(text.startsWith("ShakeShake26(\n  (conv): Conv2d(3, 16, kernel_size=(3, 3)"), text);
+      assert(text.includes("(shortcut): DownsamplingShortcut("), "prints the shortcut");
+      assert(text.includes("(fc): Linear(in_features=128, out_features=10, bias=True)"));
+      const names = model.namedParameters().map(([n]) => n);
+      assert(names.includes("stage2.0.shortcut.conv2.weight"));
+      assert(!names.includes("stage2.1.shortcut.conv1.weight"), "identity shortcuts have none");
+      assert(!names.some((n) => n.endsWith("conv1.bias") || n === "conv.bias"), "no conv biases");
+    }
+    model.dispose();
+  }
+  for (const width of [32, 64, 96]) assert(modelNames().includes(`shake-shake-26-2x${width}d`));
+});
+
+Deno.test("initialisation follows the reference code", async () => {
+  const model = shakeShake26({ width: 8, seed: 5 });
+  const w = await model.stage3.at(1).namedParameters()[0][1].data.read(); // conv1 [32, 32, 3, 3]
+  const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
+  const expected = Math.sqrt(2 / (9 * 32));
+  assert(Math.abs(std / expected - 1) < 0.05, `He-normal fan_out std ${std} vs ${expected}`);
+  assertEquals(await model.fc.bias!.data.read(), new Float32Array(10), "fc bias 0");
+  assertEquals(await model.bn.weight.data.read(), new Float32Array(16).fill(1), "BN γ 1");
+  const a = await shakeShake26({ width: 4, seed: 9 }).stateDict();
+  const b = await shakeShake26({ width: 4, seed: 9 }).stateDict();
+  assertEquals([...a.values()].map((e) => e.data), [...b.values()].map((e) => e.data), "seeded");
+  model.dispose();
+});
+
+Deno.test("bad inputs name the argument", () => {
+  assertThrows(() => shakeShake26({ width: 5 }), "width must be an even integer");
+  assertThrows(() => shakeShake26({ classes: 0 }), "classes must be");
+  assertThrows(
+    () => new ShakeShakeBlock(2, 2, { mode: "shake" as ShakeMode }),
+    "mode must be one of",
+  );
+  assertThrows(() => new ShakeShakeBlock(2, 2, { level: "pixel" as "image" }), "level must be");
+  assertThrows(() => new ShakeShakeBlock(2, 3), "outChannels must be even");
+  assertThrows(() => new ShakeShakeBlock(2, 4, { stride: 0 }), "stride must be");
+  const block = new ShakeShakeBlock(2, 2, { seed: 0 });
+  assertThrows(() => block.backward(Tensor.zeros([1, 2, 3, 3])), "call forward first");
+  assertThrows(() => block.forward(Tensor.zeros([1, 3, 3, 3])), "x has shape [1, 3, 3, 3]");
+  assertThrows(() => block.fixCoefficients({ alpha: [0.5], beta: [0.5, 0.5] }), "alpha has 1");
+  block.fixCoefficients({ alpha: [0.5], beta: [0.5] });
+  assertThrows(() => block.forward(Tensor.zeros([2, 2, 3, 3])), "fixed alpha has 1 values");
+  block.fixCoefficients(null);
+  const y = block.forward(Tensor.zeros([2, 2, 3, 3]));
+  assertThrows(() => block.backward(Tensor.zeros([2, 2, 4, 3])), "dy has shape [2, 2, 4, 3]");
+  assertEquals(y.shape, [2, 2, 3, 3]);
+  block.dispose();
+});

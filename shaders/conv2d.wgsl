@@ -392,6 +392,9 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   var a13 = mat4x4f();
   var a14 = mat4x4f();
   var a15 = mat4x4f();
+  // Rows of the tile that hold a column for some lane: the others are skipped, in groups of 4.
+  let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
+  let live = (count - j_block * WORKGROUP * 16u + WORKGROUP - 1u) / WORKGROUP;
   let s = i32(wparams.stride);
   let image = i32(wparams.channels * wparams.in_h * wparams.in_w);
   for (var row = row_begin; row < row_end; row++) {
@@ -408,18 +411,24 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
       a1 += wgrad_load(c1, base, ih0, iw0) * d;
       a2 += wgrad_load(c2, base, ih0, iw0) * d;
       a3 += wgrad_load(c3, base, ih0, iw0) * d;
+      if (live > 4u) {
       a4 += wgrad_load(c4, base, ih0, iw0) * d;
       a5 += wgrad_load(c5, base, ih0, iw0) * d;
       a6 += wgrad_load(c6, base, ih0, iw0) * d;
       a7 += wgrad_load(c7, base, ih0, iw0) * d;
+      }
+      if (live > 8u) {
       a8 += wgrad_load(c8, base, ih0, iw0) * d;
       a9 += wgrad_load(c9, base, ih0, iw0) * d;
       a10 += wgrad_load(c10, base, ih0, iw0) * d;
       a11 += wgrad_load(c11, base, ih0, iw0) * d;
+      }
+      if (live > 12u) {
       a12 += wgrad_load(c12, base, ih0, iw0) * d;
       a13 += wgrad_load(c13, base, ih0, iw0) * d;
       a14 += wgrad_load(c14, base, ih0, iw0) * d;
       a15 += wgrad_load(c15, base, ih0, iw0) * d;
+      }
       di += wparams.o_vec;
     }
   }

@@ -18,9 +18,22 @@ import { ReLU } from "../src/nn/activation.ts";
 import { Adam } from "../src/optim/adam.ts";
 import { findLr } from "../src/optim/lr_finder.ts";
 import { SGD } from "../src/optim/sgd.ts";
-import { argmaxRows } from "../src/train/metrics.ts";
+import {
+  accuracy,
+  argmaxRows,
+  confusionMatrix,
+  formatFixed,
+  perClassAccuracy,
+} from "../src/train/metrics.ts";
 import { evaluate, fit, formatEvaluation, type StepInfo } from "../src/train/trainer.ts";
-import { assert, assertClose, assertEquals, assertRejects, testSeed } from "./assert.ts";
+import {
+  assert,
+  assertClose,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+  testSeed,
+} from "./assert.ts";
 import "./gpu.ts";
 
 const CLASSES = 3;
@@ -278,4 +291,32 @@ Deno.test("findLr sweeps increasing rates, suggests one inside them, restores ev
   }
   assertEquals(optimizer.lr, 0.003);
   assert(model.namedModules().every(([, m]) => !m.training), "modes restored");
+});
+
+Deno.test("metrics: argmax ties, confusion matrix, per-class accuracy, Python's {:.4f}", () => {
+  assertEquals(argmaxRows([1, 3, 3, NaN, 0, -1], 3), new Int32Array([1, 1]));
+  assertEquals(accuracy([0, 1, 2, 2], [0, 1, 1, 2]), 0.75);
+  const matrix = confusionMatrix([0, 1, 1, 2], [0, 1, 2, 2], 3);
+  assertEquals(matrix, [[1, 0, 0], [0, 1, 0], [0, 1, 1]]);
+  assertEquals(perClassAccuracy([[1, 0], [0, 0]]), [1, NaN]);
+  assertThrows(() => confusionMatrix([3], [0], 3), "prediction 3");
+  assertThrows(() => accuracy([1], [1, 2]), "labels has 2");
+  // Python: '{:.4f}'.format(x) for each x below.
+  const cases: [number, string][] = [
+    [2.32219, "2.3222"],
+    [0.03125, "0.0312"],
+    [0.09375, "0.0938"],
+    [-0.03125, "-0.0312"],
+    [-0, "-0.0000"],
+    [1e-5, "0.0000"],
+    [0.00015, "0.0001"],
+    [NaN, "nan"],
+    [-Infinity, "-inf"],
+  ];
+  for (const [value, text] of cases) assertEquals(formatFixed(value, 4), text, String(value));
+  assertEquals([formatFixed(2.5, 0), formatFixed(3.5, 0), formatFixed(0.125, 2)], [
+    "2",
+    "4",
+    "0.12",
+  ]);
 });

@@ -55,6 +55,7 @@ export class Adam extends Optimizer<AdamOptions> {
     return false;
   }
 
+  /** Throws an error naming the option when `o` is invalid. */
   protected validate(o: AdamOptions, where: string): void {
     const bad = (name: string, value: unknown, want: string) =>
       new Error(`${this.typeName}: ${name} is ${value} in ${where}, expected ${want}`);
@@ -68,6 +69,7 @@ export class Adam extends Optimizer<AdamOptions> {
     if (!(o.weightDecay >= 0)) throw bad("weightDecay", o.weightDecay, "≥ 0");
   }
 
+  /** The state a parameter has once stepped, with the shapes (`[]` for scalars). */
   protected stateShapes(param: Parameter): Map<string, readonly number[]> {
     return new Map([["step", []], ["exp_avg", param.shape], ["exp_avg_sq", param.shape]]);
   }
@@ -125,6 +127,7 @@ export class AdamW extends Adam {
     super(params, { weightDecay: 1e-2, ...options });
   }
 
+  /** True: AdamW decouples the weight decay. */
   protected override get decoupled(): boolean {
     return true;
   }

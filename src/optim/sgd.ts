@@ -60,6 +60,7 @@ export class SGD extends Optimizer<SgdOptions> {
     super(params, { ...SGD_DEFAULTS, ...options });
   }
 
+  /** Throws an error naming the option when `o` is invalid. */
   protected validate(o: SgdOptions, where: string): void {
     const bad = (name: string, value: unknown, want: string) =>
       new Error(`SGD: ${name} is ${value} in ${where}, expected ${want}`);
@@ -72,6 +73,7 @@ export class SGD extends Optimizer<SgdOptions> {
     }
   }
 
+  /** The state a parameter has once stepped, with the shapes (`[]` for scalars). */
   protected stateShapes(param: Parameter): Map<string, readonly number[]> {
     return new Map([["momentum_buffer", param.shape]]);
   }

@@ -387,21 +387,6 @@ export async function fit(
   // Where to start, and the generator states at the start of that epoch (for skipping).
   let position: TrainState = { epoch: 0, step: 0, globalStep: 0 };
   let resumeStates: Map<string, Uint32Array> | null = null;
-  if (typeof options.resume === "string") {
-    position = await restoreCheckpoint(options.resume, { model, optimizer, generators }) ??
-      position;
-    const file = await readSafetensors(options.resume);
-    resumeStates = new Map();
-    for (const name of Object.keys(generators)) {
-      const saved = file.tensors.get(EPOCH_START_PREFIX + name);
-      if (saved) resumeStates.set(name, saved.data as Uint32Array);
-    }
-    const losses = file.tensors.get(LOSSES_NAME);
-    if (losses && losses.data.length === logEvery) ring.write(losses.data as Float32Array);
-  } else if (options.resume) {
-    position = { ...options.resume };
-  }
-
   let epochStart = generatorStates(generators);
   let epochLossSum = 0;
   let epochSteps = 0;
@@ -463,6 +448,21 @@ export async function fit(
   let state = { ...position };
   let stopped = false;
   try {
+    if (typeof options.resume === "string") {
+      position = await restoreCheckpoint(options.resume, { model, optimizer, generators }) ??
+        position;
+      const file = await readSafetensors(options.resume);
+      resumeStates = new Map();
+      for (const name of Object.keys(generators)) {
+        const saved = file.tensors.get(EPOCH_START_PREFIX + name);
+        if (saved) resumeStates.set(name, saved.data as Uint32Array);
+      }
+      const losses = file.tensors.get(LOSSES_NAME);
+      if (losses && losses.data.length === logEvery) ring.write(losses.data as Float32Array);
+    } else if (options.resume) {
+      position = { ...options.resume };
+    }
+    state = { ...position };
     for (let epoch = position.epoch; epoch < epochs && state.globalStep < maxSteps; epoch++) {
       const started = performance.now();
       const skip = epoch === position.epoch ? position.step : 0;

@@ -1,0 +1,469 @@
+/**
+ * In-memory image datasets and torchvision's `ImageFolder`: `root/<class>/<image>` files, classes
+ * sorted by name giving the label ids, JPEG and PNG decoded in parallel workers once and kept in a
+ * packed u8 cache file so later runs start without decoding.
+ *
+ * @module
+ */
+
+import { join, relative, resolve } from "node:path";
+import { defaultCacheDir, digest, readPackedCache, writePackedCache } from "./cache.ts";
+import type { PackedImages } from "./cache.ts";
+import { decodeChunk, decodeImage } from "./decode_worker.ts";
+import type { DecodeRequest, DecodeResult } from "./decode_worker.ts";
+import { Progress } from "./progress.ts";
+
+/**
+ * What an {@linkcode ImageDataset} is made from.
+ *
+ * @example
+ * ```ts
+ * import { ImageDataset, type ImageDatasetInit } from "@hajime/nn";
+ * const init: ImageDatasetInit = {
+ *   images: new Uint8Array(12), labels: new Int32Array([0]), classes: ["a"], height: 2, width: 2,
+ * };
+ * const data = new ImageDataset(init);
+ * ```
+ */
+export interface ImageDatasetInit {
+  /** Pixels, packed u8 [N, H, W, 3] (HWC, as decoded). */
+  images: Uint8Array;
+  /** Class index per image, [N], each in [0, classes.length). */
+  labels: Int32Array;
+  /** Class names. */
+  classes: readonly string[];
+  /** Image height. */
+  height: number;
+  /** Image width. */
+  width: number;
+  /** Source file per image, relative to `root` (image folders). */
+  files?: readonly string[];
+  /** Where the images came from (a folder, or a binary batch folder). */
+  root?: string;
+}
+
+/**
+ * A labelled image dataset in memory: every image as packed u8 RGB in one array, labels as int32,
+ * class names. `imageFolder`, `cifar10` and `cifar100` return one; `DataLoader` batches it onto
+ * the GPU.
+ *
+ * @example
+ * ```ts
+ * import { ImageDataset } from "@hajime/nn";
+ * const data = new ImageDataset({
+ *   images: new Uint8Array(2 * 32 * 32 * 3), labels: new Int32Array([0, 1]),
+ *   classes: ["cat", "dog"], height: 32, width: 32,
+ * });
+ * console.log(data.length, data.classes[data.labels[1]]); // 2 dog
+ * ```
+ */
+export class ImageDataset implements PackedImages {
+  /** Pixels, packed u8 [N, H, W, 3]. */
+  readonly images: Uint8Array;
+  /** Class index per image, [N]. */
+  readonly labels: Int32Array;
+  /** Class names; label i names `classes[i]`. */
+  readonly classes: readonly string[];
+  /** Image height. */
+  readonly height: number;
+  /** Image width. */
+  readonly width: number;
+  /** Channels per pixel: always 3 (RGB). */
+  readonly channels: 3 = 3;
+  /** Source file per image relative to `root`; empty for binary formats. */
+  readonly files: readonly string[];
+  /** Where the images came from; empty when made in memory. */
+  readonly root: string;
+
+  /** Checks that the sizes agree and every label names a class. */
+  constructor(init: ImageDatasetInit) {
+    const { images, labels, classes, height, width } = init;
+    const n = labels.length;
+    if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
+      throw new Error(
+        `ImageDataset: height and width must be integers ≥ 1, got ${height}×${width}`,
+      );
+    }
+    if (images.length !== n * height * width * 3) {
+      throw new Error(
+        `ImageDataset: images has ${images.length} bytes, expected ${n}·${height}·${width}·3 = ` +
+          `${n * height * width * 3} for ${n} labels`,
+      );
+    }
+    for (let i = 0; i < n; i++) {
+      if (labels[i] < 0 || labels[i] >= classes.length) {
+        throw new Error(
+          `ImageDataset: labels[${i}] = ${labels[i]} is out of range [0, ${classes.length})`,
+        );
+      }
+    }
+    if (init.files && init.files.length !== n) {
+      throw new Error(`ImageDataset: ${init.files.length} files for ${n} labels`);
+    }
+    this.images = images;
+    this.labels = labels;
+    this.classes = Object.freeze([...classes]);
+    this.height = height;
+    this.width = width;
+    this.files = Object.freeze([...(init.files ?? [])]);
+    this.root = init.root ?? "";
+  }
+
+  /** Number of images. */
+  get length(): number {
+    return this.labels.length;
+  }
+
+  /**
+   * Image `i` as a view [H, W, 3] into `images` (no copy).
+   *
+   * @example
+   * ```ts
+   * import { ImageDataset } from "@hajime/nn";
+   * const data = new ImageDataset({
+   *   images: new Uint8Array(12), labels: new Int32Array([0]), classes: ["a"], height: 2, width: 2,
+   * });
+   * const [r, g, b] = data.image(0); // top-left pixel
+   * ```
+   */
+  image(i: number): Uint8Array {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) {
+      throw new RangeError(`ImageDataset.image: index ${i} is out of range [0, ${this.length})`);
+    }
+    const stride = this.height * this.width * 3;
+    return this.images.subarray(i * stride, (i + 1) * stride);
+  }
+
+  /**
+   * The index of a class name (torchvision's `class_to_idx[name]`); throws for an unknown name.
+   *
+   * @example
+   * ```ts
+   * import { ImageDataset } from "@hajime/nn";
+   * const data = new ImageDataset({
+   *   images: new Uint8Array(0), labels: new Int32Array(0), classes: ["cat", "dog"], height: 1,
+   *   width: 1,
+   * });
+   * data.classIndex("dog"); // 1
+   * ```
+   */
+  classIndex(name: string): number {
+    const index = this.classes.indexOf(name);
+    if (index < 0) {
+      throw new Error(`ImageDataset: no class "${name}" (classes: ${this.classes.join(", ")})`);
+    }
+    return index;
+  }
+
+  /**
+   * A new dataset of the images at `indices` (copied), e.g. a validation split.
+   *
+   * @example
+   * ```ts
+   * import { Generator, ImageDataset } from "@hajime/nn";
+   * const data = new ImageDataset({
+   *   images: new Uint8Array(10 * 12), labels: new Int32Array(10), classes: ["a"], height: 2,
+   *   width: 2,
+   * });
+   * const order = new Generator(0).permutation(data.length);
+   * const validation = data.subset(order.subarray(0, 2));
+   * ```
+   */
+  subset(indices: ArrayLike<number>): ImageDataset {
+    const stride = this.height * this.width * 3;
+    const images = new Uint8Array(indices.length * stride);
+    const labels = new Int32Array(indices.length);
+    const files: string[] = [];
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k];
+      images.set(this.image(i), k * stride);
+      labels[k] = this.labels[i];
+      if (this.files.length > 0) files.push(this.files[i]);
+    }
+    return new ImageDataset({
+      images,
+      labels,
+      classes: this.classes,
+      height: this.height,
+      width: this.width,
+      files: this.files.length > 0 ? files : undefined,
+      root: this.root,
+    });
+  }
+}
+
+/**
+ * Options of {@linkcode imageFolder}.
+ *
+ * @example
+ * ```ts
+ * import { imageFolder, type ImageFolderOptions } from "@hajime/nn";
+ * const options: ImageFolderOptions = { size: [32, 32], cache: "/tmp/hajime-cache", skipBroken: true };
+ * const train = await imageFolder("data/cifar/train", options);
+ * ```
+ */
+export interface ImageFolderOptions {
+  /** The size every image must have, `[height, width]`; default: the first image's size. */
+  size?: readonly [number, number];
+  /**
+   * Cache folder for the decoded pixels; `false` turns caching off. Default
+   * {@linkcode defaultCacheDir} (`$HAJIME_CACHE_DIR`, `$XDG_CACHE_HOME/hajime`, `~/.cache/hajime`).
+   */
+  cache?: string | false;
+  /** Decoding workers; default `navigator.hardwareConcurrency`; 0 decodes on this thread. */
+  workers?: number;
+  /** Warn about undecodable or wrongly sized images and leave them out, instead of failing. */
+  skipBroken?: boolean;
+  /** Show a progress bar while decoding (default true). */
+  progress?: boolean;
+}
+
+/** File name endings read as images (case-insensitive). */
+const EXTENSIONS = [".jpg", ".jpeg", ".png"];
+/** Files per worker message: big enough to make messages cheap, small for a smooth progress bar. */
+const CHUNK = 250;
+
+function isDirectory(path: string, entry: Deno.DirEntry): boolean {
+  if (entry.isSymlink) {
+    try {
+      return Deno.statSync(join(path, entry.name)).isDirectory;
+    } catch {
+      return false; // a dangling link
+    }
+  }
+  return entry.isDirectory;
+}
+
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Image files under `dir`, recursively, in torchvision's order: sorted(os.walk), sorted names. */
+function listImages(dir: string): string[] {
+  const found: [string, string][] = [];
+  const walk = (path: string) => {
+    for (const entry of Deno.readDirSync(path)) {
+      if (isDirectory(path, entry)) {
+        walk(join(path, entry.name));
+      } else {
+        const lower = entry.name.toLowerCase();
+        if (EXTENSIONS.some((ext) => lower.endsWith(ext))) found.push([path, entry.name]);
+      }
+    }
+  };
+  walk(dir);
+  found.sort((a, b) => byCodePoint(a[0], b[0]) || byCodePoint(a[1], b[1]));
+  return found.map(([path, name]) => join(path, name));
+}
+
+/** Decodes every path into `pixels`, in workers (or here with `workers` 0); returns the errors. */
+async function decodeAll(
+  paths: string[],
+  height: number,
+  width: number,
+  pixels: Uint8Array,
+  workers: number,
+  bar: Progress | null,
+): Promise<(string | null)[]> {
+  const stride = height * width * 3;
+  const errors: (string | null)[] = new Array(paths.length).fill(null);
+  const chunks = Math.ceil(paths.length / CHUNK);
+  const store = (result: DecodeResult) => {
+    const start = result.id * CHUNK;
+    pixels.set(result.pixels, start * stride);
+    result.errors.forEach((error, i) => errors[start + i] = error);
+    bar?.add(result.errors.length);
+  };
+  const request = (id: number): DecodeRequest => ({
+    id,
+    paths: paths.slice(id * CHUNK, (id + 1) * CHUNK),
+    height,
+    width,
+  });
+  if (workers === 0) {
+    for (let id = 0; id < chunks; id++) store(decodeChunk(request(id)));
+    return errors;
+  }
+  let next = 0;
+  const url = new URL("./decode_worker.ts", import.meta.url).href;
+  const pool = Array.from(
+    { length: Math.min(workers, chunks) },
+    () => new Worker(url, { type: "module", name: "hajime.decode" }),
+  );
+  try {
+    await Promise.all(pool.map((worker) =>
+      new Promise<void>((done, fail) => {
+        let pending = 0;
+        const send = () => {
+          if (next < chunks) {
+            worker.postMessage(request(next++));
+            pending++;
+          } else if (pending === 0) {
+            done();
+          }
+        };
+        worker.onmessage = (event: MessageEvent<DecodeResult>) => {
+          pending--;
+          store(event.data);
+          send();
+        };
+        worker.onerror = (event) => {
+          event.preventDefault();
+          fail(new Error(`imageFolder: a decoding worker failed: ${event.message}`));
+        };
+        // Two requests in flight per worker, so it never waits for the main thread.
+        send();
+        send();
+      })
+    ));
+  } finally {
+    for (const worker of pool) worker.terminate();
+  }
+  return errors;
+}
+
+/**
+ * Reads an image folder as torchvision's `ImageFolder` does: `root/<class>/**\/<image>` with the
+ * class folders sorted by name giving the labels 0, 1, …, and the files of a class in sorted
+ * order. JPEG and PNG are decoded in parallel workers with a progress bar; grey and RGBA images
+ * become RGB; every image must have the same size. The decoded pixels are cached (keyed by the
+ * folder's absolute path, file names, sizes and modification times) so the next call reads one
+ * file instead of decoding again.
+ *
+ * Errors name the folder or file: a missing or empty folder, a class folder without images, an
+ * unreadable, truncated or corrupt image, an image of another size. With `skipBroken`, broken
+ * images are reported as warnings and left out instead.
+ *
+ * @example
+ * ```ts
+ * import { imageFolder } from "@hajime/nn";
+ * const train = await imageFolder("data/cifar/train");
+ * console.log(train.length, train.classes); // 50000 ["airplane", "automobile", …]
+ * ```
+ */
+export async function imageFolder(
+  root: string,
+  options: ImageFolderOptions = {},
+): Promise<ImageDataset> {
+  const absolute = resolve(root);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(absolute);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(`imageFolder: folder ${absolute} does not exist`);
+    }
+    throw new Error(`imageFolder: cannot read ${absolute}: ${(error as Error).message}`);
+  }
+  if (!info.isDirectory) throw new Error(`imageFolder: ${absolute} is not a folder`);
+
+  const classes = [...Deno.readDirSync(absolute)]
+    .filter((entry) => isDirectory(absolute, entry))
+    .map((entry) => entry.name)
+    .sort(byCodePoint);
+  if (classes.length === 0) {
+    throw new Error(
+      `imageFolder: ${absolute} has no class folders (expected ${absolute}/<class>/<image>.jpg)`,
+    );
+  }
+  const paths: string[] = [];
+  const classOf: number[] = [];
+  const empty: string[] = [];
+  classes.forEach((name, label) => {
+    const images = listImages(join(absolute, name));
+    if (images.length === 0) empty.push(join(absolute, name));
+    for (const path of images) {
+      paths.push(path);
+      classOf.push(label);
+    }
+  });
+  if (empty.length > 0) {
+    throw new Error(
+      `imageFolder: no .jpg, .jpeg or .png images in the class folder${
+        empty.length > 1 ? "s" : ""
+      } ${empty.join(", ")}`,
+    );
+  }
+  const files = paths.map((path) => relative(absolute, path));
+
+  // The fingerprint changes when a file is added, removed, renamed, resized or touched.
+  const lines = [`hajime.imageFolder`, absolute, `${paths.length}`];
+  lines.push(`size=${options.size ?? "first"}`, `skipBroken=${!!options.skipBroken}`);
+  for (let i = 0; i < paths.length; i++) {
+    const stat = Deno.statSync(paths[i]);
+    lines.push(`${files[i]}\t${stat.size}\t${stat.mtime?.getTime() ?? 0}`);
+  }
+  const fingerprint = digest(lines);
+  const cacheDir = options.cache === false ? null : options.cache ?? defaultCacheDir();
+  const cacheFile = cacheDir ? join(cacheDir, `imagefolder-${digest([absolute])}.bin`) : null;
+  if (cacheFile) {
+    const hit = await readPackedCache(cacheFile, fingerprint);
+    if (hit) return new ImageDataset({ ...hit, root: absolute });
+  }
+
+  // The first image that decodes sets the size, unless the caller fixed it.
+  let height = options.size?.[0] ?? 0;
+  let width = options.size?.[1] ?? 0;
+  for (let i = 0; height === 0 && i < paths.length; i++) {
+    try {
+      ({ height, width } = decodeImage(Deno.readFileSync(paths[i]), paths[i]));
+    } catch (error) {
+      if (!options.skipBroken) throw new Error(`imageFolder: ${(error as Error).message}`);
+    }
+  }
+  if (height === 0) throw new Error(`imageFolder: no image in ${absolute} could be decoded`);
+
+  const stride = height * width * 3;
+  const pixels = new Uint8Array(paths.length * stride);
+  const bar = options.progress === false ? null : new Progress({
+    label: `imageFolder: decoding ${root}`,
+    total: paths.length,
+    unit: "items",
+  });
+  const workers = Math.max(0, Math.floor(options.workers ?? navigator.hardwareConcurrency ?? 1));
+  const errors = await decodeAll(paths, height, width, pixels, workers, bar);
+  bar?.finish();
+
+  const broken = errors.filter((error): error is string => error !== null);
+  let data: PackedImages = {
+    images: pixels,
+    labels: Int32Array.from(classOf),
+    classes,
+    height,
+    width,
+    files,
+  };
+  if (broken.length > 0) {
+    if (!options.skipBroken) {
+      const more = broken.length > 1 ? ` (and ${broken.length - 1} more broken images)` : "";
+      throw new Error(
+        `imageFolder: ${broken[0]}${more}; fix or remove it, or pass skipBroken: true to leave ` +
+          `broken images out`,
+      );
+    }
+    for (const error of broken.slice(0, 10)) console.warn(`imageFolder: skipping ${error}`);
+    if (broken.length > 10) console.warn(`imageFolder: skipping ${broken.length - 10} more`);
+    const keep = errors.flatMap((error, i) => error === null ? [i] : []);
+    const images = new Uint8Array(keep.length * stride);
+    keep.forEach((i, k) => images.set(pixels.subarray(i * stride, (i + 1) * stride), k * stride));
+    data = {
+      images,
+      labels: Int32Array.from(keep, (i) => classOf[i]),
+      classes,
+      height,
+      width,
+      files: keep.map((i) => files[i]),
+    };
+  }
+  const dataset = new ImageDataset({ ...data, root: absolute });
+  if (cacheFile) {
+    try {
+      await writePackedCache(cacheFile, fingerprint, dataset);
+    } catch (error) {
+      console.warn(
+        `imageFolder: could not write the cache ${cacheFile}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return dataset;
+}

@@ -1,0 +1,341 @@
+/**
+ * Image transforms that run on the GPU, composed like torchvision's `transforms.Compose`:
+ * `ToTensor`, `Normalize(mean, std)`, `RandomCrop(32, {padding: 4})`, `RandomHorizontalFlip()`,
+ * `Cutout(size)`. A batch of decoded u8 images [N, H, W, 3] becomes an f32 tensor [N, 3, H, W].
+ *
+ * `ToTensor` and `Normalize` always run first, fused into one kernel; the random transforms then
+ * run in the listed order on the normalised tensor (a crop next to a flip is one kernel). So the
+ * crop's padding is zero after normalisation (the mean colour), as in fb.resnet.torch and the
+ * Shake-Shake reference code, where torchvision's PIL crop before `Normalize` pads with black.
+ * Random choices are drawn on the CPU from the caller's {@linkcode Generator}: a seed reproduces
+ * every batch exactly.
+ *
+ * @module
+ */
+
+import {
+  cutout,
+  drawCropFlipParams,
+  drawCutoutParams,
+  imagesToTensor,
+  randomCropFlip,
+} from "../kernels/image.ts";
+import type { Generator } from "../random.ts";
+import { checkShape, Tensor } from "../tensor.ts";
+
+/**
+ * torchvision's `ToTensor`: pixels / 255, HWC bytes to CHW floats.
+ *
+ * @example
+ * ```ts
+ * import { Compose, ToTensor } from "@hajime/nn";
+ * const transform = new Compose([new ToTensor()]);
+ * ```
+ */
+export class ToTensor {
+  /** `ToTensor()`. */
+  toString(): string {
+    return "ToTensor()";
+  }
+}
+
+/**
+ * torchvision's `Normalize`: `(x − mean[c]) / std[c]` per channel (one value applies to all).
+ *
+ * @example
+ * ```ts
+ * import { Normalize } from "@hajime/nn";
+ * const cifar = new Normalize([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]);
+ * ```
+ */
+export class Normalize {
+  /** Per-channel means (3 values). */
+  readonly mean: readonly number[];
+  /** Per-channel standard deviations (3 values). */
+  readonly std: readonly number[];
+
+  /** Checks 1 or 3 finite values each, std non-zero. */
+  constructor(mean: readonly number[], std: readonly number[]) {
+    const widen = (values: readonly number[], name: string) => {
+      if (values.length !== 1 && values.length !== 3) {
+        throw new Error(`Normalize: ${name} has ${values.length} values, expected 1 or 3`);
+      }
+      if (values.some((v) => !Number.isFinite(v) || (name === "std" && v === 0))) {
+        throw new Error(
+          `Normalize: ${name} is [${values.join(", ")}], expected finite values` +
+            (name === "std" ? ", none zero" : ""),
+        );
+      }
+      return Object.freeze(values.length === 1 ? [values[0], values[0], values[0]] : [...values]);
+    };
+    this.mean = widen(mean, "mean");
+    this.std = widen(std, "std");
+  }
+
+  /** `Normalize(mean=[…], std=[…])`. */
+  toString(): string {
+    return `Normalize(mean=[${this.mean.join(", ")}], std=[${this.std.join(", ")}])`;
+  }
+}
+
+/**
+ * torchvision's `RandomCrop(size, padding)`: pad every side with `padding` zeros, then crop a
+ * random `size` window. The crop keeps the image size, so `size` must equal it (32 for CIFAR).
+ *
+ * @example
+ * ```ts
+ * import { RandomCrop } from "@hajime/nn";
+ * const crop = new RandomCrop(32, { padding: 4 });
+ * ```
+ */
+export class RandomCrop {
+  /** Output `[height, width]`; must be the input size. */
+  readonly size: readonly [number, number];
+  /** Zeros added on every side. */
+  readonly padding: number;
+
+  /** `size` is a side or `[height, width]`; `padding` defaults to 0. */
+  constructor(size: number | readonly [number, number], options: { padding?: number } = {}) {
+    const [h, w] = typeof size === "number" ? [size, size] : size;
+    const padding = options.padding ?? 0;
+    if (![h, w].every((d) => Number.isInteger(d) && d >= 1)) {
+      throw new Error(`RandomCrop: size is ${size}, expected integers ≥ 1`);
+    }
+    if (!Number.isInteger(padding) || padding < 0) {
+      throw new Error(`RandomCrop: padding is ${padding}, expected an integer ≥ 0`);
+    }
+    this.size = [h, w];
+    this.padding = padding;
+  }
+
+  /** `RandomCrop(size=(32, 32), padding=4)`. */
+  toString(): string {
+    return `RandomCrop(size=(${this.size.join(", ")}), padding=${this.padding})`;
+  }
+}
+
+/**
+ * torchvision's `RandomHorizontalFlip(p)`: mirror each image left-right with probability `p`.
+ *
+ * @example
+ * ```ts
+ * import { RandomHorizontalFlip } from "@hajime/nn";
+ * const flip = new RandomHorizontalFlip();
+ * ```
+ */
+export class RandomHorizontalFlip {
+  /** Flip probability. */
+  readonly p: number;
+
+  /** `p` in [0, 1], default 0.5. */
+  constructor(p = 0.5) {
+    if (!(p >= 0 && p <= 1)) throw new Error(`RandomHorizontalFlip: p is ${p}, expected [0, 1]`);
+    this.p = p;
+  }
+
+  /** `RandomHorizontalFlip(p=0.5)`. */
+  toString(): string {
+    return `RandomHorizontalFlip(p=${this.p})`;
+  }
+}
+
+/**
+ * Cutout (DeVries & Taylor, 2017): zero a `size`×`size` square at a uniformly drawn centre of each
+ * image, clipped at the borders.
+ *
+ * @example
+ * ```ts
+ * import { Cutout } from "@hajime/nn";
+ * const cut = new Cutout(16);
+ * ```
+ */
+export class Cutout {
+  /** Side of the square. */
+  readonly size: number;
+
+  /** `size` is an integer ≥ 1. */
+  constructor(size: number) {
+    if (!Number.isInteger(size) || size < 1) {
+      throw new Error(`Cutout: size is ${size}, expected an integer ≥ 1`);
+    }
+    this.size = size;
+  }
+
+  /** `Cutout(size=16)`. */
+  toString(): string {
+    return `Cutout(size=${this.size})`;
+  }
+}
+
+/**
+ * Any transform {@linkcode Compose} accepts.
+ *
+ * @example
+ * ```ts
+ * import { RandomHorizontalFlip, ToTensor, type Transform } from "@hajime/nn";
+ * const list: Transform[] = [new ToTensor(), new RandomHorizontalFlip()];
+ * ```
+ */
+export type Transform = ToTensor | Normalize | RandomCrop | RandomHorizontalFlip | Cutout;
+
+/** A kernel call of the plan: a crop and/or flip, or a cutout. */
+type Step =
+  | { kind: "cropFlip"; crop: RandomCrop | null; flip: RandomHorizontalFlip | null }
+  | { kind: "cutout"; cutout: Cutout };
+
+/** The tensors one batch size needs; kept and reused for every batch of that size. */
+interface Buffers {
+  ping: Tensor;
+  pong: Tensor;
+  /** One parameter tensor per step: [N, 3] crop/flip or [N, 2] cutout centres. */
+  params: Tensor<"i32">[];
+}
+
+/**
+ * A pipeline of transforms applied to u8 image batches on the GPU, as torchvision's
+ * `transforms.Compose`. Its output tensor is owned by the pipeline and reused by the next call
+ * with the same batch shape, so memory stays flat.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   Compose, Cutout, Generator, initGpu, Normalize, RandomCrop, RandomHorizontalFlip, Tensor,
+ *   ToTensor,
+ * } from "@hajime/nn";
+ * await initGpu();
+ * const train = new Compose([
+ *   new RandomCrop(32, { padding: 4 }), new RandomHorizontalFlip(), new ToTensor(),
+ *   new Normalize([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]), new Cutout(16),
+ * ]);
+ * const images = Tensor.zeros([8, 32, 32, 3], { dtype: "u8" });
+ * const x = train.apply(images, new Generator(0)); // f32 [8, 3, 32, 32]
+ * ```
+ */
+export class Compose {
+  /** The transforms, in the order given. */
+  readonly transforms: readonly Transform[];
+  readonly #mean: readonly number[];
+  readonly #std: readonly number[];
+  readonly #steps: Step[] = [];
+  readonly #buffers = new Map<string, Buffers>();
+
+  /** Checks the list: at most one `ToTensor` and one `Normalize`; `ToTensor` is implied. */
+  constructor(transforms: readonly Transform[]) {
+    this.transforms = Object.freeze([...transforms]);
+    const normalize = transforms.filter((t) => t instanceof Normalize);
+    if (normalize.length > 1) throw new Error("Compose: more than one Normalize");
+    if (transforms.filter((t) => t instanceof ToTensor).length > 1) {
+      throw new Error("Compose: more than one ToTensor");
+    }
+    this.#mean = normalize[0]?.mean ?? [0, 0, 0];
+    this.#std = normalize[0]?.std ?? [1, 1, 1];
+    for (const t of transforms) {
+      const last = this.#steps.at(-1);
+      if (t instanceof RandomCrop || t instanceof RandomHorizontalFlip) {
+        const isCrop = t instanceof RandomCrop;
+        // A crop next to a flip is one kernel: flip-then-crop and crop-then-flip give the same
+        // distribution of outputs (symmetric padding, uniform offsets).
+        if (last?.kind === "cropFlip" && (isCrop ? !last.crop : !last.flip)) {
+          if (isCrop) last.crop = t;
+          else last.flip = t;
+        } else {
+          this.#steps.push({ kind: "cropFlip", crop: isCrop ? t : null, flip: isCrop ? null : t });
+        }
+      } else if (t instanceof Cutout) {
+        this.#steps.push({ kind: "cutout", cutout: t });
+      } else if (!(t instanceof ToTensor) && !(t instanceof Normalize)) {
+        throw new Error(`Compose: ${String(t)} is not a transform hajime runs on the GPU`);
+      }
+    }
+  }
+
+  /**
+   * Records the pipeline for a batch: `images` u8 [N, H, W, 3] to f32 [N, 3, H, W], drawing the
+   * random choices from `rng`. The result is valid until the next call with the same N, H, W.
+   */
+  apply(
+    images: Tensor<"u8">, // images: [N, H, W, 3]
+    rng: Generator,
+  ): Tensor {
+    checkShape("Compose.apply", "images", images, [null, null, null, 3], "u8");
+    const [n, h, w] = images.shape;
+    for (const step of this.#steps) {
+      if (
+        step.kind === "cropFlip" && step.crop &&
+        (step.crop.size[0] !== h || step.crop.size[1] !== w)
+      ) {
+        throw new Error(
+          `Compose.apply: ${step.crop} must keep the image size: images are ${h}×${w} ` +
+            `(shape [${images.shape.join(", ")}])`,
+        );
+      }
+    }
+    const buffers = this.#buffersFor(n, h, w);
+    // Draw and upload every step's parameters before recording any kernel: in a fresh frame (as
+    // the DataLoader calls it) the uploads then go straight to the queue, with no staging copy.
+    this.#steps.forEach((step, k) => {
+      if (step.kind === "cutout") {
+        buffers.params[k].write(drawCutoutParams(rng, n, h, w));
+        return;
+      }
+      const params = drawCropFlipParams(rng, n, step.crop?.padding ?? 0);
+      const p = step.flip?.p ?? 0;
+      if (p !== 0.5) {
+        for (let i = 0; i < n; i++) params[i * 3 + 2] = p > 0 && rng.uniform() < p ? 1 : 0;
+      }
+      buffers.params[k].write(params);
+    });
+    let x = buffers.ping;
+    let spare = buffers.pong;
+    imagesToTensor(images, x, { mean: this.#mean, std: this.#std });
+    this.#steps.forEach((step, k) => {
+      if (step.kind === "cutout") {
+        cutout(x, buffers.params[k], { size: step.cutout.size });
+      } else {
+        randomCropFlip(x, spare, buffers.params[k], { padding: step.crop?.padding ?? 0 });
+        [x, spare] = [spare, x];
+      }
+    });
+    return x;
+  }
+
+  #buffersFor(n: number, h: number, w: number): Buffers {
+    const key = `${n}x${h}x${w}`;
+    let buffers = this.#buffers.get(key);
+    if (!buffers) {
+      buffers = {
+        ping: Tensor.empty([n, 3, h, w], { label: "Compose.output" }),
+        pong: Tensor.empty([n, 3, h, w], { label: "Compose.output" }),
+        params: this.#steps.map((step) =>
+          step.kind === "cutout"
+            ? Tensor.empty([n, 2], { dtype: "i32", label: "Compose.cutoutParams" })
+            : Tensor.empty([n, 3], { dtype: "i32", label: "Compose.cropFlipParams" })
+        ),
+      };
+      this.#buffers.set(key, buffers);
+    }
+    return buffers;
+  }
+
+  /**
+   * Frees the GPU tensors the pipeline keeps; it can still be used (they are made again).
+   *
+   * @example
+   * ```ts
+   * import { Compose, ToTensor } from "@hajime/nn";
+   * const transform = new Compose([new ToTensor()]);
+   * transform.dispose();
+   * ```
+   */
+  dispose(): void {
+    for (const b of this.#buffers.values()) {
+      for (const t of [b.ping, b.pong, ...b.params]) t.dispose();
+    }
+    this.#buffers.clear();
+  }
+
+  /** torchvision's multi-line `Compose(...)` print. */
+  toString(): string {
+    return `Compose(\n${this.transforms.map((t) => `    ${t}`).join("\n")}\n)`;
+  }
+}

@@ -38,6 +38,10 @@ function normalise(value: unknown): unknown {
     );
   }
   if (Array.isArray(value)) return value.map(normalise);
+  if (value instanceof Map) {
+    return { map: [...value.entries()].map(([k, v]) => [normalise(k), normalise(v)]) };
+  }
+  if (value instanceof Set) return { set: [...value].map(normalise) };
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort()) {

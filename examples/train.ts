@@ -21,6 +21,7 @@ import {
   evaluate,
   findLr,
   fit,
+  formatDuration,
   formatEvaluation,
   Generator,
   gpuInfo,
@@ -90,9 +91,11 @@ async function loadData(flags: TrainFlags): Promise<{ train: ImageDataset; test:
   }
 }
 
-function limit(dataset: ImageDataset, count: number | null): ImageDataset {
+/** A seeded random subset of `count` images (all classes), in their original order. */
+function limit(dataset: ImageDataset, count: number | null, seed: number): ImageDataset {
   if (count === null || count >= dataset.length) return dataset;
-  return dataset.subset(Int32Array.from({ length: count }, (_, i) => i));
+  const picked = new Generator(seed).permutation(dataset.length).subarray(0, count);
+  return dataset.subset(picked.sort());
 }
 
 function transforms(flags: TrainFlags): Transform[] {
@@ -157,8 +160,8 @@ async function main(): Promise<number> {
     console.error(`error: ${(error as Error).message}`);
     return error instanceof FlagError ? 2 : 1;
   }
-  const train = limit(data.train, flags.trainLimit);
-  const test = limit(data.test, flags.testLimit);
+  const train = limit(data.train, flags.trainLimit, flags.seed + 1);
+  const test = limit(data.test, flags.testLimit, flags.seed + 2);
   console.log(`data: ${train.length} training and ${test.length} test images`);
 
   const model = createModel(flags.model, { seed: flags.seed });
@@ -183,8 +186,10 @@ async function main(): Promise<number> {
     for (let i = 0; i < result.lrs.length; i += Math.max(1, Math.floor(result.lrs.length / 20))) {
       console.log(`lr ${result.lrs[i].toExponential(2)}  loss ${result.smoothed[i].toFixed(4)}`);
     }
-    console.log(`suggested lr: ${result.suggestedLr.toExponential(2)}` +
-      ` (lowest loss at ${result.minLossLr.toExponential(2)})`);
+    console.log(
+      `suggested lr: ${result.suggestedLr.toExponential(2)}` +
+        ` (lowest loss at ${result.minLossLr.toExponential(2)})`,
+    );
     return 0;
   }
 
@@ -218,7 +223,9 @@ async function main(): Promise<number> {
   let lastLr = flags.lr;
   let softwareNoteDone = !info.isSoftware;
   const terminal = Deno.stdout.isTerminal();
-  console.log(`training ${flags.epochs} epochs of ${stepsPerEpoch} steps (batch ${flags.batchSize})`);
+  console.log(
+    `training ${flags.epochs} epochs of ${stepsPerEpoch} steps (batch ${flags.batchSize})`,
+  );
 
   const result = await fit(model, trainLoader, {
     optimizer,
@@ -249,10 +256,10 @@ async function main(): Promise<number> {
       if (!softwareNoteDone && step.globalStep === 20) {
         softwareNoteDone = true;
         const rate = epochImages / ((performance.now() - epochStarted) / 1000);
-        const hours = (totalSteps * flags.batchSize / rate) / 3600;
+        const seconds = totalSteps * flags.batchSize / rate;
         console.log(
           `note: ${info.description} is a software adapter: ${rate.toFixed(1)} images/s, ` +
-            `about ${hours.toFixed(2)} h for the whole run`,
+            `about ${formatDuration(seconds)} for the whole run`,
         );
       }
     },

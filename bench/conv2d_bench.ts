@@ -1,15 +1,21 @@
 /**
  * Conv2d benchmarks on the article's Resnet convolutions at batch 32: forward, input gradient
- * (backward-data) and weight gradient (backward-weight) of each shape. Prints GFLOP/s
- * (2·N·O·OH·OW·C·KH·KW flops per call) from a manual timing loop, then registers Deno.bench
- * cases that record `ITERATIONS` calls and wait for the GPU.
+ * (backward-data) and weight gradient (backward-weight) of each shape. Prints a table of GFLOP/s
+ * (2·N·O·OH·OW·C·KH·KW flops per call) from a manual timing loop, with a 1024³ matmul measured
+ * the same way as the yardstick, then registers Deno.bench cases that record `ITERATIONS` calls
+ * and wait for the GPU.
  *
- * Run: `deno bench -A bench/conv2d_bench.ts`
+ * Each figure is `wall (cpu)`: wall is the best of a few timed runs; cpu is flops · cores / CPU
+ * seconds of this process, the rate a software adapter (llvmpipe) reaches on an otherwise idle
+ * machine, steadier than wall time when other work shares the CPU.
+ *
+ * Run: `deno bench -A bench/conv2d_bench.ts` (or `deno run -A` for the table alone)
  *
  * @module
  */
 
-import { Generator, initGpu, sync, Tensor } from "../mod.ts";
+import { Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { matmul } from "../src/kernels/matmul.ts";
 import {
   conv2dBackwardData,
   conv2dBackwardWeight,
@@ -39,7 +45,16 @@ interface Shape {
 
 const widths = [16, 32, 64, 128, 256];
 const shapes: Shape[] = [
-  { name: "conv1 3→16 5×5 32²", c: 3, o: 16, size: 32, kernel: 5, stride: 1, padding: 2, bias: true },
+  {
+    name: "conv1 3→16 5×5 32²",
+    c: 3,
+    o: 16,
+    size: 32,
+    kernel: 5,
+    stride: 1,
+    padding: 2,
+    bias: true,
+  },
 ];
 for (let i = 0; i < 4; i++) {
   const [a, b] = [widths[i], widths[i + 1]];
@@ -82,12 +97,8 @@ function cpuSeconds(): number {
   }
 }
 
-/**
- * Seconds per call of `fn`: the wall time (best of RUNS runs, each long enough to average out)
- * and the CPU time over all runs. The CPU figure is steadier on a shared machine; on a software
- * adapter, flops · cores / CPU seconds is the rate an otherwise idle machine would reach.
- */
-async function timeCall(fn: () => void): Promise<{ wall: number; cpu: number }> {
+/** `wall (cpu)` GFLOP/s of `fn`: wall from the best of RUNS runs, cpu over all of them. */
+async function rate(fn: () => void, flops: number): Promise<string> {
   fn();
   await sync();
   let start = performance.now();
@@ -103,8 +114,23 @@ async function timeCall(fn: () => void): Promise<{ wall: number; cpu: number }> 
     await sync();
     best = Math.min(best, (performance.now() - start) / 1000 / calls);
   }
-  return { wall: best, cpu: (cpuSeconds() - cpuStart) / (RUNS * calls) };
+  const cpu = (cpuSeconds() - cpuStart) / (RUNS * calls);
+  const idle = flops * CORES / cpu / 1e9;
+  return `${(flops / best / 1e9).toFixed(2)}` +
+    (Number.isFinite(idle) ? ` (${idle.toFixed(1)})` : "");
 }
+
+console.log(`adapter: ${gpuInfo().description}, ${CORES} cores; GFLOP/s wall (cpu)`);
+{
+  const n = 1024;
+  const a = random([n, n], new Generator(0));
+  const b = random([n, n], new Generator(1));
+  const c = Tensor.empty([n, n], { label: "Bench.c" });
+  console.log(`matmul 1024³: ${await rate(() => matmul(a, b, c), 2 * n ** 3)}`);
+  for (const t of [a, b, c]) t.dispose();
+}
+console.log("| shape | MFLOP | forward | backward-data | backward-weight |");
+console.log("|---|---|---|---|---|");
 
 const rng = new Generator(1);
 for (const s of shapes) {
@@ -126,12 +152,7 @@ for (const s of shapes) {
   ];
   const figures: string[] = [];
   for (const [op, fn] of ops) {
-    const { wall, cpu } = await timeCall(fn);
-    const idle = flops * CORES / cpu / 1e9;
-    figures.push(
-      `${op} ${(wall * 1e3).toFixed(1)} ms ${(flops / wall / 1e9).toFixed(2)} GFLOP/s` +
-        (Number.isFinite(idle) ? ` (cpu ${idle.toFixed(2)})` : ""),
-    );
+    figures.push(await rate(fn, flops));
     Deno.bench({
       name: `${op} ${s.name}`,
       group: s.name,
@@ -143,5 +164,5 @@ for (const s of shapes) {
       },
     });
   }
-  console.log(`${s.name.padEnd(20)} ${(flops / 1e6).toFixed(0).padStart(4)} MFLOP | ${figures.join(" | ")}`);
+  console.log(`| ${s.name} | ${(flops / 1e6).toFixed(0)} | ${figures.join(" | ")} |`);
 }

@@ -3,7 +3,7 @@
 //
 // transpose    out[a, b, c] = in[a·a_stride + b·b_stride + c·c_stride], zero for c ≥ c_count up
 //              to c_pad: lays weights out as [r, tap, q] and dy as [n, pos, o], so that the GEMM
-//              loops below read 16 channels with four vec4 loads.
+//              loops below read 16 channels with four vec4 loads. 16 channels per invocation.
 // gather       out[n, q, pos] = Σ_r Σ_tap in[n, r, tap(pos)] · w[r, tap, q] (+ bias[q]). The
 //              forward pass (q = o, r = c) and the input gradient (q = c, r = o, taps mirrored,
 //              the output split into stride² phases so every tap of a phase is used) are both it.
@@ -12,10 +12,13 @@
 // sum_chunks   dW += Σ_chunk partial[chunk]: the second pass when the reduction was split.
 // bias_grad    dBias[o] += Σ_{n, oh, ow} dy[n, o, oh, ow].
 //
-// Speed on llvmpipe (one workgroup per CPU thread, invocations in SIMD lanes): each invocation of
-// gather and weight_grad owns a register tile of 16 rows × 16 channels, the 16 channels held in a
-// mat4x4f (four vec4 columns). The 16 channels are the same for all invocations of a workgroup,
-// so their four vec4 loads are uniform (loaded once, broadcast); the 8 rows are per lane.
+// Speed on llvmpipe (each workgroup runs on one CPU thread, its invocations 8 at a time in SIMD
+// lanes): every invocation of gather and weight_grad owns a register tile in named mat4x4f
+// accumulators, 16 channels each as four vec4 columns: gather 16 positions × 16 channels,
+// weight_grad 8 columns (c, kh, kw) × 32 output channels. The channels are the same for all the
+// invocations of a workgroup, so their vec4 loads are uniform (loaded once and broadcast); the
+// rows differ per lane. No workgroup memory, no barriers (both slow on llvmpipe). Tails are
+// clamped for loads and guarded for stores, so any shape works on any adapter.
 
 override WORKGROUP: u32 = 64u;
 
@@ -284,10 +287,10 @@ struct WeightGradParams {
   kernel_w: u32,
   stride: u32,
   padding: u32,
-  o_vec: u32,          // vec4s per position of the transposed dy: o_pad / 4
+  o_vec: u32,          // vec4s per position of the transposed dy: o_pad / 4 (o_pad: 32·k)
   rows_per_chunk: u32, // rows (n, oh) each chunk reduces over
   blocks_j: u32,       // workgroups along j = (c, kh, kw)
-  blocks_o: u32,       // workgroups along o, 16 channels each
+  blocks_o: u32,       // workgroups along o, 32 channels each
   accumulate: u32,     // 1: add into out (one chunk writes dW directly)
 }
 
@@ -358,8 +361,13 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     return;
   }
   let row_end = min(rows, row_begin + wparams.rows_per_chunk);
-  let o0 = o_block * 16u;
-  let j0 = j_block * WORKGROUP * 16u + lid;
+  let o0 = o_block * 32u;
+  let j0 = j_block * WORKGROUP * 8u + lid;
+  // Parts of the tile no lane needs are skipped (uniform branches): the second 16 channels past
+  // the last channel, the last 4 columns past the last column.
+  let wide = o0 + 16u < wparams.out_channels;
+  let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
+  let tall = j_block * WORKGROUP * 8u + 4u * WORKGROUP < count;
   let c0 = wgrad_col(j0);
   let c1 = wgrad_col(j0 + WORKGROUP);
   let c2 = wgrad_col(j0 + 2u * WORKGROUP);
@@ -368,14 +376,6 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   let c5 = wgrad_col(j0 + 5u * WORKGROUP);
   let c6 = wgrad_col(j0 + 6u * WORKGROUP);
   let c7 = wgrad_col(j0 + 7u * WORKGROUP);
-  let c8 = wgrad_col(j0 + 8u * WORKGROUP);
-  let c9 = wgrad_col(j0 + 9u * WORKGROUP);
-  let c10 = wgrad_col(j0 + 10u * WORKGROUP);
-  let c11 = wgrad_col(j0 + 11u * WORKGROUP);
-  let c12 = wgrad_col(j0 + 12u * WORKGROUP);
-  let c13 = wgrad_col(j0 + 13u * WORKGROUP);
-  let c14 = wgrad_col(j0 + 14u * WORKGROUP);
-  let c15 = wgrad_col(j0 + 15u * WORKGROUP);
   var a0 = mat4x4f();
   var a1 = mat4x4f();
   var a2 = mat4x4f();
@@ -384,17 +384,14 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   var a5 = mat4x4f();
   var a6 = mat4x4f();
   var a7 = mat4x4f();
-  var a8 = mat4x4f();
-  var a9 = mat4x4f();
-  var a10 = mat4x4f();
-  var a11 = mat4x4f();
-  var a12 = mat4x4f();
-  var a13 = mat4x4f();
-  var a14 = mat4x4f();
-  var a15 = mat4x4f();
-  // Rows of the tile that hold a column for some lane: the others are skipped, in groups of 4.
-  let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
-  let live = (count - j_block * WORKGROUP * 16u + WORKGROUP - 1u) / WORKGROUP;
+  var b0 = mat4x4f();
+  var b1 = mat4x4f();
+  var b2 = mat4x4f();
+  var b3 = mat4x4f();
+  var b4 = mat4x4f();
+  var b5 = mat4x4f();
+  var b6 = mat4x4f();
+  var b7 = mat4x4f();
   let s = i32(wparams.stride);
   let image = i32(wparams.channels * wparams.in_h * wparams.in_w);
   for (var row = row_begin; row < row_end; row++) {
@@ -405,29 +402,38 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
     for (var ow = 0u; ow < wparams.out_w; ow++) {
       let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+      let e = mat4x4f(wgrad_dy[di + 4u], wgrad_dy[di + 5u], wgrad_dy[di + 6u], wgrad_dy[di + 7u]);
       let iw0 = i32(ow) * s;
       let base = row_base + iw0;
-      a0 += wgrad_load(c0, base, ih0, iw0) * d;
-      a1 += wgrad_load(c1, base, ih0, iw0) * d;
-      a2 += wgrad_load(c2, base, ih0, iw0) * d;
-      a3 += wgrad_load(c3, base, ih0, iw0) * d;
-      if (live > 4u) {
-      a4 += wgrad_load(c4, base, ih0, iw0) * d;
-      a5 += wgrad_load(c5, base, ih0, iw0) * d;
-      a6 += wgrad_load(c6, base, ih0, iw0) * d;
-      a7 += wgrad_load(c7, base, ih0, iw0) * d;
+      let x0 = wgrad_load(c0, base, ih0, iw0);
+      let x1 = wgrad_load(c1, base, ih0, iw0);
+      let x2 = wgrad_load(c2, base, ih0, iw0);
+      let x3 = wgrad_load(c3, base, ih0, iw0);
+      a0 += x0 * d;
+      a1 += x1 * d;
+      a2 += x2 * d;
+      a3 += x3 * d;
+      if (wide) {
+        b0 += x0 * e;
+        b1 += x1 * e;
+        b2 += x2 * e;
+        b3 += x3 * e;
       }
-      if (live > 8u) {
-      a8 += wgrad_load(c8, base, ih0, iw0) * d;
-      a9 += wgrad_load(c9, base, ih0, iw0) * d;
-      a10 += wgrad_load(c10, base, ih0, iw0) * d;
-      a11 += wgrad_load(c11, base, ih0, iw0) * d;
-      }
-      if (live > 12u) {
-      a12 += wgrad_load(c12, base, ih0, iw0) * d;
-      a13 += wgrad_load(c13, base, ih0, iw0) * d;
-      a14 += wgrad_load(c14, base, ih0, iw0) * d;
-      a15 += wgrad_load(c15, base, ih0, iw0) * d;
+      if (tall) {
+        let x4 = wgrad_load(c4, base, ih0, iw0);
+        let x5 = wgrad_load(c5, base, ih0, iw0);
+        let x6 = wgrad_load(c6, base, ih0, iw0);
+        let x7 = wgrad_load(c7, base, ih0, iw0);
+        a4 += x4 * d;
+        a5 += x5 * d;
+        a6 += x6 * d;
+        a7 += x7 * d;
+        if (wide) {
+          b4 += x4 * e;
+          b5 += x5 * e;
+          b6 += x6 * e;
+          b7 += x7 * e;
+        }
       }
       di += wparams.o_vec;
     }
@@ -440,14 +446,14 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   wgrad_store(c5, o0, chunk, a5);
   wgrad_store(c6, o0, chunk, a6);
   wgrad_store(c7, o0, chunk, a7);
-  wgrad_store(c8, o0, chunk, a8);
-  wgrad_store(c9, o0, chunk, a9);
-  wgrad_store(c10, o0, chunk, a10);
-  wgrad_store(c11, o0, chunk, a11);
-  wgrad_store(c12, o0, chunk, a12);
-  wgrad_store(c13, o0, chunk, a13);
-  wgrad_store(c14, o0, chunk, a14);
-  wgrad_store(c15, o0, chunk, a15);
+  wgrad_store(c0, o0 + 16u, chunk, b0);
+  wgrad_store(c1, o0 + 16u, chunk, b1);
+  wgrad_store(c2, o0 + 16u, chunk, b2);
+  wgrad_store(c3, o0 + 16u, chunk, b3);
+  wgrad_store(c4, o0 + 16u, chunk, b4);
+  wgrad_store(c5, o0 + 16u, chunk, b5);
+  wgrad_store(c6, o0 + 16u, chunk, b6);
+  wgrad_store(c7, o0 + 16u, chunk, b7);
 }
 
 // ---- sum_chunks: dW += Σ_chunk partial[chunk] ----

@@ -47,10 +47,12 @@ export function conv2dOutputSize(
   return Math.floor((size + 2 * padding - kernel) / stride) + 1;
 }
 
-/** Rows (positions or columns) of the register tile each invocation owns in the GEMM kernels. */
-const TILE_ROWS = 16;
-/** Channels of the register tile: four vec4s. */
-const TILE_CHANNELS = 16;
+/** The gather kernel's register tile: 16 positions × 16 channels (a mat4x4f per position). */
+const GATHER_ROWS = 16;
+const GATHER_CHANNELS = 16;
+/** The weight gradient's register tile: 8 columns (c, kh, kw) × 32 output channels. */
+const WGRAD_ROWS = 8;
+const WGRAD_CHANNELS = 32;
 /** Workgroup size of the light passes (transpose, sums), and of the GEMMs on hardware GPUs. */
 const GPU_WORKGROUP = 64;
 /** Workgroups the weight gradient aims for, splitting its reduction when tiles alone are fewer. */
@@ -190,14 +192,13 @@ interface Geometry {
 }
 
 /**
- * Validates the input (x, or dx where x is not needed), weight and the options; throws errors
- * naming the argument and its shape.
+ * Validates the input-shaped tensor (x, or dx where x is not needed), the weight-shaped one
+ * (weight or dWeight) and the options; throws errors naming the argument and its shape.
  */
 function geometry(
   owner: string,
-  name: string,
-  x: Tensor,
-  weight: Tensor,
+  [name, x]: [string, Tensor],
+  [weightName, weight]: [string, Tensor],
   opts: Conv2dOptions,
 ): Geometry {
   const { stride, padding } = opts;
@@ -208,17 +209,20 @@ function geometry(
     throw new Error(`${owner}: padding must be an integer ≥ 0, got ${padding}`);
   }
   checkShape(owner, name, x, [null, null, null, null]);
-  checkShape(owner, "weight", weight, [null, x.shape[1], null, null]);
+  checkShape(owner, weightName, weight, [null, x.shape[1], null, null]);
   const [n, c, h, w] = x.shape;
   const [o, , kh, kw] = weight.shape;
   if (c === 0 || o === 0 || kh === 0 || kw === 0) {
     throw new Error(
-      `${owner}: weight has shape [${weight.shape.join(", ")}]: channels and kernel must be ≥ 1`,
+      `${owner}: ${weightName} has shape [${weight.shape.join(", ")}]: ` +
+        `channels and kernel must be ≥ 1`,
     );
   }
   if (kh > h + 2 * padding || kw > w + 2 * padding) {
     throw new Error(
-      `${owner}: kernel ${kh}×${kw} of weight [${weight.shape.join(", ")}] is larger than the ` +
+      `${owner}: kernel ${kh}×${kw} of ${weightName} [${
+        weight.shape.join(", ")
+      }] is larger than the ` +
         `padded input ${h + 2 * padding}×${w + 2 * padding} of ${name} [${x.shape.join(", ")}] ` +
         `(padding ${padding})`,
     );
@@ -248,18 +252,20 @@ function roundUp(value: number, multiple: number): number {
 
 /**
  * Records out[a, b, c] = input[a·aStride + b·bStride + c·cStride] (zero for c ≥ cCount) into a
- * new tensor [a, b, cPad] with cPad a multiple of the tile's 16 channels.
+ * new tensor [a, b, cPad], cPad = cCount rounded up to `channels` (a multiple of 16).
  */
 function transposed(
   k: Kernels,
   input: Tensor,
   [aCount, bCount, cCount]: [number, number, number],
   [aStride, bStride, cStride]: [number, number, number],
+  channels: number,
   label: string,
 ): Tensor {
-  const cPad = roundUp(cCount, TILE_CHANNELS);
+  const cPad = roundUp(cCount, channels);
   const out = Tensor.empty([aCount, bCount, cPad], { label });
-  const invocations = aCount * bCount * cPad / TILE_CHANNELS;
+  // Each invocation writes 16 channels.
+  const invocations = aCount * bCount * cPad / 16;
   k.transpose.dispatch(
     {
       a_count: aCount,
@@ -302,7 +308,7 @@ export function conv2dForward(
   opts: Conv2dOptions,
 ): void {
   const owner = "Conv2d.forward";
-  const g = geometry(owner, "x", x, weight, opts);
+  const g = geometry(owner, ["x", x], ["weight", weight], opts);
   if (bias) checkShape(owner, "bias", bias, [g.o]);
   checkShape(owner, "y", y, [g.n, g.o, g.oh, g.ow]);
   checkDistinct(owner, { y }, { x, weight, bias });
@@ -310,9 +316,16 @@ export function conv2dForward(
   const k = kernels();
   const taps = g.kh * g.kw;
   // w[c, tap, o]: the channels a GEMM tile produces are contiguous.
-  const wT = transposed(k, weight, [g.c, taps, g.o], [taps, 1, g.c * taps], "Conv2d.weightT");
-  const blocksM = Math.ceil(g.n * g.oh * g.ow / (k.workgroup * TILE_ROWS));
-  const blocksQ = Math.ceil(g.o / TILE_CHANNELS);
+  const wT = transposed(
+    k,
+    weight,
+    [g.c, taps, g.o],
+    [taps, 1, g.c * taps],
+    GATHER_CHANNELS,
+    "Conv2d.weightT",
+  );
+  const blocksM = Math.ceil(g.n * g.oh * g.ow / (k.workgroup * GATHER_ROWS));
+  const blocksQ = Math.ceil(g.o / GATHER_CHANNELS);
   k.gather.dispatch(
     {
       batch: g.n,
@@ -331,7 +344,7 @@ export function conv2dForward(
       tap_sign: 1,
       tap_offset: -g.padding,
       tap_div: 1,
-      q_vec: roundUp(g.o, TILE_CHANNELS) / 4,
+      q_vec: roundUp(g.o, GATHER_CHANNELS) / 4,
       use_bias: bias ? 1 : 0,
       blocks_m: blocksM,
       blocks_q: blocksQ,
@@ -376,7 +389,7 @@ export function conv2dBackward(
   opts: Conv2dOptions,
 ): void {
   const owner = "Conv2d.backward";
-  const g = geometry(owner, "x", x, weight, opts);
+  const g = geometry(owner, ["x", x], ["weight", weight], opts);
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   if (dx) checkShape(owner, "dx", dx, [g.n, g.c, g.h, g.w]);
   checkShape(owner, "dWeight", dWeight, [g.o, g.c, g.kh, g.kw]);
@@ -413,7 +426,7 @@ export function conv2dBackwardData(
   opts: Conv2dOptions,
 ): void {
   const owner = "Conv2d.backwardData";
-  const g = geometry(owner, "dx", dx, weight, opts);
+  const g = geometry(owner, ["dx", dx], ["weight", weight], opts);
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   checkDistinct(owner, { dx }, { dy, weight });
   if (g.n > 0) inputGrad(kernels(), g, dy, weight, dx);
@@ -446,7 +459,7 @@ export function conv2dBackwardWeight(
   opts: Conv2dOptions,
 ): void {
   const owner = "Conv2d.backwardWeight";
-  const g = geometry(owner, "x", x, dWeight, opts);
+  const g = geometry(owner, ["x", x], ["dWeight", dWeight], opts);
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
   checkDistinct(owner, { dWeight, dBias }, { dy, x });
@@ -457,12 +470,19 @@ export function conv2dBackwardWeight(
 function inputGrad(k: Kernels, g: Geometry, dy: Tensor, weight: Tensor, dx: Tensor): void {
   const taps = g.kh * g.kw;
   // w[o, tap, c]: the input channels a tile produces are contiguous.
-  const wT = transposed(k, weight, [g.o, taps, g.c], [g.c * taps, 1, taps], "Conv2d.weightT");
+  const wT = transposed(
+    k,
+    weight,
+    [g.o, taps, g.c],
+    [g.c * taps, 1, taps],
+    GATHER_CHANNELS,
+    "Conv2d.weightT",
+  );
   const s = g.stride;
   const subH = Math.ceil(g.h / s);
   const subW = Math.ceil(g.w / s);
-  const blocksM = Math.ceil(g.n * subH * subW / (k.workgroup * TILE_ROWS));
-  const blocksQ = Math.ceil(g.c / TILE_CHANNELS);
+  const blocksM = Math.ceil(g.n * subH * subW / (k.workgroup * GATHER_ROWS));
+  const blocksQ = Math.ceil(g.c / GATHER_CHANNELS);
   k.gather.dispatch(
     {
       batch: g.n,
@@ -481,7 +501,7 @@ function inputGrad(k: Kernels, g: Geometry, dy: Tensor, weight: Tensor, dx: Tens
       tap_sign: -1,
       tap_offset: g.padding,
       tap_div: s,
-      q_vec: roundUp(g.c, TILE_CHANNELS) / 4,
+      q_vec: roundUp(g.c, GATHER_CHANNELS) / 4,
       use_bias: 0,
       blocks_m: blocksM,
       blocks_q: blocksQ,
@@ -506,10 +526,17 @@ function weightGrad(
 ): void {
   const plane = g.oh * g.ow;
   // dy[n, pos, o]: the output channels a tile reduces are contiguous.
-  const dyT = transposed(k, dy, [g.n, plane, g.o], [g.o * plane, 1, plane], "Conv2d.dyT");
+  const dyT = transposed(
+    k,
+    dy,
+    [g.n, plane, g.o],
+    [g.o * plane, 1, plane],
+    WGRAD_CHANNELS,
+    "Conv2d.dyT",
+  );
   const count = g.c * g.kh * g.kw;
-  const blocksJ = Math.ceil(count / (k.workgroup * TILE_ROWS));
-  const blocksO = Math.ceil(g.o / TILE_CHANNELS);
+  const blocksJ = Math.ceil(count / (k.workgroup * WGRAD_ROWS));
+  const blocksO = Math.ceil(g.o / WGRAD_CHANNELS);
   const rows = g.n * g.oh;
   const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / (blocksJ * blocksO)));
   const rowsPerChunk = Math.ceil(rows / wanted);
@@ -530,7 +557,7 @@ function weightGrad(
       kernel_w: g.kw,
       stride: g.stride,
       padding: g.padding,
-      o_vec: roundUp(g.o, TILE_CHANNELS) / 4,
+      o_vec: roundUp(g.o, WGRAD_CHANNELS) / 4,
       rows_per_chunk: rowsPerChunk,
       blocks_j: blocksJ,
       blocks_o: blocksO,

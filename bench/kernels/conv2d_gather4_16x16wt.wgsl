@@ -1,13 +1,6 @@
-// 2-D convolution (NCHW) as implicit GEMM, forward and backward.
-// Bindings: 0 params, then the read-only inputs, then the read-write outputs (hajime's order).
-//
-// gather: out[n, q, pos] = Σ_r Σ_taps in[n, r, tap(pos)] · w[q, r, tap] (+ bias[q]). The forward
-//   pass (q = output channel, r = input channel) and the gradient w.r.t. the input (q = input
-//   channel, r = output channel, taps flipped and phase-split for strides > 1) are both this.
-//
-// Each invocation owns a register tile of 4 positions × 8 channels q held in named vec4s. The
-// channel block is uniform across a workgroup, so weight loads are the same for every lane
-// (llvmpipe loads them once and broadcasts); the positions differ per lane.
+// Experiment 4 (see bench/README_conv2d.md): experiment 3 with 16 positions × 16 channels, the
+// tile shaders/conv2d.wgsl keeps (there as mat4x4f accumulators). Driven by
+// bench/kernels/conv2d_explore.ts. Bindings: 0 params, 1 input, 2 weights, 3 bias, 4 output.
 
 struct Params {
   batch: u32,        // N
@@ -36,7 +29,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 
 override WORKGROUP: u32 = 64u;
-const TILE_M: u32 = 4u;
+const TILE_M: u32 = 16u;
 
 @group(0) @binding(1) var<storage, read> gather_in: array<f32>;
 @group(0) @binding(2) var<storage, read> gather_w: array<vec4f>;
@@ -98,24 +91,6 @@ fn gather_store(p: Pos, q0: u32, lo: vec4f, hi: vec4f) {
   }
 }
 
-fn gather_store4(p: Pos, q0: u32, lo: vec4f) {
-  if (!p.valid) {
-    return;
-  }
-  let plane = params.out_h * params.out_w;
-  let base = p.n * params.q_count * plane + p.oh * params.out_w + p.ow;
-  for (var j = 0u; j < 4u; j++) {
-    let q = q0 + j;
-    if (q < params.q_count) {
-      var v = lo[j];
-      if (params.use_bias != 0u) {
-        v += gather_bias[q];
-      }
-      gather_out[base + q * plane] = v;
-    }
-  }
-}
-
 @compute @workgroup_size(WORKGROUP)
 fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
@@ -135,6 +110,18 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   let p1 = gather_pos(m0 + 1u * WORKGROUP, ph, pw);
   let p2 = gather_pos(m0 + 2u * WORKGROUP, ph, pw);
   let p3 = gather_pos(m0 + 3u * WORKGROUP, ph, pw);
+  let p4 = gather_pos(m0 + 4u * WORKGROUP, ph, pw);
+  let p5 = gather_pos(m0 + 5u * WORKGROUP, ph, pw);
+  let p6 = gather_pos(m0 + 6u * WORKGROUP, ph, pw);
+  let p7 = gather_pos(m0 + 7u * WORKGROUP, ph, pw);
+  let p8 = gather_pos(m0 + 8u * WORKGROUP, ph, pw);
+  let p9 = gather_pos(m0 + 9u * WORKGROUP, ph, pw);
+  let p10 = gather_pos(m0 + 10u * WORKGROUP, ph, pw);
+  let p11 = gather_pos(m0 + 11u * WORKGROUP, ph, pw);
+  let p12 = gather_pos(m0 + 12u * WORKGROUP, ph, pw);
+  let p13 = gather_pos(m0 + 13u * WORKGROUP, ph, pw);
+  let p14 = gather_pos(m0 + 14u * WORKGROUP, ph, pw);
+  let p15 = gather_pos(m0 + 15u * WORKGROUP, ph, pw);
   var a0_0 = vec4f(0.0);
   var a0_1 = vec4f(0.0);
   var a0_2 = vec4f(0.0);
@@ -151,6 +138,54 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   var a3_1 = vec4f(0.0);
   var a3_2 = vec4f(0.0);
   var a3_3 = vec4f(0.0);
+  var a4_0 = vec4f(0.0);
+  var a4_1 = vec4f(0.0);
+  var a4_2 = vec4f(0.0);
+  var a4_3 = vec4f(0.0);
+  var a5_0 = vec4f(0.0);
+  var a5_1 = vec4f(0.0);
+  var a5_2 = vec4f(0.0);
+  var a5_3 = vec4f(0.0);
+  var a6_0 = vec4f(0.0);
+  var a6_1 = vec4f(0.0);
+  var a6_2 = vec4f(0.0);
+  var a6_3 = vec4f(0.0);
+  var a7_0 = vec4f(0.0);
+  var a7_1 = vec4f(0.0);
+  var a7_2 = vec4f(0.0);
+  var a7_3 = vec4f(0.0);
+  var a8_0 = vec4f(0.0);
+  var a8_1 = vec4f(0.0);
+  var a8_2 = vec4f(0.0);
+  var a8_3 = vec4f(0.0);
+  var a9_0 = vec4f(0.0);
+  var a9_1 = vec4f(0.0);
+  var a9_2 = vec4f(0.0);
+  var a9_3 = vec4f(0.0);
+  var a10_0 = vec4f(0.0);
+  var a10_1 = vec4f(0.0);
+  var a10_2 = vec4f(0.0);
+  var a10_3 = vec4f(0.0);
+  var a11_0 = vec4f(0.0);
+  var a11_1 = vec4f(0.0);
+  var a11_2 = vec4f(0.0);
+  var a11_3 = vec4f(0.0);
+  var a12_0 = vec4f(0.0);
+  var a12_1 = vec4f(0.0);
+  var a12_2 = vec4f(0.0);
+  var a12_3 = vec4f(0.0);
+  var a13_0 = vec4f(0.0);
+  var a13_1 = vec4f(0.0);
+  var a13_2 = vec4f(0.0);
+  var a13_3 = vec4f(0.0);
+  var a14_0 = vec4f(0.0);
+  var a14_1 = vec4f(0.0);
+  var a14_2 = vec4f(0.0);
+  var a14_3 = vec4f(0.0);
+  var a15_0 = vec4f(0.0);
+  var a15_1 = vec4f(0.0);
+  var a15_2 = vec4f(0.0);
+  var a15_3 = vec4f(0.0);
   let in_plane = params.in_h * params.in_w;
   for (var kh = 0u; kh < params.kernel_h; kh++) {
     let nh = i32(ph) + params.tap_sign * i32(kh) + params.tap_offset;
@@ -168,6 +203,18 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
       let o1 = gather_offset(p1, bh, bw);
       let o2 = gather_offset(p2, bh, bw);
       let o3 = gather_offset(p3, bh, bw);
+      let o4 = gather_offset(p4, bh, bw);
+      let o5 = gather_offset(p5, bh, bw);
+      let o6 = gather_offset(p6, bh, bw);
+      let o7 = gather_offset(p7, bh, bw);
+      let o8 = gather_offset(p8, bh, bw);
+      let o9 = gather_offset(p9, bh, bw);
+      let o10 = gather_offset(p10, bh, bw);
+      let o11 = gather_offset(p11, bh, bw);
+      let o12 = gather_offset(p12, bh, bw);
+      let o13 = gather_offset(p13, bh, bw);
+      let o14 = gather_offset(p14, bh, bw);
+      let o15 = gather_offset(p15, bh, bw);
       let taps = params.kernel_h * params.kernel_w;
       let qv = params.w_q_stride;
       var wi = (kh * params.kernel_w + kw) * qv + q0 / 4u;
@@ -182,6 +229,18 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
         let x1 = gather_load(o1, ri);
         let x2 = gather_load(o2, ri);
         let x3 = gather_load(o3, ri);
+        let x4 = gather_load(o4, ri);
+        let x5 = gather_load(o5, ri);
+        let x6 = gather_load(o6, ri);
+        let x7 = gather_load(o7, ri);
+        let x8 = gather_load(o8, ri);
+        let x9 = gather_load(o9, ri);
+        let x10 = gather_load(o10, ri);
+        let x11 = gather_load(o11, ri);
+        let x12 = gather_load(o12, ri);
+        let x13 = gather_load(o13, ri);
+        let x14 = gather_load(o14, ri);
+        let x15 = gather_load(o15, ri);
         a0_0 += x0 * w0;
         a0_1 += x0 * w1;
         a0_2 += x0 * w2;
@@ -198,6 +257,54 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
         a3_1 += x3 * w1;
         a3_2 += x3 * w2;
         a3_3 += x3 * w3;
+        a4_0 += x4 * w0;
+        a4_1 += x4 * w1;
+        a4_2 += x4 * w2;
+        a4_3 += x4 * w3;
+        a5_0 += x5 * w0;
+        a5_1 += x5 * w1;
+        a5_2 += x5 * w2;
+        a5_3 += x5 * w3;
+        a6_0 += x6 * w0;
+        a6_1 += x6 * w1;
+        a6_2 += x6 * w2;
+        a6_3 += x6 * w3;
+        a7_0 += x7 * w0;
+        a7_1 += x7 * w1;
+        a7_2 += x7 * w2;
+        a7_3 += x7 * w3;
+        a8_0 += x8 * w0;
+        a8_1 += x8 * w1;
+        a8_2 += x8 * w2;
+        a8_3 += x8 * w3;
+        a9_0 += x9 * w0;
+        a9_1 += x9 * w1;
+        a9_2 += x9 * w2;
+        a9_3 += x9 * w3;
+        a10_0 += x10 * w0;
+        a10_1 += x10 * w1;
+        a10_2 += x10 * w2;
+        a10_3 += x10 * w3;
+        a11_0 += x11 * w0;
+        a11_1 += x11 * w1;
+        a11_2 += x11 * w2;
+        a11_3 += x11 * w3;
+        a12_0 += x12 * w0;
+        a12_1 += x12 * w1;
+        a12_2 += x12 * w2;
+        a12_3 += x12 * w3;
+        a13_0 += x13 * w0;
+        a13_1 += x13 * w1;
+        a13_2 += x13 * w2;
+        a13_3 += x13 * w3;
+        a14_0 += x14 * w0;
+        a14_1 += x14 * w1;
+        a14_2 += x14 * w2;
+        a14_3 += x14 * w3;
+        a15_0 += x15 * w0;
+        a15_1 += x15 * w1;
+        a15_2 += x15 * w2;
+        a15_3 += x15 * w3;
         wi += wstep;
         ri += in_plane;
       }
@@ -211,4 +318,28 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   gather_store(p2, q0 + 8u, a2_2, a2_3);
   gather_store(p3, q0 + 0u, a3_0, a3_1);
   gather_store(p3, q0 + 8u, a3_2, a3_3);
+  gather_store(p4, q0 + 0u, a4_0, a4_1);
+  gather_store(p4, q0 + 8u, a4_2, a4_3);
+  gather_store(p5, q0 + 0u, a5_0, a5_1);
+  gather_store(p5, q0 + 8u, a5_2, a5_3);
+  gather_store(p6, q0 + 0u, a6_0, a6_1);
+  gather_store(p6, q0 + 8u, a6_2, a6_3);
+  gather_store(p7, q0 + 0u, a7_0, a7_1);
+  gather_store(p7, q0 + 8u, a7_2, a7_3);
+  gather_store(p8, q0 + 0u, a8_0, a8_1);
+  gather_store(p8, q0 + 8u, a8_2, a8_3);
+  gather_store(p9, q0 + 0u, a9_0, a9_1);
+  gather_store(p9, q0 + 8u, a9_2, a9_3);
+  gather_store(p10, q0 + 0u, a10_0, a10_1);
+  gather_store(p10, q0 + 8u, a10_2, a10_3);
+  gather_store(p11, q0 + 0u, a11_0, a11_1);
+  gather_store(p11, q0 + 8u, a11_2, a11_3);
+  gather_store(p12, q0 + 0u, a12_0, a12_1);
+  gather_store(p12, q0 + 8u, a12_2, a12_3);
+  gather_store(p13, q0 + 0u, a13_0, a13_1);
+  gather_store(p13, q0 + 8u, a13_2, a13_3);
+  gather_store(p14, q0 + 0u, a14_0, a14_1);
+  gather_store(p14, q0 + 8u, a14_2, a14_3);
+  gather_store(p15, q0 + 0u, a15_0, a15_1);
+  gather_store(p15, q0 + 8u, a15_2, a15_3);
 }

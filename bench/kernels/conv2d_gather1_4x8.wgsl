@@ -1,13 +1,7 @@
-// 2-D convolution (NCHW) as implicit GEMM, forward and backward.
-// Bindings: 0 params, then the read-only inputs, then the read-write outputs (hajime's order).
-//
-// gather: out[n, q, pos] = Σ_r Σ_taps in[n, r, tap(pos)] · w[q, r, tap] (+ bias[q]). The forward
-//   pass (q = output channel, r = input channel) and the gradient w.r.t. the input (q = input
-//   channel, r = output channel, taps flipped and phase-split for strides > 1) are both this.
-//
-// Each invocation owns a register tile of 4 positions × 8 channels q held in named vec4s. The
-// channel block is uniform across a workgroup, so weight loads are the same for every lane
-// (llvmpipe loads them once and broadcasts); the positions differ per lane.
+// Experiment 1 (see bench/README_conv2d.md): the gather GEMM (forward mode) with a 4 positions ×
+// 8 channels register tile in named vec4s, weights read in their own [O, C, KH, KW] layout with
+// scalar uniform loads. Driven by bench/kernels/conv2d_explore.ts.
+// Bindings: 0 params, 1 input, 2 weights, 3 bias, 4 output.
 
 struct Params {
   batch: u32,        // N
@@ -98,24 +92,6 @@ fn gather_store(p: Pos, q0: u32, lo: vec4f, hi: vec4f) {
   }
 }
 
-fn gather_store4(p: Pos, q0: u32, lo: vec4f) {
-  if (!p.valid) {
-    return;
-  }
-  let plane = params.out_h * params.out_w;
-  let base = p.n * params.q_count * plane + p.oh * params.out_w + p.ow;
-  for (var j = 0u; j < 4u; j++) {
-    let q = q0 + j;
-    if (q < params.q_count) {
-      var v = lo[j];
-      if (params.use_bias != 0u) {
-        v += gather_bias[q];
-      }
-      gather_out[base + q * plane] = v;
-    }
-  }
-}
-
 @compute @workgroup_size(WORKGROUP)
 fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
@@ -129,14 +105,16 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   }
   let ph = phase / params.phase_stride;
   let pw = phase % params.phase_stride;
-  let q0 = q_block * 12u;
+  let q0 = q_block * 8u;
   let m0 = m_block * WORKGROUP * TILE_M + lid;
-  let p0 = gather_pos(m0 + 0u * WORKGROUP, ph, pw);
-  let p1 = gather_pos(m0 + 1u * WORKGROUP, ph, pw);
+  let p0 = gather_pos(m0, ph, pw);
+  let p1 = gather_pos(m0 + WORKGROUP, ph, pw);
   let p2 = gather_pos(m0 + 2u * WORKGROUP, ph, pw);
   let p3 = gather_pos(m0 + 3u * WORKGROUP, ph, pw);
+
+  // Weight rows of the 8 channels, clamped so a tail block reads valid memory.
   let last = params.q_count - 1u;
-  let wq0 = min(q0 + 0u, last) * params.w_q_stride;
+  let wq0 = min(q0, last) * params.w_q_stride;
   let wq1 = min(q0 + 1u, last) * params.w_q_stride;
   let wq2 = min(q0 + 2u, last) * params.w_q_stride;
   let wq3 = min(q0 + 3u, last) * params.w_q_stride;
@@ -144,22 +122,16 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   let wq5 = min(q0 + 5u, last) * params.w_q_stride;
   let wq6 = min(q0 + 6u, last) * params.w_q_stride;
   let wq7 = min(q0 + 7u, last) * params.w_q_stride;
-  let wq8 = min(q0 + 8u, last) * params.w_q_stride;
-  let wq9 = min(q0 + 9u, last) * params.w_q_stride;
-  let wq10 = min(q0 + 10u, last) * params.w_q_stride;
-  let wq11 = min(q0 + 11u, last) * params.w_q_stride;
-  var a0_0 = vec4f(0.0);
-  var a0_1 = vec4f(0.0);
-  var a0_2 = vec4f(0.0);
-  var a1_0 = vec4f(0.0);
-  var a1_1 = vec4f(0.0);
-  var a1_2 = vec4f(0.0);
-  var a2_0 = vec4f(0.0);
-  var a2_1 = vec4f(0.0);
-  var a2_2 = vec4f(0.0);
-  var a3_0 = vec4f(0.0);
-  var a3_1 = vec4f(0.0);
-  var a3_2 = vec4f(0.0);
+
+  var a0l = vec4f(0.0);
+  var a0h = vec4f(0.0);
+  var a1l = vec4f(0.0);
+  var a1h = vec4f(0.0);
+  var a2l = vec4f(0.0);
+  var a2h = vec4f(0.0);
+  var a3l = vec4f(0.0);
+  var a3h = vec4f(0.0);
+
   let in_plane = params.in_h * params.in_w;
   for (var kh = 0u; kh < params.kernel_h; kh++) {
     let nh = i32(ph) + params.tap_sign * i32(kh) + params.tap_offset;
@@ -180,36 +152,27 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
       var wi = kh * params.kernel_w + kw;
       var ri = 0u;
       for (var r = 0u; r < params.r_count; r++) {
-        let w0 = vec4f(gather_w[wq0+wi], gather_w[wq1+wi], gather_w[wq2+wi], gather_w[wq3+wi]);
-        let w1 = vec4f(gather_w[wq4+wi], gather_w[wq5+wi], gather_w[wq6+wi], gather_w[wq7+wi]);
-        let w2 = vec4f(gather_w[wq8+wi], gather_w[wq9+wi], gather_w[wq10+wi], gather_w[wq11+wi]);
+        let wl = vec4f(gather_w[wq0 + wi], gather_w[wq1 + wi], gather_w[wq2 + wi], gather_w[wq3 + wi]);
+        let wh = vec4f(gather_w[wq4 + wi], gather_w[wq5 + wi], gather_w[wq6 + wi], gather_w[wq7 + wi]);
         let x0 = gather_load(o0, ri);
         let x1 = gather_load(o1, ri);
         let x2 = gather_load(o2, ri);
         let x3 = gather_load(o3, ri);
-        a0_0 += x0 * w0;
-        a0_1 += x0 * w1;
-        a0_2 += x0 * w2;
-        a1_0 += x1 * w0;
-        a1_1 += x1 * w1;
-        a1_2 += x1 * w2;
-        a2_0 += x2 * w0;
-        a2_1 += x2 * w1;
-        a2_2 += x2 * w2;
-        a3_0 += x3 * w0;
-        a3_1 += x3 * w1;
-        a3_2 += x3 * w2;
+        a0l += x0 * wl;
+        a0h += x0 * wh;
+        a1l += x1 * wl;
+        a1h += x1 * wh;
+        a2l += x2 * wl;
+        a2h += x2 * wh;
+        a3l += x3 * wl;
+        a3h += x3 * wh;
         wi += params.w_r_stride;
         ri += in_plane;
       }
     }
   }
-  gather_store(p0, q0 + 0u, a0_0, a0_1);
-  gather_store4(p0, q0 + 8u, a0_2);
-  gather_store(p1, q0 + 0u, a1_0, a1_1);
-  gather_store4(p1, q0 + 8u, a1_2);
-  gather_store(p2, q0 + 0u, a2_0, a2_1);
-  gather_store4(p2, q0 + 8u, a2_2);
-  gather_store(p3, q0 + 0u, a3_0, a3_1);
-  gather_store4(p3, q0 + 8u, a3_2);
+  gather_store(p0, q0, a0l, a0h);
+  gather_store(p1, q0, a1l, a1h);
+  gather_store(p2, q0, a2l, a2h);
+  gather_store(p3, q0, a3l, a3h);
 }

@@ -1,13 +1,7 @@
-// 2-D convolution (NCHW) as implicit GEMM, forward and backward.
-// Bindings: 0 params, then the read-only inputs, then the read-write outputs (hajime's order).
-//
-// gather: out[n, q, pos] = Σ_r Σ_taps in[n, r, tap(pos)] · w[q, r, tap] (+ bias[q]). The forward
-//   pass (q = output channel, r = input channel) and the gradient w.r.t. the input (q = input
-//   channel, r = output channel, taps flipped and phase-split for strides > 1) are both this.
-//
-// Each invocation owns a register tile of 4 positions × 8 channels q held in named vec4s. The
-// channel block is uniform across a workgroup, so weight loads are the same for every lane
-// (llvmpipe loads them once and broadcasts); the positions differ per lane.
+// Experiment 3 (see bench/README_conv2d.md): 8 positions × 16 channels, the weights first laid out
+// as [r, tap, q] (the driver does it on the CPU) so the 16 channels are four uniform vec4 loads.
+// Driven by bench/kernels/conv2d_explore.ts. Bindings: 0 params, 1 input, 2 weights, 3 bias,
+// 4 output.
 
 struct Params {
   batch: u32,        // N
@@ -36,7 +30,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 
 override WORKGROUP: u32 = 64u;
-const TILE_M: u32 = 12u;
+const TILE_M: u32 = 8u;
 
 @group(0) @binding(1) var<storage, read> gather_in: array<f32>;
 @group(0) @binding(2) var<storage, read> gather_w: array<vec4f>;
@@ -98,24 +92,6 @@ fn gather_store(p: Pos, q0: u32, lo: vec4f, hi: vec4f) {
   }
 }
 
-fn gather_store4(p: Pos, q0: u32, lo: vec4f) {
-  if (!p.valid) {
-    return;
-  }
-  let plane = params.out_h * params.out_w;
-  let base = p.n * params.q_count * plane + p.oh * params.out_w + p.ow;
-  for (var j = 0u; j < 4u; j++) {
-    let q = q0 + j;
-    if (q < params.q_count) {
-      var v = lo[j];
-      if (params.use_bias != 0u) {
-        v += gather_bias[q];
-      }
-      gather_out[base + q * plane] = v;
-    }
-  }
-}
-
 @compute @workgroup_size(WORKGROUP)
 fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
           @builtin(num_workgroups) nwg: vec3u) {
@@ -139,10 +115,6 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   let p5 = gather_pos(m0 + 5u * WORKGROUP, ph, pw);
   let p6 = gather_pos(m0 + 6u * WORKGROUP, ph, pw);
   let p7 = gather_pos(m0 + 7u * WORKGROUP, ph, pw);
-  let p8 = gather_pos(m0 + 8u * WORKGROUP, ph, pw);
-  let p9 = gather_pos(m0 + 9u * WORKGROUP, ph, pw);
-  let p10 = gather_pos(m0 + 10u * WORKGROUP, ph, pw);
-  let p11 = gather_pos(m0 + 11u * WORKGROUP, ph, pw);
   var a0_0 = vec4f(0.0);
   var a0_1 = vec4f(0.0);
   var a0_2 = vec4f(0.0);
@@ -175,22 +147,6 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   var a7_1 = vec4f(0.0);
   var a7_2 = vec4f(0.0);
   var a7_3 = vec4f(0.0);
-  var a8_0 = vec4f(0.0);
-  var a8_1 = vec4f(0.0);
-  var a8_2 = vec4f(0.0);
-  var a8_3 = vec4f(0.0);
-  var a9_0 = vec4f(0.0);
-  var a9_1 = vec4f(0.0);
-  var a9_2 = vec4f(0.0);
-  var a9_3 = vec4f(0.0);
-  var a10_0 = vec4f(0.0);
-  var a10_1 = vec4f(0.0);
-  var a10_2 = vec4f(0.0);
-  var a10_3 = vec4f(0.0);
-  var a11_0 = vec4f(0.0);
-  var a11_1 = vec4f(0.0);
-  var a11_2 = vec4f(0.0);
-  var a11_3 = vec4f(0.0);
   let in_plane = params.in_h * params.in_w;
   for (var kh = 0u; kh < params.kernel_h; kh++) {
     let nh = i32(ph) + params.tap_sign * i32(kh) + params.tap_offset;
@@ -212,10 +168,6 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
       let o5 = gather_offset(p5, bh, bw);
       let o6 = gather_offset(p6, bh, bw);
       let o7 = gather_offset(p7, bh, bw);
-      let o8 = gather_offset(p8, bh, bw);
-      let o9 = gather_offset(p9, bh, bw);
-      let o10 = gather_offset(p10, bh, bw);
-      let o11 = gather_offset(p11, bh, bw);
       let taps = params.kernel_h * params.kernel_w;
       let qv = params.w_q_stride;
       var wi = (kh * params.kernel_w + kw) * qv + q0 / 4u;
@@ -234,10 +186,6 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
         let x5 = gather_load(o5, ri);
         let x6 = gather_load(o6, ri);
         let x7 = gather_load(o7, ri);
-        let x8 = gather_load(o8, ri);
-        let x9 = gather_load(o9, ri);
-        let x10 = gather_load(o10, ri);
-        let x11 = gather_load(o11, ri);
         a0_0 += x0 * w0;
         a0_1 += x0 * w1;
         a0_2 += x0 * w2;
@@ -270,22 +218,6 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
         a7_1 += x7 * w1;
         a7_2 += x7 * w2;
         a7_3 += x7 * w3;
-        a8_0 += x8 * w0;
-        a8_1 += x8 * w1;
-        a8_2 += x8 * w2;
-        a8_3 += x8 * w3;
-        a9_0 += x9 * w0;
-        a9_1 += x9 * w1;
-        a9_2 += x9 * w2;
-        a9_3 += x9 * w3;
-        a10_0 += x10 * w0;
-        a10_1 += x10 * w1;
-        a10_2 += x10 * w2;
-        a10_3 += x10 * w3;
-        a11_0 += x11 * w0;
-        a11_1 += x11 * w1;
-        a11_2 += x11 * w2;
-        a11_3 += x11 * w3;
         wi += wstep;
         ri += in_plane;
       }
@@ -307,12 +239,4 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   gather_store(p6, q0 + 8u, a6_2, a6_3);
   gather_store(p7, q0 + 0u, a7_0, a7_1);
   gather_store(p7, q0 + 8u, a7_2, a7_3);
-  gather_store(p8, q0 + 0u, a8_0, a8_1);
-  gather_store(p8, q0 + 8u, a8_2, a8_3);
-  gather_store(p9, q0 + 0u, a9_0, a9_1);
-  gather_store(p9, q0 + 8u, a9_2, a9_3);
-  gather_store(p10, q0 + 0u, a10_0, a10_1);
-  gather_store(p10, q0 + 8u, a10_2, a10_3);
-  gather_store(p11, q0 + 0u, a11_0, a11_1);
-  gather_store(p11, q0 + 8u, a11_2, a11_3);
 }

@@ -19,6 +19,8 @@ import {
 import { gpuInfo, initGpu, sync } from "../mod.ts";
 
 const root = new URL("../../shared/cifar10/", import.meta.url).pathname;
+/** The 1-minute load average: other processes on the same cores slow every figure here. */
+const load = () => Deno.loadavg()[0].toFixed(2);
 const augment = () =>
   new Compose([
     new RandomCrop(32, { padding: 4 }),
@@ -36,7 +38,10 @@ try {
 
 if (present) {
   await initGpu();
-  console.log(`data_bench: ${gpuInfo().description}, ${navigator.hardwareConcurrency} cores`);
+  console.log(
+    `data_bench: ${gpuInfo().description}, ${navigator.hardwareConcurrency} cores, ` +
+      `load average ${load()}`,
+  );
   const cache = await Deno.makeTempDir({ prefix: "hajime-bench-cache-" });
   try {
     let t0 = performance.now();
@@ -69,7 +74,8 @@ if (present) {
       const seconds = (performance.now() - t0) / 1000;
       console.log(
         `epoch (${name}): ${images} shuffled images in ${loader.length} batches of 128 in ` +
-          `${seconds.toFixed(2)} s: ${Math.round(images / seconds)} images/s`,
+          `${seconds.toFixed(2)} s: ${Math.round(images / seconds)} images/s ` +
+          `(load average ${load()})`,
       );
       loader.dispose();
     };

@@ -7,7 +7,13 @@
  */
 
 import "./gpu.ts";
-import { drawCropFlipParams, drawCutoutParams } from "../src/kernels/image.ts";
+import {
+  cutout,
+  drawCropFlipParams,
+  drawCutoutParams,
+  imagesToTensor,
+  randomCropFlip,
+} from "../src/kernels/image.ts";
 import { ImageDataset } from "../src/data/image_folder.ts";
 import { DataLoader } from "../src/data/loader.ts";
 import {
@@ -17,6 +23,7 @@ import {
   RandomCrop,
   RandomHorizontalFlip,
   ToTensor,
+  type Transform,
 } from "../src/data/transforms.ts";
 import { bufferPool, Generator, Tensor } from "../mod.ts";
 import {
@@ -134,6 +141,60 @@ Deno.test("augmented batches equal the references with the same draws", async ()
     }
   }
   loader.dispose();
+});
+
+Deno.test("a leading crop/flip fused with ToTensor + Normalize gives the separate kernels' batch", async () => {
+  const seed = testSeed("compose fused");
+  const [n, h, w] = [5, 12, 8]; // width 8: the four-columns-per-thread kernel
+  const pixels = randomPixels(new Generator(seed), n * h, w);
+  const images = Tensor.from(pixels, [n, h, w, 3], { dtype: "u8" });
+  const normalize = new Normalize(CIFAR.mean, CIFAR.std);
+  const crop = (padding: number) => new RandomCrop([h, w], { padding });
+  // Each pipeline with its kernel steps: a crop and/or flip (flip false: a crop alone, which
+  // never flips) or a cutout; the crop/flip kernel draws its params in step order.
+  type Step = { padding: number; flip: boolean } | { cutout: number };
+  const pipelines: [Transform[], Step[]][] = [
+    // One fused pass.
+    [[crop(3), new RandomHorizontalFlip(), new ToTensor(), normalize], [{
+      padding: 3,
+      flip: true,
+    }]],
+    // A fused crop, then cutout, then a flip on its own.
+    [[crop(2), new Cutout(3), new RandomHorizontalFlip(), normalize], [
+      { padding: 2, flip: false },
+      { cutout: 3 },
+      { padding: 0, flip: true },
+    ]],
+    // Cutout first: nothing to fuse.
+    [[new Cutout(3), new RandomHorizontalFlip(), crop(1), normalize], [
+      { cutout: 3 },
+      { padding: 1, flip: true },
+    ]],
+  ];
+  for (const [transforms, steps] of pipelines) {
+    const compose = new Compose(transforms);
+    const actual = await compose.apply(images, new Generator(seed)).read();
+    // The same draws through the unfused kernels.
+    const rng = new Generator(seed);
+    let x = Tensor.empty([n, 3, h, w]);
+    imagesToTensor(images, x, CIFAR);
+    for (const step of steps) {
+      if ("cutout" in step) {
+        const centers = Tensor.from(drawCutoutParams(rng, n, h, w), [n, 2], { dtype: "i32" });
+        cutout(x, centers, { size: step.cutout });
+        continue;
+      }
+      const params = drawCropFlipParams(rng, n, step.padding);
+      if (!step.flip) { for (let i = 0; i < n; i++) params[i * 3 + 2] = 0; }
+      const y = Tensor.empty([n, 3, h, w]);
+      const crops = Tensor.from(params, [n, 3], { dtype: "i32" });
+      randomCropFlip(x, y, crops, { padding: step.padding });
+      x = y;
+    }
+    assertEquals(actual, await x.read(), compose.toString());
+    compose.dispose();
+  }
+  images.dispose();
 });
 
 Deno.test("flip probability 0 and 1, a crop alone, and Compose's print", async () => {

@@ -1,11 +1,13 @@
 /**
  * Image kernels against the float64 references (copies bit-exact, normalisation within 1e-6),
- * and the CPU parameter draws.
+ * the fused augment kernel against the two kernels it replaces (bit for bit), and the CPU
+ * parameter draws.
  *
  * @module
  */
 
 import {
+  augmentImages,
   cutout,
   drawCropFlipParams,
   drawCutoutParams,
@@ -79,6 +81,62 @@ Deno.test("randomCropFlip matches the reference bit for bit, borders and flips i
   const y = Tensor.empty([2, 1, 3, 4]);
   randomCropFlip(upload(x, [2, 1, 3, 4]), y, i32([1, 1, 0, 1000, -7, 1], [2, 3]), { padding: 1 });
   assertEquals(await y.read(), Float32Array.from([...x.slice(0, 12), ...new Array(12).fill(0)]));
+});
+
+/** One offset of each image far out, the other in range: the image reads only zeros. */
+const FAR_OUT = [1000, 1, 0, 1, -7, 1, -(2 ** 31), 1, 0, 1, 2 ** 31 - 1, 1];
+
+Deno.test("augmentImages equals imagesToTensor then randomCropFlip bit for bit", async () => {
+  const rng = new Generator(testSeed("augmentImages"));
+  const cases: [number[], number, number[] | null][] = [
+    // Four columns per thread (C = 3, W % 4 = 0): image 0's column quads straddle the left border
+    // of the batch's first pixel (a span that starts before byte 0, flipped in image 1), then
+    // every corner of the padded image, flipped and not, and the identity crop.
+    [[7, 32, 32, 3], 4, [4, 1, 0, 5, 3, 1, 0, 0, 1, 0, 8, 0, 8, 0, 1, 8, 8, 0, 4, 4, 0]],
+    [[7, 9, 12, 3], 3, null], // 9 rows: a workgroup of 8 rows and a partial one
+    [[130, 5, 4, 3], 2, null], // one column quad per row
+    [[4, 4, 8, 3], 1, FAR_OUT], // offsets far outside [0, 2·padding] read zeros
+    // Any other shape: one pixel per step.
+    [[5, 7, 11, 3], 2, null],
+    [[3, 5, 6, 1], 6, null], // padding larger than the image
+    [[2, 3, 8, 4], 1, null],
+    [[4, 3, 5, 2], 1, FAR_OUT],
+    [[1, 1, 1, 1], 0, [0, 0, 1]],
+  ];
+  for (const [shape, padding, fixed] of cases) {
+    const [n, h, w, c] = shape;
+    const mean = c === 3 ? CIFAR.mean : Array.from({ length: c }, () => rng.uniform());
+    const std = c === 3 ? CIFAR.std : Array.from({ length: c }, () => 0.2 + rng.uniform());
+    const bytes = Uint8Array.from({ length: n * h * w * c }, () => rng.int(256));
+    bytes[0] = 0;
+    bytes[bytes.length - 1] = 255;
+    const crops = fixed ?? drawCropFlipParams(rng, n, padding);
+    const images = Tensor.from(bytes, shape, { dtype: "u8" });
+    const cropParams = i32(crops, [n, 3]);
+    const y = Tensor.empty([n, c, h, w]);
+    augmentImages(images, y, cropParams, { mean, std, padding });
+    const x = Tensor.empty([n, c, h, w]);
+    const twoPass = Tensor.empty([n, c, h, w]);
+    imagesToTensor(images, x, { mean, std });
+    randomCropFlip(x, twoPass, cropParams, { padding });
+    const actual = await y.read();
+    const message = `[${shape}] padding ${padding}`;
+    assertEquals(actual, await twoPass.read(), message);
+    const expected = ref.augmentImages(bytes, shape, crops, padding, mean, std);
+    assertClose(actual, expected, { atol: 1e-6, rtol: 1e-6, message });
+    const nchw = [n, c, h, w];
+    const composed = ref.randomCropFlip(
+      ref.imagesToTensor(bytes, shape, mean, std),
+      nchw,
+      crops,
+      padding,
+    );
+    assertEquals(expected, composed, `reference ${message}`);
+    // Without crop params it is imagesToTensor.
+    augmentImages(images, y, null, { mean, std, padding });
+    assertEquals(await y.read(), await x.read(), `no crop ${message}`);
+    for (const t of [images, cropParams, y, x, twoPass]) t.dispose();
+  }
 });
 
 Deno.test("cutout zeroes a clipped square in place", async () => {
@@ -169,6 +227,22 @@ Deno.test("image kernels reject bad inputs naming the argument", () => {
   assertThrows(() => imagesToTensor(images, y, { ...norm, mean: [0, 0] }), "mean is [0, 0]");
   assertThrows(() => imagesToTensor(images, y, { ...norm, std: [1, 0, 1] }), "std is [1, 0, 1]");
   const crops = i32([0, 0, 0, 0, 0, 0], [2, 3]);
+  const aug = { ...norm, padding: 4 };
+  assertThrows(
+    () => augmentImages(images, y, i32([0, 0, 0], [1, 3]), aug),
+    "Image.augmentImages: cropParams has shape [1, 3]",
+  );
+  assertThrows(() => augmentImages(images, y, crops, { ...aug, padding: -1 }), "padding is -1");
+  assertThrows(() => augmentImages(images, y, crops, { ...aug, padding: 2 ** 25 }), "padding is");
+  assertThrows(() => augmentImages(images, y, null, { ...aug, mean: [0] }), "mean is [0]");
+  assertThrows(
+    () => augmentImages(images, Tensor.zeros([2, 3, 4, 5]), crops, aug),
+    "Image.augmentImages: y has shape [2, 3, 4, 5]",
+  );
+  assertThrows(
+    () => augmentImages(Tensor.zeros([2, 4, 4, 3]) as unknown as Tensor<"u8">, y, crops, aug),
+    "Image.augmentImages: images has dtype f32",
+  );
   assertThrows(
     () => randomCropFlip(y, Tensor.zeros([2, 3, 4, 5]), crops, { padding: 1 }),
     "y has shape",

@@ -5,7 +5,10 @@
  * Overlap: the loader never waits for the GPU to finish a step. While the GPU still runs step k,
  * the loader gathers batch k+1 on the CPU, uploads it (ordered after step k by the queue) and
  * records its transforms into the frame that step k+1 then joins, so data and step go out in one
- * submit. To keep memory flat it waits only when more than two steps are queued.
+ * submit. To bound memory it waits only when too many steps are queued: up to 8, as long as their
+ * uploads stay under 64 MiB. A deeper queue than two matters because Deno resolves GPU promises
+ * on a poll of about 10 ms, whatever the GPU's speed: waiting on the step before last would
+ * cap a fast pipeline at one batch per 5 ms.
  *
  * @module
  */
@@ -67,8 +70,13 @@ export interface DataLoaderOptions {
   generator?: Generator;
 }
 
-/** Steps the GPU may have queued before the loader waits: enough to overlap, few enough to bound memory. */
-const MAX_QUEUED = 2;
+/**
+ * Steps the GPU may have queued before the loader waits: enough to hide Deno's ~10 ms promise
+ * latency, few enough to bound memory (each holds its batch's upload until it has run).
+ */
+const MAX_QUEUED = 8;
+/** Upload bytes the queued steps may hold; at least two steps are always allowed. */
+const MAX_QUEUED_BYTES = 64 * 2 ** 20;
 
 interface Slot {
   images: Tensor<"u8">;
@@ -120,6 +128,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly generator: Generator;
   readonly #slots = new Map<number, Slot>();
   readonly #queued: Promise<unknown>[] = [];
+  /** Steps that may be queued: MAX_QUEUED, fewer for large batches (MAX_QUEUED_BYTES). */
+  readonly #queueLimit: number;
   #running = false;
 
   /** Checks the options; GPU tensors are made on first use. */
@@ -136,6 +146,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     const transform = options.transform ?? [new ToTensor()];
     this.transform = transform instanceof Compose ? transform : new Compose(transform);
     this.generator = options.generator ?? new Generator(options.seed ?? 0);
+    const batchBytes = batchSize * (dataset.height * dataset.width * 3 + 4);
+    this.#queueLimit = Math.max(2, Math.min(MAX_QUEUED, Math.floor(MAX_QUEUED_BYTES / batchBytes)));
     if (this.length === 0) {
       throw new Error(
         `DataLoader: dropLast with batchSize ${batchSize} leaves no batch of the ` +
@@ -174,7 +186,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   async #throttle(): Promise<void> {
     flush();
     this.#queued.push(gpuDevice().queue.onSubmittedWorkDone());
-    if (this.#queued.length > MAX_QUEUED) await this.#queued.shift();
+    while (this.#queued.length > this.#queueLimit) await this.#queued.shift();
   }
 
   #prepare(order: Int32Array | null, start: number, count: number): Batch {

@@ -7,6 +7,9 @@
  * run in the listed order on the normalised tensor (a crop next to a flip is one kernel). So the
  * crop's padding is zero after normalisation (the mean colour), as in fb.resnet.torch and the
  * Shake-Shake reference code, where torchvision's PIL crop before `Normalize` pads with black.
+ * When the first random step is a crop and/or flip (the usual CIFAR recipe), it runs in the same
+ * kernel as `ToTensor` + `Normalize` ({@linkcode augmentImages}): one pass over the batch, with
+ * exactly the same result.
  * Random choices are drawn on the CPU from the caller's {@linkcode Generator}: a seed reproduces
  * every batch exactly.
  *
@@ -14,6 +17,7 @@
  */
 
 import {
+  augmentImages,
   cutout,
   drawCropFlipParams,
   drawCutoutParams,
@@ -186,7 +190,8 @@ type Step =
 /** The tensors one batch size needs; kept and reused for every batch of that size. */
 interface Buffers {
   ping: Tensor;
-  pong: Tensor;
+  /** The other side of a crop/flip step after the first step; null when there is none. */
+  pong: Tensor | null;
   /** One parameter tensor per step: [N, 3] crop/flip or [N, 2] cutout centres. */
   params: Tensor<"i32">[];
 }
@@ -287,11 +292,21 @@ export class Compose {
     });
     let x = buffers.ping;
     let spare = buffers.pong;
-    imagesToTensor(images, x, { mean: this.#mean, std: this.#std });
+    const normalize = { mean: this.#mean, std: this.#std };
+    const first = this.#steps[0];
+    // A leading crop/flip joins ToTensor + Normalize in one pass; later ones need the spare.
+    if (first?.kind === "cropFlip") {
+      augmentImages(images, x, buffers.params[0], {
+        ...normalize,
+        padding: first.crop?.padding ?? 0,
+      });
+    } else {
+      imagesToTensor(images, x, normalize);
+    }
     this.#steps.forEach((step, k) => {
       if (step.kind === "cutout") {
         cutout(x, buffers.params[k], { size: step.cutout.size });
-      } else {
+      } else if (k > 0 && spare) { // a spare exists whenever a later crop/flip does
         randomCropFlip(x, spare, buffers.params[k], { padding: step.crop?.padding ?? 0 });
         [x, spare] = [spare, x];
       }
@@ -305,7 +320,9 @@ export class Compose {
     if (!buffers) {
       buffers = {
         ping: Tensor.empty([n, 3, h, w], { label: "Compose.output" }),
-        pong: Tensor.empty([n, 3, h, w], { label: "Compose.output" }),
+        pong: this.#steps.some((step, k) => k > 0 && step.kind === "cropFlip")
+          ? Tensor.empty([n, 3, h, w], { label: "Compose.output" })
+          : null,
         params: this.#steps.map((step) =>
           step.kind === "cutout"
             ? Tensor.empty([n, 2], { dtype: "i32", label: "Compose.cutoutParams" })
@@ -329,7 +346,7 @@ export class Compose {
    */
   dispose(): void {
     for (const b of this.#buffers.values()) {
-      for (const t of [b.ping, b.pong, ...b.params]) t.dispose();
+      for (const t of [b.ping, b.pong, ...b.params]) t?.dispose();
     }
     this.#buffers.clear();
   }

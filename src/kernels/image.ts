@@ -1,7 +1,8 @@
 /**
  * Image batch kernels: decode-layout u8 batches to normalised f32 NCHW tensors (torchvision's
- * `ToTensor` + `Normalize`), random crop with zero padding and horizontal flip (`RandomCrop` +
- * `RandomHorizontalFlip`), and Cutout. The random choices are drawn on the CPU from the one
+ * `ToTensor` + `Normalize`), optionally fused with the random crop with zero padding and
+ * horizontal flip (`RandomCrop` + `RandomHorizontalFlip`) in {@link augmentImages}; the crop and
+ * flip alone on f32 tensors; and Cutout. The random choices are drawn on the CPU from the one
  * {@link Generator} by {@link drawCropFlipParams} and {@link drawCutoutParams}, uploaded as small
  * i32 tensors, and applied on the GPU, so a seed reproduces a run exactly.
  *
@@ -14,8 +15,13 @@ import { checkShape, type Tensor } from "../tensor.ts";
 import code from "../../shaders/image.wgsl" with { type: "text" };
 
 const WORKGROUP = 256;
+/** The augment kernels' workgroup: AUG_LANES threads along each of AUG_ROWS output rows. */
+const AUG_LANES = 8;
+const AUG_ROWS = 8;
 /** Channels whose mean and std fit in the params struct. */
 const MAX_CHANNELS = 4;
+/** Largest padding: far beyond any image, small enough for the shader's i32 arithmetic. */
+const MAX_PADDING = 2 ** 24;
 
 const PARAMS = {
   n: "u32",
@@ -24,6 +30,7 @@ const PARAMS = {
   w: "u32",
   padding: "u32",
   size: "u32",
+  crop: "u32",
   mean0: "f32",
   mean1: "f32",
   mean2: "f32",
@@ -34,21 +41,22 @@ const PARAMS = {
   std3: "f32",
 } as const;
 
-function imageKernel(label: string, entryPoint: string, inputs: number): Kernel {
-  return new Kernel({
-    label,
-    code,
-    entryPoint,
-    params: PARAMS,
-    inputs,
-    outputs: 1,
-    constants: { WORKGROUP },
-  });
+function imageKernel(
+  label: string,
+  entryPoint: string,
+  inputs: number,
+  constants: Record<string, number>,
+): Kernel {
+  return new Kernel({ label, code, entryPoint, params: PARAMS, inputs, outputs: 1, constants });
 }
 
-const imagesToTensorKernel = imageKernel("Image.imagesToTensor", "images_to_tensor", 1);
-const randomCropFlipKernel = imageKernel("Image.randomCropFlip", "random_crop_flip", 2);
-const cutoutKernel = imageKernel("Image.cutout", "cutout", 1);
+const AUGMENT = { AUG_LANES, AUG_ROWS };
+const augmentKernel = imageKernel("Image.augmentImages", "augment_images", 2, AUGMENT);
+const augmentRgb4Kernel = imageKernel("Image.augmentImagesRgb4", "augment_images_rgb4", 2, AUGMENT);
+const randomCropFlipKernel = imageKernel("Image.randomCropFlip", "random_crop_flip", 2, {
+  WORKGROUP,
+});
+const cutoutKernel = imageKernel("Image.cutout", "cutout", 1, { WORKGROUP });
 
 /** Params with every field zero, completed by each wrapper. */
 function baseParams(n: number, c: number, h: number, w: number): Record<string, number> {
@@ -58,9 +66,16 @@ function baseParams(n: number, c: number, h: number, w: number): Record<string, 
   return { ...params, n, c, h, w };
 }
 
-function checkInteger(owner: string, name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${owner}: ${name} is ${value}, expected an integer ≥ ${min}`);
+function checkInteger(
+  owner: string,
+  name: string,
+  value: number,
+  min: number,
+  max = Infinity,
+): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`;
+    throw new Error(`${owner}: ${name} is ${value}, expected an integer ${range}`);
   }
 }
 
@@ -72,10 +87,58 @@ export interface NormalizeOptions {
   std: readonly number[];
 }
 
+/** Checks images u8 [N, H, W, C] (1 ≤ C ≤ 4), y [N, C, H, W] and mean/std of C finite values. */
+function checkNormalize(
+  owner: string,
+  images: Tensor<"u8">, // images: [N, H, W, C]
+  y: Tensor, // y: [N, C, H, W]
+  { mean, std }: NormalizeOptions,
+): void {
+  checkShape(owner, "images", images, [null, null, null, null], "u8");
+  const [n, h, w, c] = images.shape;
+  if (c < 1 || c > MAX_CHANNELS) {
+    throw new Error(
+      `${owner}: images has ${c} channels (shape [${images.shape.join(", ")}]), ` +
+        `expected 1 to ${MAX_CHANNELS}`,
+    );
+  }
+  checkShape(owner, "y", y, [n, c, h, w]);
+  if (mean.length !== c || mean.some((m) => !Number.isFinite(m))) {
+    throw new Error(`${owner}: mean is [${mean.join(", ")}], expected ${c} finite numbers`);
+  }
+  if (std.length !== c || std.some((s) => !Number.isFinite(s) || s === 0)) {
+    throw new Error(`${owner}: std is [${std.join(", ")}], expected ${c} finite non-zero numbers`);
+  }
+}
+
+/** Records the augment kernel (arguments already checked); without crop params, no crop or flip. */
+function dispatchAugment(
+  images: Tensor<"u8">, // images: [N, H, W, C]
+  y: Tensor, // y: [N, C, H, W]
+  cropParams: Tensor<"i32"> | null, // cropParams: [N, 3]
+  { mean, std }: NormalizeOptions,
+  padding: number,
+): void {
+  if (y.size === 0) return;
+  const [n, h, w, c] = images.shape;
+  const params = baseParams(n, c, h, w);
+  params.padding = padding;
+  params.crop = cropParams ? 1 : 0;
+  for (let i = 0; i < c; i++) {
+    params[`mean${i}`] = mean[i];
+    params[`std${i}`] = std[i];
+  }
+  // Four output columns per thread and vec4 stores when the rows split into whole quads.
+  const kernel = c === 3 && w % 4 === 0 ? augmentRgb4Kernel : augmentKernel;
+  // Without crop params the shader never reads its crop binding: the images stand in.
+  kernel.dispatch(params, [images, cropParams ?? images, y], grid(n * Math.ceil(h / AUG_ROWS)));
+}
+
 /**
  * Records `y[n, c, i, j] = (images[n, i, j, c] / 255 − mean[c]) / std[c]`: a batch of decoded
  * images (packed u8, height × width × channels as decoders give them) to a normalised f32 NCHW
- * tensor. At most 4 channels.
+ * tensor. At most 4 channels. The same kernel as {@link augmentImages} without a crop, so the
+ * two agree bit for bit.
  *
  * @example
  * ```ts
@@ -91,31 +154,62 @@ export function imagesToTensor(
   y: Tensor, // y: [N, C, H, W]
   opts: NormalizeOptions,
 ): void {
-  const owner = "Image.imagesToTensor";
-  checkShape(owner, "images", images, [null, null, null, null], "u8");
-  const [n, h, w, c] = images.shape;
-  if (c < 1 || c > MAX_CHANNELS) {
-    throw new Error(
-      `${owner}: images has ${c} channels (shape [${images.shape.join(", ")}]), ` +
-        `expected 1 to ${MAX_CHANNELS}`,
-    );
-  }
-  checkShape(owner, "y", y, [n, c, h, w]);
-  const { mean, std } = opts;
-  if (mean.length !== c || mean.some((m) => !Number.isFinite(m))) {
-    throw new Error(`${owner}: mean is [${mean.join(", ")}], expected ${c} finite numbers`);
-  }
-  if (std.length !== c || std.some((s) => !Number.isFinite(s) || s === 0)) {
-    throw new Error(`${owner}: std is [${std.join(", ")}], expected ${c} finite non-zero numbers`);
-  }
-  const count = y.size;
-  if (count === 0) return;
-  const params = baseParams(n, c, h, w);
-  for (let i = 0; i < c; i++) {
-    params[`mean${i}`] = mean[i];
-    params[`std${i}`] = std[i];
-  }
-  imagesToTensorKernel.dispatch(params, [images, y], grid(Math.ceil(count / WORKGROUP)));
+  checkNormalize("Image.imagesToTensor", images, y, opts);
+  dispatchAugment(images, y, null, opts, 0);
+}
+
+/**
+ * Options of {@link augmentImages}: `Normalize`'s mean and std, and the crop's padding.
+ *
+ * @example
+ * ```ts
+ * import type { AugmentOptions } from "@hajime/nn";
+ * const cifar: AugmentOptions = {
+ *   mean: [0.4914, 0.4822, 0.4465],
+ *   std: [0.247, 0.2435, 0.2616],
+ *   padding: 4,
+ * };
+ * ```
+ */
+export interface AugmentOptions extends NormalizeOptions {
+  /** Zeros added on every side before cropping back to the input size (4 for CIFAR). */
+  padding: number;
+}
+
+/**
+ * Records ToTensor + Normalize, then a zero-padded random crop and an optional horizontal flip,
+ * in one pass: exactly {@link imagesToTensor} followed by {@link randomCropFlip}, bit for bit,
+ * without the intermediate tensor. The padding is zero after normalisation (the mean colour),
+ * as when the two kernels run in turn. `cropParams` holds `(offsetY, offsetX, flip)` per image
+ * as {@link drawCropFlipParams} draws them; `null` means no crop or flip (then it is
+ * {@link imagesToTensor}). At most 4 channels; 3 channels with a width divisible by 4 (CIFAR)
+ * take a faster path.
+ *
+ * @example
+ * ```ts
+ * import { augmentImages, drawCropFlipParams, Generator, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const images = Tensor.zeros([8, 32, 32, 3], { dtype: "u8" });
+ * const crops = Tensor.from(drawCropFlipParams(new Generator(0), 8, 4), [8, 3], { dtype: "i32" });
+ * const x = Tensor.empty([8, 3, 32, 32]);
+ * augmentImages(images, x, crops, {
+ *   mean: [0.4914, 0.4822, 0.4465],
+ *   std: [0.247, 0.2435, 0.2616],
+ *   padding: 4,
+ * });
+ * ```
+ */
+export function augmentImages(
+  images: Tensor<"u8">, // images: [N, H, W, C]
+  y: Tensor, // y: [N, C, H, W]
+  cropParams: Tensor<"i32"> | null, // cropParams: [N, 3] (offsetY, offsetX, flip)
+  opts: AugmentOptions,
+): void {
+  const owner = "Image.augmentImages";
+  checkNormalize(owner, images, y, opts);
+  if (cropParams) checkShape(owner, "cropParams", cropParams, [images.shape[0], 3], "i32");
+  checkInteger(owner, "padding", opts.padding, 0, MAX_PADDING);
+  dispatchAugment(images, y, cropParams, opts, opts.padding);
 }
 
 /** Options of {@link randomCropFlip}. */

@@ -52,6 +52,39 @@ export function randomCropFlip(
   return y;
 }
 
+/**
+ * ToTensor + Normalize, then the zero-padded crop at (offsetY, offsetX) and optional horizontal
+ * flip, straight from images [N, H, W, C] to [N, C, H, W]; `crops` null means none. The padding
+ * is zero after normalisation. Written out on its own (not as the two references in turn) so the
+ * tests can also check it against their composition.
+ */
+export function augmentImages(
+  images: ArrayLike<number>,
+  [n, h, w, c]: readonly number[],
+  crops: ArrayLike<number> | null,
+  padding: number,
+  mean: readonly number[],
+  std: readonly number[],
+): Float64Array {
+  const y = new Float64Array(n * c * h * w);
+  for (let b = 0; b < n; b++) {
+    const [oy, ox, flip] = crops ? [crops[b * 3], crops[b * 3 + 1], crops[b * 3 + 2]] : [0, 0, 0];
+    const shift = crops ? padding : 0;
+    for (let ch = 0; ch < c; ch++) {
+      for (let i = 0; i < h; i++) {
+        for (let j = 0; j < w; j++) {
+          const si = i + oy - shift;
+          const sj = (flip ? w - 1 - j : j) + ox - shift;
+          const inside = si >= 0 && si < h && sj >= 0 && sj < w;
+          const pixel = images[((b * h + si) * w + sj) * c + ch];
+          y[((b * c + ch) * h + i) * w + j] = inside ? (pixel / 255 - mean[ch]) / std[ch] : 0;
+        }
+      }
+    }
+  }
+  return y;
+}
+
 /** Cutout on a copy of x [N, C, H, W]: zero a size×size square from centre − ⌊size/2⌋, clipped. */
 export function cutout(
   x: ArrayLike<number>,

@@ -19,19 +19,54 @@ function random(shape: number[]): Tensor {
   return Tensor.from(Float32Array.from({ length: n }, () => rng.uniform() * 2 - 1), shape);
 }
 
-/** Times `rounds` rounds of `iterations` calls each; returns seconds per call, best and median. */
-async function time(run: () => void, iterations: number, rounds: number): Promise<number[]> {
+/**
+ * CPU seconds this process has used (user + system, llvmpipe's threads included), read from
+ * /proc on Linux; null elsewhere.
+ */
+function cpuSeconds(): number | null {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in 1/100 s ticks
+  } catch {
+    return null;
+  }
+}
+
+/** Seconds per call: best and median wall time, and median CPU time (null without /proc). */
+interface Timing {
+  best: number;
+  median: number;
+  cpu: number | null;
+}
+
+/** Times `rounds` rounds of `iterations` calls each, one `sync()` per round. */
+async function time(run: () => void, iterations: number, rounds: number): Promise<Timing> {
   run();
   await sync();
-  const seconds: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < rounds; r++) {
+    const cpuStart = cpuSeconds();
     const start = performance.now();
     for (let i = 0; i < iterations; i++) run();
     await sync();
-    seconds.push((performance.now() - start) / 1000 / iterations);
+    wall.push((performance.now() - start) / 1000 / iterations);
+    const cpuEnd = cpuSeconds();
+    if (cpuStart !== null && cpuEnd !== null) cpu.push((cpuEnd - cpuStart) / iterations);
   }
-  seconds.sort((a, b) => a - b);
-  return [seconds[0], seconds[Math.floor(rounds / 2)]];
+  const median = (v: number[]) => v.sort((x, y) => x - y)[Math.floor(v.length / 2)];
+  wall.sort((x, y) => x - y);
+  return { best: wall[0], median: median(wall), cpu: cpu.length ? median(cpu) : null };
+}
+
+/** GFLOP/s from wall time; per CPU-second too, which a CPU adapter shared with other jobs keeps. */
+function report(name: string, flop: number, t: Timing, digits: number): void {
+  const rate = (seconds: number) => (flop / seconds / 1e9).toFixed(digits);
+  const perCpu = t.cpu ? `, ${rate(t.cpu)} GFLOP per CPU-second` : "";
+  console.log(
+    `${name}: ${rate(t.best)} GFLOP/s best, ${rate(t.median)} median` +
+      ` (${(t.best * 1e3).toFixed(2)} ms per call${perCpu})`,
+  );
 }
 
 console.log(`adapter: ${gpuInfo().description}`);
@@ -49,12 +84,7 @@ const big: [string, () => void][] = [
   ],
 ];
 for (const [name, run] of big) {
-  const [best, median] = await time(run, 3, 5);
-  const flop = 2 * n ** 3;
-  console.log(
-    `${name}: ${(flop / best / 1e9).toFixed(2)} GFLOP/s best, ` +
-      `${(flop / median / 1e9).toFixed(2)} median (${(best * 1e3).toFixed(1)} ms)`,
-  );
+  report(name, 2 * n ** 3, await time(run, 3, 5), 2);
   Deno.bench(name, { group: "matmul 1024³", n: 5, warmup: 1 }, async () => {
     run();
     await sync();
@@ -81,11 +111,7 @@ const head: [string, number, () => void][] = [
   ],
 ];
 for (const [name, flop, run] of head) {
-  const [best, median] = await time(run, ITERATIONS, 5);
-  console.log(
-    `${name}: ${(flop / best / 1e9).toFixed(3)} GFLOP/s best, ` +
-      `${(flop / median / 1e9).toFixed(3)} median (${(best * 1e6).toFixed(0)} µs per call)`,
-  );
+  report(name, flop, await time(run, ITERATIONS, 5), 3);
   Deno.bench(name, { group: "Linear 256→10" }, async () => {
     for (let i = 0; i < ITERATIONS; i++) run();
     await sync();

@@ -87,7 +87,7 @@ function checkDistinct(
   outName: string,
   out: Tensor,
   inputs: Record<string, Tensor>,
-) {
+): void {
   for (const [name, t] of Object.entries(inputs)) {
     if (t.buffer === out.buffer) {
       throw new Error(
@@ -118,7 +118,7 @@ function record(
 ): void {
   if (M === 0 || N === 0 || (K === 0 && accumulate)) return;
   // vec4 loads need 16-byte aligned 4-element groups along each operand's rows.
-  const vec4 = K % 4 === 0 && (transA ? M % 4 === 0 : true) && (transB ? true : N % 4 === 0);
+  const vec4 = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
   const kernel = vec4 ? vec4Kernels[(transA ? "t" : "n") + (transB ? "t" : "n")] : scalarKernel;
   const groupsX = Math.ceil(N / (TILE_N * WG_X));
   const groups = groupsX * Math.ceil(M / (TILE_M * WG_Y));

@@ -27,7 +27,7 @@ const server = serve({
  * A raw loopback server that promises the whole archive (Content-Length) but closes the
  * connection after half of it: an interrupted download, as the client sees one.
  */
-async function cutServer(): Promise<{ url: string; done: Promise<void> }> {
+function cutServer(): { url: string; done: Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const done = (async () => {
     const conn = await listener.accept();
@@ -111,7 +111,7 @@ Deno.test("an MD5 mismatch is rejected and nothing is kept", () =>
 
 Deno.test("an interrupted download is reported and nothing is kept", () =>
   withTemp(async (root) => {
-    const cut = await cutServer();
+    const cut = cutServer();
     await assertRejects(
       () =>
         downloadAndExtract({

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { bufferPool, READBACK_USAGE, TENSOR_USAGE } from "./gpu/buffer_pool.ts";
+import { bufferPool, READBACK_USAGE, TENSOR_USAGE, UPLOAD_USAGE } from "./gpu/buffer_pool.ts";
 import { gpuDevice, throwPendingGpuError } from "./gpu/device.ts";
 import { grid, Kernel } from "./gpu/kernel.ts";
 import { afterSubmit, copyEncoder, flush, hasPendingWork } from "./gpu/step.ts";
@@ -375,7 +375,7 @@ export class Tensor<D extends DType = "f32"> {
     }
     // Work recorded earlier in the open frame may still read the old contents: stage the data
     // and copy it in order, inside the frame.
-    const staging = bufferPool.acquire(bytes.byteLength, TENSOR_USAGE, "Tensor.upload");
+    const staging = bufferPool.acquire(bytes.byteLength, UPLOAD_USAGE, "Tensor.upload");
     device.queue.writeBuffer(staging, 0, bytes);
     copyEncoder().copyBufferToBuffer(staging, 0, this.buffer, 0, bytes.byteLength);
     afterSubmit(() => bufferPool.release(staging));

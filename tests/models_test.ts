@@ -12,7 +12,7 @@ import { CrossEntropyLoss } from "../src/nn/loss.ts";
 import type { BatchNorm2d } from "../src/nn/batch_norm2d.ts";
 import { assert, assertClose, assertEquals, assertThrows, testSeed } from "./assert.ts";
 import { read64, upload } from "./gpu.ts";
-import { numericGrad, refCrossEntropy, refModel } from "./reference/nn.ts";
+import { type Arr, refCrossEntropy, refModel, smoothNumericGrad } from "./reference/nn.ts";
 
 const NAMES = ["very-basic-net", "basic-net", "basic-cnn", "conv-bn-net", "deep-bn-net", "resnet"];
 
@@ -147,18 +147,26 @@ for (const name of NAMES) {
     const ref = refModel(name, state);
     const n = 2;
     const shape = [n, 3, 32, 32];
-    const x = Float64Array.from({ length: 2 * 3 * 32 * 32 }, () => rng.uniform());
+    // Float32 and float64 can disagree about a ReLU or max-pool decision whose input lies within
+    // rounding error of the switch; such inputs are redrawn, since gradients are compared where
+    // they are defined by both.
+    let x = new Float64Array(0);
+    let refOut: Arr = { data: x, shape };
+    for (let draw = 1; draw <= 10; draw++) {
+      x = Float64Array.from({ length: n * 3 * 32 * 32 }, () => rng.uniform());
+      refOut = ref.forward({ data: x, shape });
+      if (ref.margin() >= 2e-6) break;
+      assert(draw < 10, "an input away from every kink");
+    }
     const labels = Int32Array.from({ length: n }, () => rng.int(10));
+    const refLoss = refCrossEntropy(refOut, labels);
+    ref.backward({ data: refLoss.grad, shape: refOut.shape });
 
     // GPU: one training step's forward and backward, as the article runs it.
     const lossFn = new CrossEntropyLoss();
     const out = model.forward(upload(x, shape));
     const loss = lossFn.forward(out, Tensor.from(labels, [n], { dtype: "i32" }));
     model.backward(lossFn.backward());
-
-    const refOut = ref.forward({ data: x, shape });
-    const refLoss = refCrossEntropy(refOut, labels);
-    ref.backward({ data: refLoss.grad, shape: refOut.shape });
 
     assertClose(await read64(out), refOut.data, { atol: 1e-4, rtol: 1e-3, message: "output" });
     assertClose(await read64(loss), [refLoss.loss], { atol: 1e-4, rtol: 1e-4, message: "loss" });
@@ -181,19 +189,25 @@ for (const name of NAMES) {
       });
     }
     // The reference itself: its backprop against central differences of its loss, at random
-    // entries of random parameter tensors.
+    // entries of random parameter tensors. An entry where the loss has a kink within ±eps (a
+    // ReLU or max-pool switch) is skipped for another; a wrong gradient is not a kink.
     const params = ref.params();
     const f = () => refCrossEntropy(ref.forward({ data: x, shape }), labels).loss;
-    for (let i = 0; i < 10; i++) {
+    const f0 = f();
+    let checked = 0;
+    for (let attempt = 0; attempt < 30 && checked < 10; attempt++) {
       const [pname, p] = params[rng.int(params.length)];
       const j = rng.int(p.data.length);
-      const numeric = numericGrad(f, p.data, j);
+      const numeric = smoothNumericGrad(f, f0, p.data, j);
+      if (numeric === null) continue;
       assertClose([p.grad[j]], [numeric], {
         atol: 1e-7,
-        rtol: 1e-4,
+        rtol: 1e-3,
         message: `${name} reference ${pname}[${j}] vs finite difference`,
       });
+      checked++;
     }
+    assertEquals(checked, 10, "entries checked by finite differences");
   });
 }
 

@@ -100,3 +100,15 @@ Deno.test("read of a disposed tensor is a clear error", async () => {
   t.dispose();
   await assertRejects(() => t.read(), "disposed");
 });
+
+Deno.test("an upload mid-frame is not clobbered by a buffer released earlier in the frame", async () => {
+  // A temporary written by recorded work and released before the upload: the upload's staging
+  // buffer must not be that buffer, or the recorded fill would overwrite the staged data.
+  const target = Tensor.empty([64]);
+  const temporary = Tensor.empty([64]);
+  temporary.fill(-1);
+  temporary.dispose();
+  const data = Float32Array.from({ length: 64 }, (_, i) => i);
+  target.write(data);
+  assertEquals(await target.read(), data);
+});

@@ -9,6 +9,13 @@ import { gpuDevice } from "./device.ts";
 
 /** Usage of every tensor buffer: kernels read and write it, copies go both ways. */
 export const TENSOR_USAGE: number = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8 /* COPY_DST */;
+/**
+ * Usage of upload staging buffers. A usage of their own keeps them apart from tensor buffers:
+ * a tensor buffer released mid-frame may still be written by work recorded earlier in that frame,
+ * which would run after a `queue.writeBuffer` into it. Staging buffers go back to the pool only
+ * after the frame that reads them is submitted.
+ */
+export const UPLOAD_USAGE: number = 0x4 /* COPY_SRC */ | 0x8 /* COPY_DST */;
 /** Usage of readback staging buffers. */
 export const READBACK_USAGE: number = 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */;
 

@@ -22,7 +22,15 @@ import { AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool2d } from "../nn/pooling.t
 import type { Generator } from "../random.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
 
-/** Options every model factory takes. */
+/**
+ * Options every model factory takes.
+ *
+ * @example
+ * ```ts
+ * import type { ModelOptions } from "@hajime/nn";
+ * const options: ModelOptions = { seed: 0, dropout: true };
+ * ```
+ */
 export interface ModelOptions extends InitOptions {
   /**
    * Apply each BnLayer's Dropout2d(p=0.2) after its BatchNorm in training mode. The article
@@ -31,7 +39,15 @@ export interface ModelOptions extends InitOptions {
   dropout?: boolean;
 }
 
-/** Options of `BnLayer` and `ResnetLayer`. */
+/**
+ * Options of `BnLayer` and `ResnetLayer`.
+ *
+ * @example
+ * ```ts
+ * import { type BnLayerOptions, Generator } from "@hajime/nn";
+ * const options: BnLayerOptions = { stride: 1, generator: new Generator(0) };
+ * ```
+ */
 export interface BnLayerOptions {
   /** Convolution kernel size (default 3; padding stays 1, as in the article). */
   kernelSize?: number;

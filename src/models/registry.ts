@@ -16,10 +16,26 @@ import {
   veryBasicNet,
 } from "./article.ts";
 
-/** Builds a model from options (seed or generator, and family-specific extras). */
+/**
+ * Builds a model from options (seed or generator, and family-specific extras).
+ *
+ * @example
+ * ```ts
+ * import { convBnNet, type ModelFactory } from "@hajime/nn";
+ * const narrow: ModelFactory = (options) => convBnNet([8, 16, 32], 10, options);
+ * ```
+ */
 export type ModelFactory = (options: ModelOptions) => Module;
 
-/** A registered model. */
+/**
+ * A registered model.
+ *
+ * @example
+ * ```ts
+ * import { type ModelEntry, modelEntries } from "@hajime/nn";
+ * const first: ModelEntry = modelEntries()[0]; // very-basic-net
+ * ```
+ */
 export interface ModelEntry {
   /** The registry name, e.g. `"resnet"`. */
   readonly name: string;

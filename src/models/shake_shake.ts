@@ -22,7 +22,15 @@ import type { Generator } from "../random.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
 import { registerModel } from "./registry.ts";
 
-/** Options of {@link shakeShake26}. */
+/**
+ * Options of {@link shakeShake26}.
+ *
+ * @example
+ * ```ts
+ * import type { ShakeShakeOptions } from "@hajime/nn";
+ * const options: ShakeShakeOptions = { width: 96, classes: 10, mode: "shake-shake", seed: 0 };
+ * ```
+ */
 export interface ShakeShakeOptions extends InitOptions {
   /**
    * K, the width of the first stage (the paper's 32, 64 or 96; default 32). Any even width

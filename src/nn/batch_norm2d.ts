@@ -14,7 +14,15 @@ import {
 import { checkShape, Tensor } from "../tensor.ts";
 import { Module, Parameter, pythonFloat, type StateEntry } from "./module.ts";
 
-/** Options of `BatchNorm2d` (PyTorch's defaults). */
+/**
+ * Options of `BatchNorm2d` (PyTorch's defaults).
+ *
+ * @example
+ * ```ts
+ * import type { BatchNorm2dOptions } from "@hajime/nn";
+ * const options: BatchNorm2dOptions = { eps: 1e-5, momentum: 0.1 };
+ * ```
+ */
 export interface BatchNorm2dOptions {
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;

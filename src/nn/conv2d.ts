@@ -11,7 +11,15 @@ import { checkShape, Tensor } from "../tensor.ts";
 import { biasInit, type InitOptions, kaimingUniform, resolveGenerator } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
 
-/** Options of `Conv2d`. */
+/**
+ * Options of `Conv2d`.
+ *
+ * @example
+ * ```ts
+ * import type { Conv2dLayerOptions } from "@hajime/nn";
+ * const options: Conv2dLayerOptions = { stride: 2, padding: 1, bias: false };
+ * ```
+ */
 export interface Conv2dLayerOptions extends InitOptions {
   /** Step between windows, both axes (default 1). */
   stride?: number;

@@ -8,7 +8,16 @@
 
 import { Generator } from "../random.ts";
 
-/** Where a layer's initial values come from: a generator to share, or a seed for a fresh one. */
+/**
+ * Where a layer's initial values come from: a generator to share, or a seed for a fresh one.
+ *
+ * @example
+ * ```ts
+ * import { Generator, type InitOptions } from "@hajime/nn";
+ * const shared: InitOptions = { generator: new Generator(3) };
+ * const seeded: InitOptions = { seed: 3 };
+ * ```
+ */
 export interface InitOptions {
   /** Seed of a fresh generator (0 when neither this nor `generator` is given). */
   seed?: number;

@@ -10,7 +10,15 @@ import { checkShape, Tensor } from "../tensor.ts";
 import { biasInit, type InitOptions, kaimingUniform, resolveGenerator } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
 
-/** Options of `Linear`. */
+/**
+ * Options of `Linear`.
+ *
+ * @example
+ * ```ts
+ * import type { LinearOptions } from "@hajime/nn";
+ * const options: LinearOptions = { bias: false, seed: 1 };
+ * ```
+ */
 export interface LinearOptions extends InitOptions {
   /** Learn an additive bias (default true). */
   bias?: boolean;

@@ -10,7 +10,16 @@
 import { crossEntropy, nllLoss } from "../kernels/loss.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 
-/** Options of the losses. */
+/**
+ * Options of the losses.
+ *
+ * @example
+ * ```ts
+ * import { CrossEntropyLoss, type LossOptions } from "@hajime/nn";
+ * const options: LossOptions = { sum: true };
+ * const lossFn = new CrossEntropyLoss(options);
+ * ```
+ */
 export interface LossOptions {
   /** Keep `lossSum` `[1]` on the GPU: every forward adds its loss to it (default false). */
   sum?: boolean;
@@ -119,6 +128,7 @@ export class CrossEntropyLoss extends Loss {
     super(options);
   }
 
+  /** Records `crossEntropy` (log_softmax applied to the logits inside the kernel). */
   protected compute(
     logits: Tensor,
     labels: Tensor<"i32">,
@@ -148,6 +158,7 @@ export class NLLLoss extends Loss {
     super(options);
   }
 
+  /** Records `nllLoss` on log-probabilities. */
   protected compute(
     logProbs: Tensor,
     labels: Tensor<"i32">,

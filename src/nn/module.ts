@@ -48,7 +48,15 @@ export class Parameter {
   }
 }
 
-/** One tensor of a state dict: its shape and its values (PyTorch's layout, row-major). */
+/**
+ * One tensor of a state dict: its shape and its values (PyTorch's layout, row-major).
+ *
+ * @example
+ * ```ts
+ * import type { StateEntry } from "@hajime/nn";
+ * const bias: StateEntry = { shape: [2], data: new Float32Array([0.1, -0.2]) };
+ * ```
+ */
 export interface StateEntry {
   /** Dimensions, as PyTorch reports them (`[]` for a scalar such as `num_batches_tracked`). */
   shape: number[];
@@ -56,7 +64,17 @@ export interface StateEntry {
   data: Float32Array;
 }
 
-/** A state dict: PyTorch's dotted names (`layers.0.conv.weight`) to tensors, in PyTorch's order. */
+/**
+ * A state dict: PyTorch's dotted names (`layers.0.conv.weight`) to tensors, in PyTorch's order.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, resnet, type StateDict } from "@hajime/nn";
+ * await initGpu();
+ * const state: StateDict = await resnet().stateDict();
+ * console.log(state.get("layers.0.bn.running_mean")!.shape); // [32]
+ * ```
+ */
 export type StateDict = Map<string, StateEntry>;
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -126,7 +144,13 @@ export abstract class Module {
     return "";
   }
 
-  /** Adds a child module under `name` (the order is PyTorch's registration order). */
+  /**
+   * Adds a child module under `name` (the order is PyTorch's registration order). Register every
+   * child with parameters, buffers or a train/eval behaviour (BatchNorm, dropout): `train()`,
+   * `parameters()` and `stateDict()` only see registered children. Stateless helpers used like
+   * PyTorch's functional calls (`F.relu`) may stay unregistered, which keeps them out of the
+   * printed tree, as in PyTorch.
+   */
   protected register<T extends Module>(name: string, child: T): T {
     this.#checkName(name);
     this.#children.push([name, child]);
@@ -254,15 +278,16 @@ export abstract class Module {
    * layouts.
    */
   async stateDict(): Promise<StateDict> {
-    const state: StateDict = new Map();
-    for (const [name, t] of this.#stateTensors()) {
-      const values = await t.read();
-      state.set(name, {
+    const tensors = this.#stateTensors();
+    // All readbacks in flight at once: one wait instead of one per tensor.
+    const values = await Promise.all(tensors.map(([, t]) => t.read()));
+    return new Map(tensors.map(([name, t], i): [string, StateEntry] => {
+      const v = values[i];
+      return [name, {
         shape: [...t.shape],
-        data: values instanceof Float32Array ? values : Float32Array.from(values),
-      });
-    }
-    return state;
+        data: v instanceof Float32Array ? v : Float32Array.from(v),
+      }];
+    }));
   }
 
   /**

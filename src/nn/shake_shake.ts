@@ -37,10 +37,24 @@ import { Module } from "./module.ts";
 /**
  * How the two paths are mixed, as the paper's Table 1 names them: forward then backward.
  * `shake` draws a fresh U(0, 1) coefficient, `even` uses 0.5, `keep` reuses the forward α.
+ *
+ * @example
+ * ```ts
+ * import type { ShakeMode } from "@hajime/nn";
+ * const mode: ShakeMode = "shake-keep"; // fresh α forward, β = α backward
+ * ```
  */
 export type ShakeMode = "shake-shake" | "shake-even" | "shake-keep" | "even-shake" | "even-even";
 
-/** One coefficient per image (`image`, the paper's best) or one for the whole batch (`batch`). */
+/**
+ * One coefficient per image (`image`, the paper's best) or one for the whole batch (`batch`).
+ *
+ * @example
+ * ```ts
+ * import type { ShakeLevel } from "@hajime/nn";
+ * const level: ShakeLevel = "batch";
+ * ```
+ */
 export type ShakeLevel = "image" | "batch";
 
 const MODES: readonly ShakeMode[] = [
@@ -51,7 +65,15 @@ const MODES: readonly ShakeMode[] = [
   "even-even",
 ];
 
-/** Per-image coefficients for {@link ShakeShakeBlock.fixCoefficients}. */
+/**
+ * Per-image coefficients for {@link ShakeShakeBlock.fixCoefficients}.
+ *
+ * @example
+ * ```ts
+ * import type { ShakeCoefficients } from "@hajime/nn";
+ * const fixed: ShakeCoefficients = { alpha: [0.2, 0.7], beta: [0.9, 0.1] }; // batch of 2
+ * ```
+ */
 export interface ShakeCoefficients {
   /** Forward weight of `residual_path1`, one per image. */
   alpha: ArrayLike<number>;
@@ -59,7 +81,15 @@ export interface ShakeCoefficients {
   beta: ArrayLike<number>;
 }
 
-/** Options of {@link ShakeShakeBlock}. */
+/**
+ * Options of {@link ShakeShakeBlock}.
+ *
+ * @example
+ * ```ts
+ * import type { ShakeShakeBlockOptions } from "@hajime/nn";
+ * const options: ShakeShakeBlockOptions = { stride: 2, mode: "shake-even", level: "image", seed: 1 };
+ * ```
+ */
 export interface ShakeShakeBlockOptions extends InitOptions {
   /** Stride of the first 3×3 convolutions and of the shortcut's subsampling (default 1). */
   stride?: number;
@@ -153,7 +183,7 @@ export class ResidualPath extends Module {
  */
 export class DownsamplingShortcut extends Module {
   /** Offset of the second flow's samples: one pixel up-left of the first's (see the class doc). */
-  static readonly SHIFT = -1;
+  static readonly SHIFT: number = -1;
   /** Subsampling step. */
   readonly stride: number;
   /** 1×1 convolution of the first flow, `in` → `out / 2`. */

@@ -48,6 +48,13 @@ export abstract class RefLayer {
   setTraining(mode: boolean): void {
     this.training = mode;
   }
+  /**
+   * How far the last forward was from a kink of this layer (a ReLU input crossing 0, a max-pool
+   * winner changing): Infinity for smooth layers. Exact ties do not count: float32 sees them too.
+   */
+  margin(): number {
+    return Infinity;
+  }
 }
 
 /** `name.leaf`, or `leaf` for an unnamed layer. */
@@ -369,8 +376,11 @@ export class RefBatchNorm2d extends RefLayer {
 /** max(x, 0). */
 export class RefReLU extends RefLayer {
   #y: Arr | null = null;
+  #margin = Infinity;
 
   forward(x: Arr): Arr {
+    this.#margin = Infinity;
+    for (const v of x.data) if (v !== 0) this.#margin = Math.min(this.#margin, Math.abs(v));
     this.#y = { data: x.data.map((v) => (v > 0 ? v : 0)), shape: [...x.shape] };
     return this.#y;
   }
@@ -378,6 +388,37 @@ export class RefReLU extends RefLayer {
   backward(dy: Arr): Arr {
     const y = this.#y!;
     return { data: dy.data.map((g, i) => (y.data[i] > 0 ? g : 0)), shape: [...y.shape] };
+  }
+
+  override margin(): number {
+    return this.#margin;
+  }
+}
+
+/** The winner of a max-pool window (the first maximum) and its lead over the best smaller value. */
+class WindowMax {
+  best = -Infinity;
+  at = -1;
+  second = -Infinity;
+
+  reset(): void {
+    this.best = this.second = -Infinity;
+    this.at = -1;
+  }
+
+  offer(v: number, i: number): void {
+    if (v > this.best) {
+      this.second = this.best;
+      this.best = v;
+      this.at = i;
+    } else if (v < this.best && v > this.second) {
+      this.second = v;
+    }
+  }
+
+  /** best − second (Infinity when every value ties). */
+  lead(): number {
+    return this.best - this.second;
   }
 }
 
@@ -387,6 +428,7 @@ export class RefMaxPool2d extends RefLayer {
   #s: number;
   #x: Arr | null = null;
   #argmax = new Int32Array(0);
+  #margin = Infinity;
 
   /** Window `k`, stride `s`. */
   constructor(k: number, s = k) {
@@ -403,23 +445,22 @@ export class RefMaxPool2d extends RefLayer {
     const ow = Math.floor((w - k) / s) + 1;
     const y = new Float64Array(n * c * oh * ow);
     this.#argmax = new Int32Array(y.length);
+    this.#margin = Infinity;
+    const win = new WindowMax();
     for (let p = 0; p < n * c; p++) {
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
-          let best = -Infinity;
-          let at = -1;
+          win.reset();
           for (let ky = 0; ky < k; ky++) {
             for (let kx = 0; kx < k; kx++) {
               const i = p * h * w + (oy * s + ky) * w + ox * s + kx;
-              if (x.data[i] > best) {
-                best = x.data[i];
-                at = i;
-              }
+              win.offer(x.data[i], i);
             }
           }
           const o = p * oh * ow + oy * ow + ox;
-          y[o] = best;
-          this.#argmax[o] = at;
+          y[o] = win.best;
+          this.#argmax[o] = win.at;
+          this.#margin = Math.min(this.#margin, win.lead());
         }
       }
     }
@@ -432,6 +473,10 @@ export class RefMaxPool2d extends RefLayer {
     for (let o = 0; o < dy.data.length; o++) dx[this.#argmax[o]] += dy.data[o];
     return { data: dx, shape: [...this.#x!.shape] };
   }
+
+  override margin(): number {
+    return this.#margin;
+  }
 }
 
 /** Global average or max pooling: [N, C, H, W] → [N, C, 1, 1]. */
@@ -439,6 +484,7 @@ export class RefGlobalPool extends RefLayer {
   #kind: "avg" | "max";
   #x: Arr | null = null;
   #argmax = new Int32Array(0);
+  #margin = Infinity;
 
   /** Average or maximum. */
   constructor(kind: "avg" | "max") {
@@ -451,17 +497,20 @@ export class RefGlobalPool extends RefLayer {
     const plane = h * w;
     const y = new Float64Array(n * c);
     this.#argmax = new Int32Array(n * c);
+    this.#margin = Infinity;
+    const win = new WindowMax();
     for (let p = 0; p < n * c; p++) {
-      let acc = this.#kind === "avg" ? 0 : -Infinity;
-      for (let i = 0; i < plane; i++) {
-        const v = x.data[p * plane + i];
-        if (this.#kind === "avg") acc += v;
-        else if (v > acc) {
-          acc = v;
-          this.#argmax[p] = p * plane + i;
-        }
+      if (this.#kind === "avg") {
+        let sum = 0;
+        for (let i = 0; i < plane; i++) sum += x.data[p * plane + i];
+        y[p] = sum / plane;
+      } else {
+        win.reset();
+        for (let i = 0; i < plane; i++) win.offer(x.data[p * plane + i], p * plane + i);
+        y[p] = win.best;
+        this.#argmax[p] = win.at;
+        this.#margin = Math.min(this.#margin, win.lead());
       }
-      y[p] = this.#kind === "avg" ? acc / plane : acc;
     }
     this.#x = x;
     return { data: y, shape: [n, c, 1, 1] };
@@ -476,6 +525,10 @@ export class RefGlobalPool extends RefLayer {
       else for (let i = 0; i < plane; i++) dx[p * plane + i] = dy.data[p] / plane;
     }
     return { data: dx, shape: [...x.shape] };
+  }
+
+  override margin(): number {
+    return this.#margin;
   }
 }
 
@@ -552,6 +605,10 @@ export class RefSequential extends RefLayer {
     return this.layers.flatMap((l) => l.params());
   }
 
+  override margin(): number {
+    return Math.min(...this.layers.map((l) => l.margin()));
+  }
+
   override setTraining(mode: boolean): void {
     this.training = mode;
     for (const l of this.layers) l.setTraining(mode);
@@ -581,6 +638,10 @@ export class RefResidual extends RefLayer {
 
   override params(): [string, RefParam][] {
     return this.fn.params();
+  }
+
+  override margin(): number {
+    return this.fn.margin();
   }
 
   override setTraining(mode: boolean): void {
@@ -741,5 +802,31 @@ export function numericGrad(
   values[index] = saved - eps;
   const minus = f();
   values[index] = saved;
+  return (plus - minus) / (2 * eps);
+}
+
+/**
+ * Central difference of `f` at `values[index]`, or null when `f` is not smooth within ±eps there
+ * (a ReLU or max-pool switch: the one-sided slopes disagree), so a gradient check can sample
+ * another entry instead of failing on a kink. `f0` is f at the unperturbed values.
+ */
+export function smoothNumericGrad(
+  f: () => number,
+  f0: number,
+  values: Float64Array,
+  index: number,
+  eps = 1e-6,
+): number | null {
+  const saved = values[index];
+  values[index] = saved + eps;
+  const plus = f();
+  values[index] = saved - eps;
+  const minus = f();
+  values[index] = saved;
+  const right = (plus - f0) / eps;
+  const left = (f0 - minus) / eps;
+  if (Math.abs(right - left) > 1e-3 * Math.max(Math.abs(right), Math.abs(left)) + 1e-7) {
+    return null;
+  }
   return (plus - minus) / (2 * eps);
 }

@@ -213,17 +213,17 @@ async function load(format: Format, options: CifarOptions): Promise<ImageDataset
     });
   }
   const classes = await readNames(join(folder, format.namesFile), format.name);
-  const parts = await Promise.all(
-    format.files(train).map(async (name) => {
-      const path = join(folder, name);
-      return parseCifarBatch(await readFile(path, format.name), {
-        file: path,
-        labelBytes: format.labelBytes,
-        labelAt: format.labelAt,
-        classes: classes.length,
-      });
-    }),
-  );
+  // One file after another, so an error always names the first bad file in order.
+  const parts = [];
+  for (const name of format.files(train)) {
+    const path = join(folder, name);
+    parts.push(parseCifarBatch(await readFile(path, format.name), {
+      file: path,
+      labelBytes: format.labelBytes,
+      labelAt: format.labelAt,
+      classes: classes.length,
+    }));
+  }
   const count = parts.reduce((sum, part) => sum + part.labels.length, 0);
   const images = new Uint8Array(count * 3 * PIXELS);
   const labels = new Int32Array(count);

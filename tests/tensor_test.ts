@@ -1,4 +1,14 @@
-import { bufferPool, flush, frameStats, Generator, gpuInfo, sizeClass, Tensor } from "../mod.ts";
+import {
+  bufferPool,
+  flush,
+  frameStats,
+  Generator,
+  gpuInfo,
+  Kernel,
+  sizeClass,
+  sync,
+  Tensor,
+} from "../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import "./gpu.ts";
 
@@ -111,4 +121,30 @@ Deno.test("an upload mid-frame is not clobbered by a buffer released earlier in 
   const data = Float32Array.from({ length: 64 }, (_, i) => i);
   target.write(data);
   assertEquals(await target.read(), data);
+});
+
+Deno.test("GPU errors name the kernel at fault", async () => {
+  const t = Tensor.zeros([4]);
+  const broken = new Kernel({
+    label: "Broken.kernel",
+    code: "fn main( {",
+    entryPoint: "main",
+    params: {},
+    inputs: 0,
+    outputs: 1,
+  });
+  await assertRejects(async () => {
+    broken.dispatch({}, [t], [1]);
+    await sync();
+  }, "Broken.kernel");
+  const fine = new Kernel({
+    label: "Huge.dispatch",
+    code: `@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+      @compute @workgroup_size(1) fn main() { y[0] = 1.0; }`,
+    entryPoint: "main",
+    params: {},
+    inputs: 0,
+    outputs: 1,
+  });
+  assertThrows(() => fine.dispatch({}, [t], [70000]), "Huge.dispatch: workgroup count 70000");
 });

@@ -164,6 +164,17 @@ export class Kernel {
     if (buffers.length !== inputs + outputs) {
       throw new Error(`${label}: expected ${inputs + outputs} buffers, got ${buffers.length}`);
     }
+    const limits = gpuDevice().limits;
+    for (const count of workgroups) {
+      if (
+        !Number.isInteger(count) || count < 0 || count > limits.maxComputeWorkgroupsPerDimension
+      ) {
+        throw new Error(
+          `${label}: workgroup count ${count} is outside [0, ${limits.maxComputeWorkgroupsPerDimension}]` +
+            ` (split large dispatches with grid())`,
+        );
+      }
+    }
     const pipeline = this.pipeline();
     const layout = bindGroupLayout(gpuDevice(), inputs, outputs);
     const { offset, view } = reserveUniformSlot();
@@ -178,6 +189,14 @@ export class Kernel {
       else view.setUint32(i * 4, value, true);
     }
     const raw = buffers.map((b) => "buffer" in b ? b.buffer : b);
+    for (const buffer of raw) {
+      if (buffer.size > limits.maxStorageBufferBindingSize) {
+        throw new Error(
+          `${label}: buffer "${buffer.label}" has ${buffer.size} bytes, more than this adapter ` +
+            `binds at once (${limits.maxStorageBufferBindingSize}); use a smaller batch`,
+        );
+      }
+    }
     const arena = uniformArena();
     const key = [inputs, outputs, this.#fields.length, bufferId(arena), ...raw.map(bufferId)]
       .join(",");

@@ -11,7 +11,11 @@ import {
   Adam,
   AdamW,
   type AnyOptimizer,
+  type Batch,
+  type BatchSource,
   cifar10,
+  CIFAR10_MEAN,
+  CIFAR10_STD,
   Compose,
   cosineAnnealing,
   createModel,
@@ -43,9 +47,6 @@ import {
   writeReport,
 } from "../mod.ts";
 import { FlagError, helpText, parseTrainFlags, type TrainFlags } from "./train_flags.ts";
-
-const CIFAR_MEAN = [0.4914, 0.4822, 0.4465];
-const CIFAR_STD = [0.2470, 0.2435, 0.2616];
 
 function exists(path: string): boolean {
   try {
@@ -98,13 +99,30 @@ function limit(dataset: ImageDataset, count: number | null, seed: number): Image
   return dataset.subset(picked.sort());
 }
 
+/**
+ * The first `steps` batches of each epoch of `loader` (`--max-steps`): every epoch still ends
+ * with validation, a checkpoint and its report, which fit's global `maxSteps` would skip.
+ */
+function firstBatches(loader: DataLoader, steps: number): BatchSource {
+  return {
+    length: Math.min(loader.length, steps),
+    async *[Symbol.asyncIterator](): AsyncGenerator<Batch> {
+      let count = 0;
+      for await (const batch of loader) {
+        yield batch;
+        if (++count >= steps) return;
+      }
+    },
+  };
+}
+
 function transforms(flags: TrainFlags): Transform[] {
   const list: Transform[] = [];
   if (flags.augment !== "none") {
     list.push(new RandomCrop(32, { padding: 4 }), new RandomHorizontalFlip());
   }
   list.push(new ToTensor());
-  if (flags.normalize) list.push(new Normalize(CIFAR_MEAN, CIFAR_STD));
+  if (flags.normalize) list.push(new Normalize(CIFAR10_MEAN, CIFAR10_STD));
   if (flags.augment === "crop-flip-cutout") list.push(new Cutout(16));
   return list;
 }
@@ -176,7 +194,7 @@ async function main(): Promise<number> {
     transform: transforms(flags),
   });
   const testTransform = flags.normalize
-    ? new Compose([new ToTensor(), new Normalize(CIFAR_MEAN, CIFAR_STD)])
+    ? new Compose([new ToTensor(), new Normalize(CIFAR10_MEAN, CIFAR10_STD)])
     : new Compose([new ToTensor()]);
   const testLoader = new DataLoader(test, { batchSize: flags.batchSize, transform: testTransform });
   const optimizer = makeOptimizer(flags, model);
@@ -193,9 +211,10 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const stepsPerEpoch = flags.maxSteps === null
-    ? trainLoader.length
-    : Math.min(trainLoader.length, flags.maxSteps);
+  const trainBatches = flags.maxSteps === null
+    ? trainLoader
+    : firstBatches(trainLoader, flags.maxSteps);
+  const stepsPerEpoch = Math.min(trainLoader.length, flags.maxSteps ?? Infinity);
   const totalSteps = stepsPerEpoch * flags.epochs;
   const schedule = makeSchedule(flags, totalSteps);
   const out = flags.out ??
@@ -227,7 +246,7 @@ async function main(): Promise<number> {
     `training ${flags.epochs} epochs of ${stepsPerEpoch} steps (batch ${flags.batchSize})`,
   );
 
-  const result = await fit(model, trainLoader, {
+  const result = await fit(model, trainBatches, {
     optimizer,
     epochs: flags.epochs,
     schedule,
@@ -236,7 +255,6 @@ async function main(): Promise<number> {
     generators: { data: rng },
     checkpoint: flags.checkpoint ? { path: flags.checkpoint } : undefined,
     resume: flags.resume ?? undefined,
-    maxSteps: flags.maxSteps === null ? undefined : totalSteps,
     log: (line) => {
       if (bar) bar.finish();
       bar = null;

@@ -109,8 +109,8 @@ Usage: deno run -A examples/train.ts [flags]
   --lr-find             run the learning-rate finder instead of training, print its suggestion
   --log-every N         log the running loss every N steps (default 500)
   --max-steps N         stop each epoch after N steps (quick runs)
-  --train-limit N       use only the first N training images (quick runs)
-  --test-limit N        use only the first N test images (quick runs)
+  --train-limit N       use only N training images, a seeded random subset (quick runs)
+  --test-limit N        use only N test images, a seeded random subset (quick runs)
   -h, --help            this text
 `;
 }

@@ -28,6 +28,29 @@ import type { Generator } from "../random.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 
 /**
+ * CIFAR-10's per-channel mean of the training images (RGB, pixels in [0, 1]), as the Shake-Shake
+ * recipe normalizes with.
+ *
+ * @example
+ * ```ts
+ * import { CIFAR10_MEAN, CIFAR10_STD, Normalize } from "@hajime/nn";
+ * const normalize = new Normalize(CIFAR10_MEAN, CIFAR10_STD);
+ * ```
+ */
+export const CIFAR10_MEAN: readonly number[] = [0.4914, 0.4822, 0.4465];
+
+/**
+ * CIFAR-10's per-channel standard deviation (RGB, pixels in [0, 1]).
+ *
+ * @example
+ * ```ts
+ * import { CIFAR10_MEAN, CIFAR10_STD, Normalize } from "@hajime/nn";
+ * const normalize = new Normalize(CIFAR10_MEAN, CIFAR10_STD);
+ * ```
+ */
+export const CIFAR10_STD: readonly number[] = [0.2470, 0.2435, 0.2616];
+
+/**
  * torchvision's `ToTensor`: pixels / 255, HWC bytes to CHW floats.
  *
  * @example

@@ -241,6 +241,7 @@ async function main(): Promise<number> {
   let bar: Progress | null = null;
   let lastLr = flags.lr;
   let softwareNoteDone = !info.isSoftware;
+  let noteFrom: { time: number; images: number } | null = null;
   const terminal = Deno.stdout.isTerminal();
   console.log(
     `training ${flags.epochs} epochs of ${stepsPerEpoch} steps (batch ${flags.batchSize})`,
@@ -271,9 +272,12 @@ async function main(): Promise<number> {
         bar ??= new Progress({ label: `epoch ${step.epoch}`, total: stepsPerEpoch });
         bar.set(step.step);
       }
-      if (!softwareNoteDone && step.globalStep === 20) {
+      // Measured between steps 10 and 40, past the warm-up (pipeline creation, first uploads).
+      if (step.globalStep === 10) noteFrom = { time: performance.now(), images: epochImages };
+      if (!softwareNoteDone && step.globalStep === 40 && noteFrom) {
         softwareNoteDone = true;
-        const rate = epochImages / ((performance.now() - epochStarted) / 1000);
+        const rate = (epochImages - noteFrom.images) /
+          ((performance.now() - noteFrom.time) / 1000);
         const seconds = totalSteps * flags.batchSize / rate;
         console.log(
           `note: ${info.description} is a software adapter: ${rate.toFixed(1)} images/s, ` +

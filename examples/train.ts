@@ -198,6 +198,10 @@ async function main(): Promise<number> {
     : new Compose([new ToTensor()]);
   const testLoader = new DataLoader(test, { batchSize: flags.batchSize, transform: testTransform });
   const optimizer = makeOptimizer(flags, model);
+  // Every generator the run draws from goes into checkpoints, so a resumed run draws the same.
+  const generators: Record<string, Generator> = { data: rng };
+  const modelGenerator = (model as { generator?: unknown }).generator;
+  if (modelGenerator instanceof Generator) generators.model = modelGenerator;
 
   if (flags.lrFind) {
     const result = await findLr(model, trainLoader, { optimizer });
@@ -253,7 +257,7 @@ async function main(): Promise<number> {
     schedule,
     logEvery: flags.logEvery,
     validation: testLoader,
-    generators: { data: rng },
+    generators,
     checkpoint: flags.checkpoint ? { path: flags.checkpoint } : undefined,
     resume: flags.resume ?? undefined,
     log: (line) => {

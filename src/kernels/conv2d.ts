@@ -13,9 +13,16 @@
  * Weights (and dy for the weight gradient) are first copied into a channels-last temporary so the
  * GEMM loops read 16 channels as four vec4 loads; temporaries return to the pool after recording.
  *
+ * Tuned (src/gpu/autotune.ts): the families `conv2d.forward`, `conv2d.backwardData` and
+ * `conv2d.backwardWeight` pick the GEMM workgroup size per geometry (shape key
+ * `n,c,h,w,o,kh,kw,stride,padding`) among `wg8` and `wg64` (and `wg<bits/32>` on a software
+ * adapter of another SIMD width); untuned, `bits / 32` on a software adapter and 64 on hardware.
+ * Every variant gives bit-identical results.
+ *
  * @module
  */
 
+import { autotuner, registerKernelFamily } from "../gpu/autotune.ts";
 import { gpuInfo } from "../gpu/device.ts";
 import { grid, Kernel } from "../gpu/kernel.ts";
 import { checkShape, Tensor } from "../tensor.ts";
@@ -67,21 +74,28 @@ interface Kernels {
   biasGrad: Kernel;
 }
 
-let kernelCache: Kernels | null = null;
+/** The light passes, the same in every variant. */
+let lightKernels: Pick<Kernels, "transpose" | "sumChunks" | "biasGrad"> | null = null;
+/** The kernel sets by GEMM workgroup size (the variants). */
+const kernelSets = new Map<number, Kernels>();
 
 /**
- * The kernels, made on first use. On a software adapter a workgroup is one SIMD batch of lanes
- * (llvmpipe runs each workgroup on one thread, `bits / 32` invocations at a time), so small
- * shapes waste no lanes; on hardware it is 64 invocations.
+ * The GEMM workgroup size used until tuning says otherwise (as before tuning existed). On a
+ * software adapter a workgroup is one SIMD batch of lanes (llvmpipe runs each workgroup on one
+ * thread, `bits / 32` invocations at a time), so small shapes waste no lanes; on hardware it is 64
+ * invocations.
  */
-function kernels(): Kernels {
-  if (kernelCache) return kernelCache;
+function defaultWorkgroup(): number {
   const info = gpuInfo();
   const bits = /(\d+) bits/.exec(info.description);
-  const workgroup = info.isSoftware && bits ? Math.max(1, Number(bits[1]) / 32) : GPU_WORKGROUP;
-  const constants = { WORKGROUP: workgroup };
-  kernelCache = {
-    workgroup,
+  return info.isSoftware && bits ? Math.max(1, Number(bits[1]) / 32) : GPU_WORKGROUP;
+}
+
+/** The GEMM kernels (gather, weight_grad) with `workgroup` invocations, made on first use. */
+function kernels(workgroup: number): Kernels {
+  let set = kernelSets.get(workgroup);
+  if (set) return set;
+  lightKernels ??= {
     transpose: new Kernel({
       label: "Conv2d.transpose",
       code,
@@ -99,6 +113,28 @@ function kernels(): Kernels {
       outputs: 1,
       constants: { WORKGROUP: GPU_WORKGROUP },
     }),
+    sumChunks: new Kernel({
+      label: "Conv2d.sumChunks",
+      code,
+      entryPoint: "sum_chunks",
+      params: { count: "u32", chunks: "u32" },
+      inputs: 1,
+      outputs: 1,
+      constants: { WORKGROUP: GPU_WORKGROUP },
+    }),
+    biasGrad: new Kernel({
+      label: "Conv2d.biasGrad",
+      code,
+      entryPoint: "bias_grad",
+      params: { batch: "u32", channels: "u32", plane: "u32" },
+      inputs: 1,
+      outputs: 1,
+    }),
+  };
+  const constants = { WORKGROUP: workgroup };
+  set = {
+    ...lightKernels,
+    workgroup,
     gather: new Kernel({
       label: "Conv2d.gather",
       code,
@@ -155,26 +191,73 @@ function kernels(): Kernels {
       outputs: 1,
       constants,
     }),
-    sumChunks: new Kernel({
-      label: "Conv2d.sumChunks",
-      code,
-      entryPoint: "sum_chunks",
-      params: { count: "u32", chunks: "u32" },
-      inputs: 1,
-      outputs: 1,
-      constants: { WORKGROUP: GPU_WORKGROUP },
-    }),
-    biasGrad: new Kernel({
-      label: "Conv2d.biasGrad",
-      code,
-      entryPoint: "bias_grad",
-      params: { batch: "u32", channels: "u32", plane: "u32" },
-      inputs: 1,
-      outputs: 1,
-    }),
   };
-  return kernelCache;
+  kernelSets.set(workgroup, set);
+  return set;
 }
+
+/** The three tuned families: each picks the GEMM workgroup size of one direction. */
+const FORWARD = "conv2d.forward";
+const BACKWARD_DATA = "conv2d.backwardData";
+const BACKWARD_WEIGHT = "conv2d.backwardWeight";
+
+let variantNames: string[] | null = null;
+
+/** `wg<size>`: the default first, then 8 (one llvmpipe SIMD batch) and 64 (hardware). */
+function workgroupVariants(): string[] {
+  return variantNames ??= [...new Set([defaultWorkgroup(), 8, GPU_WORKGROUP])].map((n) => `wg${n}`);
+}
+
+/** The kernels of the variant the autotuner picks for this direction and geometry. */
+function chosenKernels(family: string, g: Geometry): Kernels {
+  const variant = autotuner().choice(family, geometryKey(g));
+  return kernels(Number(variant.slice(2)));
+}
+
+/** A geometry's shape key: `n,c,h,w,o,kh,kw,stride,padding`. */
+function geometryKey(g: Geometry): string {
+  return [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride, g.padding].join(",");
+}
+
+function keyGeometry(key: string): Geometry {
+  const [n, c, h, w, o, kh, kw, stride, padding] = key.split(",").map(Number);
+  const oh = conv2dOutputSize(h, kh, stride, padding);
+  const ow = conv2dOutputSize(w, kw, stride, padding);
+  return { n, c, h, w, o, kh, kw, oh, ow, stride, padding };
+}
+
+/**
+ * Registers one direction: its variants record `run` with each workgroup size on zero-filled
+ * tensors of the key's geometry.
+ */
+function registerDirection(
+  name: string,
+  run: (k: Kernels, g: Geometry, t: Record<"x" | "weight" | "y", Tensor>) => void,
+): void {
+  registerKernelFamily({
+    name,
+    variants: workgroupVariants,
+    defaultVariant: () => `wg${defaultWorkgroup()}`,
+    prepare(key) {
+      const g = keyGeometry(key);
+      const t = {
+        x: Tensor.zeros([g.n, g.c, g.h, g.w], { label: "Conv2d.tuneX" }),
+        weight: Tensor.zeros([g.o, g.c, g.kh, g.kw], { label: "Conv2d.tuneWeight" }),
+        y: Tensor.zeros([g.n, g.o, g.oh, g.ow], { label: "Conv2d.tuneY" }),
+      };
+      const variants = Object.fromEntries(
+        workgroupVariants().map((v) => [v, () => run(kernels(Number(v.slice(2))), g, t)]),
+      );
+      return { variants, dispose: () => Object.values(t).forEach((x) => x.dispose()) };
+    },
+  });
+}
+
+// Tensors stand in for those of the same shape (y for dy, x for dx, weight for dWeight): values
+// do not matter to the timing.
+registerDirection(FORWARD, (k, g, t) => forward(k, g, t.x, t.weight, null, t.y));
+registerDirection(BACKWARD_DATA, (k, g, t) => inputGrad(k, g, t.y, t.weight, t.x));
+registerDirection(BACKWARD_WEIGHT, (k, g, t) => weightGrad(k, g, t.y, t.x, t.weight, null));
 
 /** Sizes of one convolution, after validation. */
 interface Geometry {
@@ -312,8 +395,18 @@ export function conv2dForward(
   if (bias) checkShape(owner, "bias", bias, [g.o]);
   checkShape(owner, "y", y, [g.n, g.o, g.oh, g.ow]);
   checkDistinct(owner, { y }, { x, weight, bias });
-  if (g.n === 0) return;
-  const k = kernels();
+  if (g.n > 0) forward(chosenKernels(FORWARD, g), g, x, weight, bias, y);
+}
+
+/** y = conv2d(x, weight) + bias with the kernels of one variant. */
+function forward(
+  k: Kernels,
+  g: Geometry,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  y: Tensor,
+): void {
   const taps = g.kh * g.kw;
   // w[c, tap, o]: the channels a GEMM tile produces are contiguous.
   const wT = transposed(
@@ -396,9 +489,8 @@ export function conv2dBackward(
   if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
   checkDistinct(owner, { dx, dWeight, dBias }, { dy, x, weight });
   if (g.n === 0) return;
-  const k = kernels();
-  if (dx) inputGrad(k, g, dy, weight, dx);
-  weightGrad(k, g, dy, x, dWeight, dBias);
+  if (dx) inputGrad(chosenKernels(BACKWARD_DATA, g), g, dy, weight, dx);
+  weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight, dBias);
 }
 
 /**
@@ -429,7 +521,7 @@ export function conv2dBackwardData(
   const g = geometry(owner, ["dx", dx], ["weight", weight], opts);
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   checkDistinct(owner, { dx }, { dy, weight });
-  if (g.n > 0) inputGrad(kernels(), g, dy, weight, dx);
+  if (g.n > 0) inputGrad(chosenKernels(BACKWARD_DATA, g), g, dy, weight, dx);
 }
 
 /**
@@ -463,7 +555,7 @@ export function conv2dBackwardWeight(
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
   checkDistinct(owner, { dWeight, dBias }, { dy, x });
-  if (g.n > 0) weightGrad(kernels(), g, dy, x, dWeight, dBias);
+  if (g.n > 0) weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight, dBias);
 }
 
 /** dx = conv2d of dy with the mirrored kernels, per phase of the stride. */
@@ -538,7 +630,10 @@ function weightGrad(
   const blocksJ = Math.ceil(count / (k.workgroup * WGRAD_ROWS));
   const blocksO = Math.ceil(g.o / WGRAD_CHANNELS);
   const rows = g.n * g.oh;
-  const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / (blocksJ * blocksO)));
+  // The chunks follow the default workgroup size, not this variant's, so that every variant
+  // sums in the same order and gives bit-identical results.
+  const defaultBlocksJ = Math.ceil(count / (defaultWorkgroup() * WGRAD_ROWS));
+  const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / (defaultBlocksJ * blocksO)));
   const rowsPerChunk = Math.ceil(rows / wanted);
   const chunks = Math.ceil(rows / rowsPerChunk);
   const partial = chunks > 1

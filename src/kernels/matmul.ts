@@ -5,11 +5,16 @@
  * plus M % 4 == 0 when `a` is transposed and N % 4 == 0 when `b` is not) and single floats
  * otherwise, so every shape works.
  *
+ * Tuned (src/gpu/autotune.ts): the `matmul` family picks the workgroup shape per shape key
+ * (`MxNxK` then `n`/`t` for a and b, e.g. `32x10x256nt`) among `16x4` (the default), `8x8` and
+ * `32x1` invocations (along N × along M). Every variant gives bit-identical results.
+ *
  * @module
  */
 
+import { autotuner, registerKernelFamily } from "../gpu/autotune.ts";
 import { grid, Kernel } from "../gpu/kernel.ts";
-import { checkShape, type Tensor } from "../tensor.ts";
+import { checkShape, Tensor } from "../tensor.ts";
 import matmulWgsl from "../../shaders/matmul.wgsl" with { type: "text" };
 
 /** Options of {@link matmul}. */
@@ -25,9 +30,18 @@ export interface MatmulOptions {
 /** Rows and columns of `c` one invocation computes (shaders/matmul.wgsl: TM, TN). */
 const TILE_M = 8;
 const TILE_N = 16;
-/** Invocations per workgroup along N and M: 16 adjacent tiles fill llvmpipe's SIMD lanes twice. */
-const WG_X = 16;
-const WG_Y = 4;
+/**
+ * The workgroup shapes (invocations along N × along M), the variants of the `matmul` family. 16×4
+ * is the default: 16 adjacent tiles fill llvmpipe's SIMD lanes twice; 8×8 and 32×1 ran as fast
+ * there in single-shape sweeps (bench/README.md) and may win elsewhere.
+ */
+const WORKGROUPS: Record<string, [number, number]> = {
+  "16x4": [16, 4],
+  "8x8": [8, 8],
+  "32x1": [32, 1],
+};
+const DEFAULT_WORKGROUP = "16x4";
+const FAMILY = "matmul";
 const WG_1D = 256;
 
 const PARAMS = {
@@ -42,26 +56,72 @@ const PARAMS = {
 } as const;
 const ROW_PARAMS = { rows: "u32", cols: "u32" } as const;
 
-function tileKernel(label: string, entryPoint: string): Kernel {
-  return new Kernel({
-    label,
-    code: matmulWgsl,
-    entryPoint,
-    params: PARAMS,
-    inputs: 2,
-    outputs: 1,
-    constants: { WG_X, WG_Y },
-  });
+/** One variant's kernels: vec4 ones by transposition of a then b ("n" plain, "t" transposed). */
+interface TileKernels {
+  wgX: number;
+  wgY: number;
+  vec4: Record<string, Kernel>;
+  scalar: Kernel;
 }
 
-/** The vec4 kernels by transposition of a then b ("n" plain, "t" transposed). */
-const vec4Kernels: Record<string, Kernel> = {
-  nn: tileKernel("Matmul.nn", "matmul_nn"),
-  nt: tileKernel("Matmul.nt", "matmul_nt"),
-  tn: tileKernel("Matmul.tn", "matmul_tn"),
-  tt: tileKernel("Matmul.tt", "matmul_tt"),
-};
-const scalarKernel = tileKernel("Matmul.scalar", "matmul_scalar");
+const tileKernelSets = new Map<string, TileKernels>();
+
+function tileKernels(variant: string): TileKernels {
+  let set = tileKernelSets.get(variant);
+  if (set) return set;
+  const [wgX, wgY] = WORKGROUPS[variant];
+  const tileKernel = (label: string, entryPoint: string) =>
+    new Kernel({
+      label,
+      code: matmulWgsl,
+      entryPoint,
+      params: PARAMS,
+      inputs: 2,
+      outputs: 1,
+      constants: { WG_X: wgX, WG_Y: wgY },
+    });
+  set = {
+    wgX,
+    wgY,
+    vec4: {
+      nn: tileKernel("Matmul.nn", "matmul_nn"),
+      nt: tileKernel("Matmul.nt", "matmul_nt"),
+      tn: tileKernel("Matmul.tn", "matmul_tn"),
+      tt: tileKernel("Matmul.tt", "matmul_tt"),
+    },
+    scalar: tileKernel("Matmul.scalar", "matmul_scalar"),
+  };
+  tileKernelSets.set(variant, set);
+  return set;
+}
+
+/** The shape key `MxNxK` then `n`/`t` for a and b, e.g. `32x10x256nt`. */
+function shapeKey(M: number, N: number, K: number, transA: boolean, transB: boolean): string {
+  return `${M}x${N}x${K}${transA ? "t" : "n"}${transB ? "t" : "n"}`;
+}
+
+registerKernelFamily({
+  name: FAMILY,
+  variants: () => Object.keys(WORKGROUPS),
+  defaultVariant: () => DEFAULT_WORKGROUP,
+  prepare(key) {
+    const match = /^(\d+)x(\d+)x(\d+)([nt])([nt])$/.exec(key);
+    if (!match) throw new Error(`Matmul: bad shape key "${key}"`);
+    const [M, N, K] = match.slice(1, 4).map(Number);
+    const [transA, transB] = [match[4] === "t", match[5] === "t"];
+    const a = Tensor.zeros(transA ? [K, M] : [M, K], { label: "Matmul.tuneA" });
+    const b = Tensor.zeros(transB ? [N, K] : [K, N], { label: "Matmul.tuneB" });
+    const c = Tensor.zeros([M, N], { label: "Matmul.tuneC" });
+    const variants = Object.fromEntries(
+      Object.keys(WORKGROUPS).map((v) => [
+        v,
+        () => record(tileKernels(v), a, b, c, M, N, K, transA, transB, false),
+      ]),
+    );
+    return { variants, dispose: () => [a, b, c].forEach((t) => t.dispose()) };
+  },
+});
+
 const biasRowsKernel = new Kernel({
   label: "Matmul.biasRows",
   code: matmulWgsl,
@@ -104,8 +164,8 @@ function checkFlag(owner: string, name: string, value: unknown): boolean {
   return value === true;
 }
 
-/** Records c[M,N] (+)= op(a)·op(b) for validated shapes. */
-function record(
+/** Records c[M,N] (+)= op(a)·op(b) for validated shapes with the variant the autotuner picks. */
+function recordTuned(
   a: Tensor,
   b: Tensor,
   c: Tensor,
@@ -117,11 +177,28 @@ function record(
   accumulate: boolean,
 ): void {
   if (M === 0 || N === 0 || (K === 0 && accumulate)) return;
+  const variant = autotuner().choice(FAMILY, shapeKey(M, N, K, transA, transB));
+  record(tileKernels(variant), a, b, c, M, N, K, transA, transB, accumulate);
+}
+
+/** Records c[M,N] (+)= op(a)·op(b) with the kernels of one variant. */
+function record(
+  k: TileKernels,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  accumulate: boolean,
+): void {
   // vec4 loads need 16-byte aligned 4-element groups along each operand's rows.
   const vec4 = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
-  const kernel = vec4 ? vec4Kernels[(transA ? "t" : "n") + (transB ? "t" : "n")] : scalarKernel;
-  const groupsX = Math.ceil(N / (TILE_N * WG_X));
-  const groups = groupsX * Math.ceil(M / (TILE_M * WG_Y));
+  const kernel = vec4 ? k.vec4[(transA ? "t" : "n") + (transB ? "t" : "n")] : k.scalar;
+  const groupsX = Math.ceil(N / (TILE_N * k.wgX));
+  const groups = groupsX * Math.ceil(M / (TILE_M * k.wgY));
   kernel.dispatch(
     {
       M,
@@ -168,7 +245,7 @@ export function matmul(a: Tensor, b: Tensor, c: Tensor, opts: MatmulOptions = {}
   const N = transB ? b.shape[0] : b.shape[1];
   checkShape(owner, "c", c, [M, N]); // c: [M, N]
   checkDistinct(owner, "c", c, { a, b });
-  record(a, b, c, M, N, K, transA, transB, accumulate);
+  recordTuned(a, b, c, M, N, K, transA, transB, accumulate);
 }
 
 /**
@@ -202,7 +279,7 @@ export function linearForward(x: Tensor, weight: Tensor, bias: Tensor | null, y:
   if (bias && N * M > 0) {
     biasRowsKernel.dispatch({ rows: N, cols: M }, [bias, y], grid(Math.ceil(N * M / WG_1D)));
   }
-  record(x, weight, y, N, M, K, false, true, bias !== null);
+  recordTuned(x, weight, y, N, M, K, false, true, bias !== null);
 }
 
 /**
@@ -250,8 +327,8 @@ export function linearBackward(
   if (dx) checkDistinct(owner, "dx", dx, { dy, x, weight, dWeight, ...(dBias ? { dBias } : {}) });
   checkDistinct(owner, "dWeight", dWeight, { dy, x, weight, ...(dBias ? { dBias } : {}) });
   if (dBias) checkDistinct(owner, "dBias", dBias, { dy, x, weight });
-  if (dx) record(dy, weight, dx, N, K, M, false, false, false);
-  record(dy, x, dWeight, M, K, N, true, false, true);
+  if (dx) recordTuned(dy, weight, dx, N, K, M, false, false, false);
+  recordTuned(dy, x, dWeight, M, K, N, true, false, true);
   if (dBias && M > 0 && N > 0) {
     columnSumsKernel.dispatch({ rows: N, cols: M }, [dy, dBias], grid(Math.ceil(M / WG_1D)));
   }

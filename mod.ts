@@ -20,6 +20,7 @@ export * from "./src/gpu/device.ts";
 export * from "./src/gpu/buffer_pool.ts";
 export * from "./src/gpu/kernel.ts";
 export * from "./src/gpu/step.ts";
+export * from "./src/gpu/autotune.ts";
 export * from "./src/tensor.ts";
 export * from "./src/random.ts";
 

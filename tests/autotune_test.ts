@@ -115,7 +115,7 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
   ];
   const variants = kernelFamily("conv2d.forward").variants();
   assert(variants.includes("wg8") && variants.includes("wg64"), `variants ${variants}`);
-  const tuner = new Autotuner({ cacheFile: null });
+  const tuner = new Autotuner({ enabled: true, cacheFile: null });
   await withTuner(tuner, async () => {
     for (const s of shapes) {
       const oh = Math.floor((s.h + 2 * s.padding - s.kh) / s.stride) + 1;
@@ -174,7 +174,7 @@ Deno.test("every matmul variant matches the reference, bit for bit alike", async
   const rng = new Generator(testSeed("autotune matmul variants"));
   const variants = kernelFamily("matmul").variants();
   assertEquals(variants, ["16x4", "8x8", "32x1"]);
-  const tuner = new Autotuner({ cacheFile: null });
+  const tuner = new Autotuner({ enabled: true, cacheFile: null });
   await withTuner(tuner, async () => {
     // [M, N, K]: scalar loads (nothing a multiple of 4; one pipeline serves every transposition),
     // then vec4 loads past a 16×4 workgroup in the layouts Linear uses (nn, nt, tn).
@@ -230,7 +230,7 @@ Deno.test("a cold start tunes and writes the cache; a warm start reuses it untim
   const cacheFile = tempCacheFile();
   let coldTicks = 0;
   const clock = () => (coldTicks++, performance.now());
-  const cold = new Autotuner({ cacheFile, clock, rounds: 1, calls: 1 });
+  const cold = new Autotuner({ enabled: true, cacheFile, clock, rounds: 1, calls: 1 });
   assertEquals(cold.enabled, true);
   const results = await withTuner(cold, async () => {
     recordSmallStep();
@@ -255,7 +255,11 @@ Deno.test("a cold start tunes and writes the cache; a warm start reuses it untim
   assertEquals(file.entries[0].choices, cold.choices());
 
   let warmTicks = 0;
-  const warm = new Autotuner({ cacheFile, clock: () => (warmTicks++, performance.now()) });
+  const warm = new Autotuner({
+    enabled: true,
+    cacheFile,
+    clock: () => (warmTicks++, performance.now()),
+  });
   await withTuner(warm, async () => {
     recordSmallStep();
     assertEquals(warm.pending(), [], "every shape of the step has a cached choice");
@@ -267,7 +271,7 @@ Deno.test("a cold start tunes and writes the cache; a warm start reuses it untim
 });
 
 Deno.test("tuning keeps the fastest variant, the default unless another is clearly faster", async () => {
-  const tuner = new Autotuner({ cacheFile: null, clock: fakeClock });
+  const tuner = new Autotuner({ enabled: true, cacheFile: null, clock: fakeClock });
   const fast = await tuner.tune("test.fake", "k");
   assertEquals(fast.variant, "fast");
   assertEquals(fast.msPerCall, { slow: 10, fast: 1, even: 10 });
@@ -290,7 +294,7 @@ Deno.test("a corrupt cache file is ignored with one warning and rewritten", asyn
     const cacheFile = tempCacheFile();
     Deno.mkdirSync(join(cacheFile, ".."), { recursive: true });
     Deno.writeTextFileSync(cacheFile, text);
-    const tuner = new Autotuner({ cacheFile, clock: fakeClock });
+    const tuner = new Autotuner({ enabled: true, cacheFile, clock: fakeClock });
     const warnings = await captureWarnings(async () => {
       assertEquals(tuner.choice("test.fake", "k"), "slow");
       assertEquals(tuner.choice("test.fake", "k"), "slow");
@@ -312,7 +316,7 @@ Deno.test("a cache entry of another adapter or version is not used, and is kept"
     { adapter, version: "0.0.0-older", choices },
   ];
   writeCache(cacheFile, others);
-  const tuner = new Autotuner({ cacheFile, clock: fakeClock });
+  const tuner = new Autotuner({ enabled: true, cacheFile, clock: fakeClock });
   assertEquals(tuner.choice("test.fake", "k"), "slow");
   assertEquals(tuner.pending(), [["test.fake", "k"]]);
   await tuner.tunePending();
@@ -324,7 +328,10 @@ Deno.test("a cache entry of another adapter or version is not used, and is kept"
   let ticks = 0;
   const clock = () => ticks++;
   assertEquals(
-    new Autotuner({ cacheFile, clock, adapter: "Some Other GPU" }).choice("test.fake", "k"),
+    new Autotuner({ enabled: true, cacheFile, clock, adapter: "Some Other GPU" }).choice(
+      "test.fake",
+      "k",
+    ),
     "fast",
   );
   writeCache(cacheFile, [...others, {
@@ -332,7 +339,7 @@ Deno.test("a cache entry of another adapter or version is not used, and is kept"
     version: HAJIME_VERSION,
     choices: { "test.fake": { k: "even" } },
   }]);
-  const warm = new Autotuner({ cacheFile, clock });
+  const warm = new Autotuner({ enabled: true, cacheFile, clock });
   assertEquals(warm.choice("test.fake", "k"), "even");
   assertEquals(await warm.tunePending(), []);
   assertEquals(ticks, 0);
@@ -345,6 +352,7 @@ Deno.test("HAJIME_AUTOTUNE=0 runs defaults only; HAJIME_KERNEL_CACHE names the f
     version: HAJIME_VERSION,
     choices: { "test.fake": { k: "fast" } },
   }]);
+  const previous = Deno.env.get("HAJIME_AUTOTUNE");
   Deno.env.set("HAJIME_AUTOTUNE", "0");
   Deno.env.set("HAJIME_KERNEL_CACHE", cacheFile);
   try {
@@ -359,7 +367,8 @@ Deno.test("HAJIME_AUTOTUNE=0 runs defaults only; HAJIME_KERNEL_CACHE names the f
     Deno.env.delete("HAJIME_AUTOTUNE");
     assertEquals(new Autotuner().choice("test.fake", "k"), "fast");
   } finally {
-    Deno.env.delete("HAJIME_AUTOTUNE");
+    if (previous === undefined) Deno.env.delete("HAJIME_AUTOTUNE");
+    else Deno.env.set("HAJIME_AUTOTUNE", previous);
     Deno.env.delete("HAJIME_KERNEL_CACHE");
   }
 });

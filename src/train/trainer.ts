@@ -10,6 +10,7 @@
 
 import type { Batch } from "../data/loader.ts";
 import { gpuDevice } from "../gpu/device.ts";
+import { autotuner } from "../gpu/autotune.ts";
 import { copyEncoder, flush } from "../gpu/step.ts";
 import { countCorrect } from "../kernels/loss.ts";
 import { CrossEntropyLoss, type Loss } from "../nn/loss.ts";
@@ -513,6 +514,9 @@ export async function fit(
           flush();
         }
         await throttle.submitted();
+        // The first step met every kernel shape of the run: time the variants of those not
+        // chosen yet on this adapter (cached on disk, so later runs skip this).
+        if (epochSteps === 1 && epoch === position.epoch) await autotuner().tunePending();
         if (pending?.settled) await settlePending();
         await onStep?.({
           epoch: epoch + 1,

@@ -1,4 +1,4 @@
-import { bufferPool, flush, Generator, Tensor } from "../mod.ts";
+import { basicCnn, bufferPool, flush, Generator, resnet, Tensor } from "../mod.ts";
 import { LogSoftmax, ReLU } from "../src/nn/activation.ts";
 import { BatchNorm2d } from "../src/nn/batch_norm2d.ts";
 import { Flatten, ModuleList, Residual, Sequential } from "../src/nn/containers.ts";
@@ -222,4 +222,27 @@ Deno.test("a training step reuses its tensors: no buffer is created after the fi
   const live = bufferPool.stats().live;
   model.dispose();
   assert(bufferPool.stats().live < live, "dispose releases the module's tensors");
+});
+
+Deno.test("inputGrad = false skips the input gradient but not the parameter gradients", async () => {
+  const make = () => new Conv2d(3, 4, 3, { padding: 1, seed: 5 });
+  const full = make();
+  const first = make();
+  first.inputGrad = false;
+  const x = Tensor.from(Array.from({ length: 2 * 3 * 5 * 5 }, (_, i) => Math.cos(i)), [2, 3, 5, 5]);
+  const dy = Tensor.from(Array.from({ length: 2 * 4 * 5 * 5 }, (_, i) => Math.sin(i)), [
+    2,
+    4,
+    5,
+    5,
+  ]);
+  full.forward(x);
+  first.forward(x);
+  assertEquals(full.backward(dy).shape, [2, 3, 5, 5]);
+  assertEquals(first.backward(dy).shape, [0]);
+  assertEquals(await first.weight.grad.read(), await full.weight.grad.read());
+  for (const model of [resnet(), basicCnn()]) {
+    const layer = model.children()[0][1];
+    assertEquals(layer.inputGrad, false, `${model.typeName()}'s first layer`);
+  }
 });

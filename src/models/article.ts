@@ -270,6 +270,7 @@ export class BasicCNN extends Module {
     super();
     const generator = resolveGenerator(options);
     this.conv1 = this.register("conv1", new Conv2d(3, 8, 5, { generator }));
+    this.conv1.inputGrad = false; // images need no gradient
     this.conv2 = this.register("conv2", new Conv2d(8, 16, 5, { generator }));
     this.pool = this.register("pool", new MaxPool2d(2, 2));
     this.fc1 = this.register("fc1", new Linear(16 * 5 * 5, 120, { generator }));
@@ -356,6 +357,7 @@ export class ConvBnNet extends Module {
       "conv1",
       new Conv2d(3, layers[0], 5, { stride: 1, padding: 2, generator }),
     );
+    this.conv1.inputGrad = false; // images need no gradient
     this.layer = this.register(
       "layer",
       new ModuleList(
@@ -416,6 +418,7 @@ export class DeepBnNet extends Module {
       "conv1",
       new Conv2d(3, layers[0], 5, { stride: 1, padding: 2, generator }),
     );
+    this.conv1.inputGrad = false; // images need no gradient
     const widths = layers.slice(1);
     this.layers = this.register(
       "layers",
@@ -486,6 +489,7 @@ export class Resnet extends Module {
       "conv1",
       new Conv2d(3, layers[0], 5, { stride: 1, padding: 2, generator }),
     );
+    this.conv1.inputGrad = false; // images need no gradient
     const widths = layers.slice(1);
     this.layers = this.register(
       "layers",

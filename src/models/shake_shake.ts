@@ -106,6 +106,7 @@ export class ShakeShake26 extends Module {
       new Conv2d(3, STEM_WIDTH, 3, { padding: 1, bias: false, generator }),
     );
     this.conv.weight.data.write(kaimingNormal(this.conv.weight.shape, generator, "fan_out"));
+    this.conv.inputGrad = false; // images need no gradient
     this.bn = this.register("bn", new BatchNorm2d(STEM_WIDTH));
     const stage = (inChannels: number, outChannels: number, stride: number): Sequential =>
       new Sequential(

@@ -122,12 +122,12 @@ export class Conv2d extends Module {
     const x = this.#x;
     if (!x) throw new Error("Conv2d.backward: call forward first");
     checkShape("Conv2d.backward", "dy", dy, this.#yShape);
-    const dx = this.owned("dx", x.shape);
+    const dx = this.owned("dx", this.inputGrad ? x.shape : [0]);
     conv2dBackward(
       dy,
       x,
       this.weight.data,
-      dx,
+      this.inputGrad ? dx : null,
       this.weight.grad,
       this.bias?.grad ?? null,
       this.#options(),

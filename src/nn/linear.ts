@@ -81,8 +81,15 @@ export class Linear extends Module {
     const x = this.#x;
     if (!x) throw new Error("Linear.backward: call forward first");
     checkShape("Linear.backward", "dy", dy, [x.shape[0], this.outFeatures]);
-    const dx = this.owned("dx", x.shape);
-    linearBackward(dy, x, this.weight.data, dx, this.weight.grad, this.bias?.grad ?? null);
+    const dx = this.owned("dx", this.inputGrad ? x.shape : [0]);
+    linearBackward(
+      dy,
+      x,
+      this.weight.data,
+      this.inputGrad ? dx : null,
+      this.weight.grad,
+      this.bias?.grad ?? null,
+    );
     return dx;
   }
 

@@ -116,6 +116,12 @@ function addIndent(text: string, spaces: number): string {
 export abstract class Module {
   /** True in training mode (the default); BatchNorm and dropout behave differently in eval. */
   training = true;
+  /**
+   * False when nothing needs the gradient of this layer's input, as for a model's first layer
+   * (PyTorch computes none for images, which do not require grad). Linear and Conv2d then skip
+   * the input-gradient kernels and `backward` returns an empty tensor of shape [0].
+   */
+  inputGrad = true;
   #children: [string, Module][] = [];
   #parameters: [string, Parameter][] = [];
   #buffers: [string, Tensor][] = [];

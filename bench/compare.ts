@@ -6,7 +6,8 @@
  * log_softmax heads and residual adds) and print their trainable parameter counts. Every step is
  * awaited to the end (hajime: the loss read back, which flushes the step's one submit; TF.js: the
  * loss's `data()`), so a step's time is its whole GPU time; the figure is the median images/s over
- * the timed steps after warm-up.
+ * the timed steps after warm-up. As in `fit`, hajime's autotuner times its kernel variants after
+ * the first step, outside the timing (`HAJIME_AUTOTUNE=0` measures the default variants).
  *
  * ```
  * deno run -A bench/compare.ts                      # 4 article models, batch 32 and 128
@@ -14,7 +15,7 @@
  * ```
  *
  * TensorFlow.js is a benchmark-only dependency, imported here by `npm:` specifier (bench/ is not
- * published). It is very slow on a software adapter (Resnet ≈ 11 s a step at batch 32 on
+ * published). It is very slow on a software adapter (Resnet 11–15 s a step at batch 32 on
  * llvmpipe), hence its own, smaller step counts.
  *
  * @module
@@ -28,6 +29,7 @@ import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { parseArgs } from "node:util";
 import {
   Adam,
+  autotuner,
   createModel,
   CrossEntropyLoss,
   Generator,
@@ -259,12 +261,17 @@ function flags() {
   };
 }
 
-/** Runs `warmup` then `steps` awaited steps; returns the median images/s of the timed ones. */
+/**
+ * Runs `first` (if any), `warmup` steps, then `steps` timed awaited steps; returns the median
+ * images/s of the timed ones.
+ */
 async function measure(
-  step: () => Promise<void>,
+  run: { step: () => Promise<void>; first?: () => Promise<void> },
   batch: number,
   counts: { warmup: number; steps: number },
 ): Promise<number> {
+  const { step } = run;
+  await run.first?.();
   for (let i = 0; i < counts.warmup; i++) await step();
   const seconds: number[] = [];
   for (let i = 0; i < counts.steps; i++) {
@@ -278,7 +285,11 @@ async function measure(
   return batch / median;
 }
 
-/** hajime: one recorded step (zero grads, forward, loss, backward, Adam), its loss read back. */
+/**
+ * hajime: one recorded step (zero grads, forward, loss, backward, Adam), its loss read back. The
+ * first step is followed by the autotuner's timing of the kernel shapes it met, as `fit` does
+ * (nothing to time when the on-disk cache already holds this adapter's choices).
+ */
 function hajimeRun(name: string, batch: number, rng: Generator) {
   const model = createModel(name, { seed: 0 });
   const optimizer = new Adam(model, { lr: LR });
@@ -290,10 +301,18 @@ function hajimeRun(name: string, batch: number, rng: Generator) {
   const labels = Tensor.from(Int32Array.from({ length: batch }, () => rng.int(10)), [batch], {
     dtype: "i32",
   });
+  const step = async () => {
+    await recordTrainStep(model, { images, labels }, loss, optimizer).read();
+  };
   return {
     params: model.numParameters(),
-    step: async () => {
-      await recordTrainStep(model, { images, labels }, loss, optimizer).read();
+    step,
+    first: async () => {
+      await step();
+      const tuned = (await autotuner().tunePending()).filter((r) =>
+        Object.keys(r.msPerCall).length
+      );
+      if (tuned.length) console.log(`  hajime: tuned ${tuned.length} kernel shapes (${name})`);
     },
     dispose: () => {
       model.dispose();
@@ -357,10 +376,10 @@ for (const name of options.models) {
   const entry = MODELS[name];
   for (const batch of options.batches) {
     const h = hajimeRun(name, batch, rng);
-    const hajime = await measure(h.step, batch, options.hajime);
+    const hajime = await measure(h, batch, options.hajime);
     h.dispose();
     const t = tfjsRun(entry, batch);
-    const tfjs = await measure(t.step, batch, options.tfjs);
+    const tfjs = await measure(t, batch, options.tfjs);
     t.dispose();
     if (batch === options.batches[0]) {
       const same = h.params === t.params ? "match" : "MISMATCH";

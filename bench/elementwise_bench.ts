@@ -17,6 +17,7 @@ import {
   shakeMixBackward,
 } from "../src/kernels/elementwise.ts";
 import { Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { timeCalls } from "./timing.ts";
 
 await initGpu();
 
@@ -24,21 +25,6 @@ const rng = new Generator(0);
 function random(shape: number[]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   return Tensor.from(Float32Array.from({ length: n }, () => rng.uniformRange(-1, 1)), shape);
-}
-
-/** Times `rounds` rounds of `iterations` calls each; returns seconds per call, best and median. */
-async function time(run: () => void, iterations: number, rounds: number): Promise<number[]> {
-  run();
-  await sync();
-  const seconds: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) run();
-    await sync();
-    seconds.push((performance.now() - start) / 1000 / iterations);
-  }
-  seconds.sort((a, b) => a - b);
-  return [seconds[0], seconds[Math.floor(rounds / 2)]];
 }
 
 console.log(`adapter: ${gpuInfo().description}`);
@@ -68,7 +54,7 @@ for (const [name, shape] of SHAPES) {
   ];
   for (const [kernel, run, bytesPerElement] of cases) {
     const label = `${kernel} ${name} [${shape.join(", ")}]`;
-    const [best, median] = await time(run, ITERATIONS, elements > 1e6 ? 3 : 5);
+    const [best, median] = await timeCalls(run, ITERATIONS, elements > 1e6 ? 3 : 5);
     const bytes = bytesPerElement * elements;
     console.log(
       `${label}: ${(bytes / best / 1e9).toFixed(2)} GB/s best, ` +

@@ -221,3 +221,38 @@ export class Kernel {
     pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
   }
 }
+
+/**
+ * A maker of kernels for one WGSL file whose entry points share a params struct: `(entryPoint,
+ * inputs, outputs)` → a Kernel labelled `Owner.entryPoint`.
+ *
+ * @example
+ * ```ts
+ * import { wgslKernels } from "@hajime/nn";
+ * const code = `struct Params { n: u32 }
+ *   @group(0) @binding(0) var<uniform> params: Params;
+ *   @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+ *   @compute @workgroup_size(64) fn zero(@builtin(global_invocation_id) id: vec3u) {
+ *     if (id.x < params.n) { y[id.x] = 0.0; }
+ *   }`;
+ * const kernel = wgslKernels("Example", code, { n: "u32" });
+ * const zero = kernel("zero", 0, 1);
+ * ```
+ */
+export function wgslKernels(
+  owner: string,
+  code: string,
+  params: Readonly<Record<string, ParamType>>,
+  constants?: Readonly<Record<string, number>>,
+): (entryPoint: string, inputs: number, outputs: number) => Kernel {
+  return (entryPoint, inputs, outputs) =>
+    new Kernel({
+      label: `${owner}.${entryPoint}`,
+      code,
+      entryPoint,
+      params,
+      inputs,
+      outputs,
+      constants,
+    });
+}

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { grid, Kernel, type ParamType } from "../gpu/kernel.ts";
+import { grid, type ParamType, wgslKernels } from "../gpu/kernel.ts";
 import { checkShape, type DType, Tensor } from "../tensor.ts";
 import code from "../../shaders/batch_norm.wgsl" with { type: "text" };
 
@@ -53,17 +53,7 @@ const PARAMS: Record<string, ParamType> = {
   stepC: "u32",
 };
 
-function kernel(purpose: string, inputs: number, outputs: number): Kernel {
-  return new Kernel({
-    label: `BatchNorm.${purpose}`,
-    code,
-    entryPoint: purpose,
-    params: PARAMS,
-    inputs,
-    outputs,
-    constants: { WORKGROUP, PER_THREAD },
-  });
-}
+const kernel = wgslKernels("BatchNorm", code, PARAMS, { WORKGROUP, PER_THREAD });
 
 const statsKernel = kernel("stats", 1, 1);
 const statsFinalizeKernel = kernel("statsFinalize", 1, 4);

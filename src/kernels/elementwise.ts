@@ -9,7 +9,7 @@
  * @module
  */
 
-import { grid, Kernel, type ParamType } from "../gpu/kernel.ts";
+import { grid, type Kernel, type ParamType, wgslKernels } from "../gpu/kernel.ts";
 import { checkShape, type DType, type Tensor } from "../tensor.ts";
 import code from "../../shaders/elementwise.wgsl" with { type: "text" };
 import shakeCode from "../../shaders/shake_shake.wgsl" with { type: "text" };
@@ -36,29 +36,14 @@ const PARAMS: Record<string, ParamType> = {
   stepS: "u32",
 };
 
-function kernel(purpose: string, inputs: number, outputs: number): Kernel {
-  return new Kernel({
-    label: `Elementwise.${purpose}`,
-    code,
-    entryPoint: purpose,
-    params: PARAMS,
-    inputs,
-    outputs,
-    constants: { WORKGROUP, PER_THREAD },
-  });
-}
+const kernel = wgslKernels("Elementwise", code, PARAMS, { WORKGROUP, PER_THREAD });
 
-function shakeKernel(purpose: string, inputs: number, outputs: number): Kernel {
-  return new Kernel({
-    label: `ShakeShake.${purpose}`,
-    code: shakeCode,
-    entryPoint: purpose,
-    params: { count: "u32", inner: "u32", stepQ: "u32", stepS: "u32" },
-    inputs,
-    outputs,
-    constants: { WORKGROUP, PER_THREAD },
-  });
-}
+const shakeKernel = wgslKernels(
+  "ShakeShake",
+  shakeCode,
+  { count: "u32", inner: "u32", stepQ: "u32", stepS: "u32" },
+  { WORKGROUP, PER_THREAD },
+);
 
 const reluKernel = kernel("relu", 1, 1);
 const reluBackwardKernel = kernel("reluBackward", 2, 1);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { grid, Kernel, type ParamType } from "../gpu/kernel.ts";
+import { grid, type Kernel, type ParamType, wgslKernels } from "../gpu/kernel.ts";
 import { checkShape, type DType, type Tensor } from "../tensor.ts";
 import code from "../../shaders/pool.wgsl" with { type: "text" };
 
@@ -44,17 +44,7 @@ const PARAMS: Record<string, ParamType> = {
   channelsB: "u32",
 };
 
-function kernel(purpose: string, inputs: number, outputs: number): Kernel {
-  return new Kernel({
-    label: `Pool.${purpose}`,
-    code,
-    entryPoint: purpose,
-    params: PARAMS,
-    inputs,
-    outputs,
-    constants: { WORKGROUP },
-  });
-}
+const kernel = wgslKernels("Pool", code, PARAMS, { WORKGROUP });
 
 const maxPoolKernel = kernel("maxPool2dForward", 1, 2);
 const maxPoolScatterKernel = kernel("maxPool2dScatter", 2, 1);

@@ -5,42 +5,13 @@ import {
   batchNormTrainForward,
 } from "../src/kernels/batch_norm.ts";
 import { assert, assertClose, assertThrows, randomArray, testSeed } from "./assert.ts";
+import { dot, f32, numericGrad, size } from "./numeric.ts";
 import { read64, upload } from "./gpu.ts";
 import {
   batchNormBackwardRef,
   batchNormEvalForwardRef,
   batchNormTrainForwardRef,
 } from "./reference/batch_norm.ts";
-
-/** f32-rounded copy, so GPU and reference see the same inputs. */
-function f32(data: ArrayLike<number>): Float64Array {
-  return Float64Array.from(Float32Array.from(data));
-}
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-/** Central finite difference of `loss` along every element of `v` (changed and restored). */
-function numericGrad(v: Float64Array, loss: () => number, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const keep = v[i];
-    v[i] = keep + eps;
-    const plus = loss();
-    v[i] = keep - eps;
-    const minus = loss();
-    v[i] = keep;
-    g[i] = (plus - minus) / (2 * eps);
-  }
-  return g;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
 
 Deno.test("reference batch-norm backward matches finite differences", () => {
   const rng = new Generator(testSeed("reference batch norm"));

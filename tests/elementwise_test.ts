@@ -20,6 +20,7 @@ import {
   randomArray,
   testSeed,
 } from "./assert.ts";
+import { dot, f32, numericGrad, size } from "./numeric.ts";
 import { read64, upload } from "./gpu.ts";
 import {
   addRef,
@@ -33,36 +34,6 @@ import {
   shakeMixBackwardRef,
   shakeMixRef,
 } from "./reference/elementwise.ts";
-
-/** f32-rounded copy, so GPU and reference see the same inputs. */
-function f32(data: ArrayLike<number>): Float64Array {
-  return Float64Array.from(Float32Array.from(data));
-}
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-/** Central finite difference of `loss` along every element of `v` (changed and restored). */
-function numericGrad(v: Float64Array, loss: () => number, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const keep = v[i];
-    v[i] = keep + eps;
-    const plus = loss();
-    v[i] = keep - eps;
-    const minus = loss();
-    v[i] = keep;
-    g[i] = (plus - minus) / (2 * eps);
-  }
-  return g;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
 
 const FD_TOL = { atol: 1e-7, rtol: 1e-6 };
 // Exact operations on f32 inputs (max, select, one product): the GPU result is the f32 rounding

@@ -14,13 +14,9 @@
 import { frameStats, Generator, Tensor } from "../mod.ts";
 import { linearBackward, linearForward, matmul } from "../src/kernels/matmul.ts";
 import { assertClose, assertEquals, assertThrows, randomArray, testSeed } from "./assert.ts";
+import { f32, numericGrad } from "./numeric.ts";
 import { read64, upload } from "./gpu.ts";
 import { linearBackwardRef, linearForwardRef, matmulRef } from "./reference/matmul.ts";
-
-/** f32-rounded copy, so GPU and reference see the same inputs. */
-function f32(data: ArrayLike<number>): Float64Array {
-  return Float64Array.from(Float32Array.from(data));
-}
 
 function random(rng: Generator, n: number): Float64Array {
   return f32(randomArray(rng, n));
@@ -28,21 +24,6 @@ function random(rng: Generator, n: number): Float64Array {
 
 function tolerance(K: number): { atol: number; rtol: number } {
   return { atol: 4e-6 * Math.sqrt(K) + 1e-6, rtol: 1e-6 };
-}
-
-/** Central finite difference of `loss` along every element of `v` (changed and restored). */
-function numericGrad(v: Float64Array, loss: () => number, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const keep = v[i];
-    v[i] = keep + eps;
-    const plus = loss();
-    v[i] = keep - eps;
-    const minus = loss();
-    v[i] = keep;
-    g[i] = (plus - minus) / (2 * eps);
-  }
-  return g;
 }
 
 function transpose(a: Float64Array, rows: number, cols: number): Float64Array {

@@ -12,6 +12,7 @@ import {
   splitChannels,
 } from "../src/kernels/pool.ts";
 import { assertClose, assertEquals, assertThrows, randomArray, testSeed } from "./assert.ts";
+import { dot, f32, numericGrad, size } from "./numeric.ts";
 import { read64, upload } from "./gpu.ts";
 import {
   adaptiveAvgPool1BackwardRef,
@@ -26,40 +27,10 @@ import {
   splitChannelsRef,
 } from "./reference/pool.ts";
 
-/** f32-rounded copy, so GPU and reference see the same inputs. */
-function f32(data: ArrayLike<number>): Float64Array {
-  return Float64Array.from(Float32Array.from(data));
-}
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** Values without ties: a random permutation of 0.01·i plus a little noise (< 0.001). */
 function distinct(rng: Generator, n: number): Float64Array {
   const order = rng.permutation(n);
   return Float64Array.from(order, (k) => 0.01 * k - 0.005 * n + 0.001 * rng.uniform());
-}
-
-/** Central finite difference of `loss` along every element of `v` (changed and restored). */
-function numericGrad(v: Float64Array, loss: () => number, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const keep = v[i];
-    v[i] = keep + eps;
-    const plus = loss();
-    v[i] = keep - eps;
-    const minus = loss();
-    v[i] = keep;
-    g[i] = (plus - minus) / (2 * eps);
-  }
-  return g;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
 }
 
 const FD_TOL = { atol: 1e-7, rtol: 1e-6 };

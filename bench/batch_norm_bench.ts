@@ -15,6 +15,7 @@ import {
   batchNormTrainForward,
 } from "../src/kernels/batch_norm.ts";
 import { Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { timeCalls } from "./timing.ts";
 
 await initGpu();
 
@@ -22,21 +23,6 @@ const rng = new Generator(0);
 function random(shape: number[], lo = -1, hi = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   return Tensor.from(Float32Array.from({ length: n }, () => rng.uniformRange(lo, hi)), shape);
-}
-
-/** Times `rounds` rounds of `iterations` calls each; returns seconds per call, best and median. */
-async function time(run: () => void, iterations: number, rounds: number): Promise<number[]> {
-  run();
-  await sync();
-  const seconds: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) run();
-    await sync();
-    seconds.push((performance.now() - start) / 1000 / iterations);
-  }
-  seconds.sort((a, b) => a - b);
-  return [seconds[0], seconds[Math.floor(rounds / 2)]];
 }
 
 console.log(`adapter: ${gpuInfo().description}`);
@@ -77,7 +63,7 @@ for (const [name, shape] of SHAPES) {
     ] as const
   ) {
     const rounds = elements > 1e6 ? 3 : 5;
-    const [best, median] = await time(run, ITERATIONS, rounds);
+    const [best, median] = await timeCalls(run, ITERATIONS, rounds);
     console.log(
       `batchNorm ${kind} ${label}: ${(bytes / best / 1e9).toFixed(2)} GB/s best, ` +
         `${(bytes / median / 1e9).toFixed(2)} GB/s median (${(median * 1e3).toFixed(2)} ms)`,

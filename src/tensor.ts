@@ -135,6 +135,33 @@ export function checkDistinct(
 }
 
 /**
+ * Throws when an output shares its GPU buffer with any other argument (WebGPU forbids binding a
+ * buffer both writable and otherwise in one dispatch); inputs may share buffers with each other.
+ *
+ * @example
+ * ```ts
+ * import { checkNoAlias, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.zeros([2]);
+ * checkNoAlias("Example.op", { a: x, b: x }, { y: Tensor.zeros([2]) });
+ * ```
+ */
+export function checkNoAlias(
+  owner: string,
+  inputs: Readonly<Record<string, Tensor<DType>>>,
+  outputs: Readonly<Record<string, Tensor<DType>>>,
+): void {
+  const all = [...Object.entries(inputs), ...Object.entries(outputs)];
+  for (const [name, t] of Object.entries(outputs)) {
+    for (const [other, u] of all) {
+      if (other !== name && u.buffer === t.buffer) {
+        throw new Error(`${owner}: ${name} shares its buffer with ${other}`);
+      }
+    }
+  }
+}
+
+/**
  * A GPU-resident tensor. Data lives in a pooled GPU buffer; reading and writing are ordered with
  * the GPU work recorded so far.
  *

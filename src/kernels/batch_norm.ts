@@ -12,7 +12,7 @@
  */
 
 import { grid, type ParamType, wgslKernels } from "../gpu/kernel.ts";
-import { checkShape, type DType, Tensor } from "../tensor.ts";
+import { checkNoAlias, checkShape, Tensor } from "../tensor.ts";
 import code from "../../shaders/batch_norm.wgsl" with { type: "text" };
 
 /** Options of {@link batchNormTrainForward}. */
@@ -128,22 +128,6 @@ function checkArgs(
   for (const [name, t] of Object.entries(channelArgs)) checkShape(owner, name, t, [l.c]);
   for (const [name, t] of Object.entries(sameAsX)) checkShape(owner, name, t, x.shape);
   return l;
-}
-
-/** Throws when an output shares its buffer with any other argument (a WebGPU binding conflict). */
-function checkNoAlias(
-  owner: string,
-  inputs: Record<string, Tensor<DType>>,
-  outputs: Record<string, Tensor<DType>>,
-): void {
-  const all = [...Object.entries(inputs), ...Object.entries(outputs)];
-  for (const [name, t] of Object.entries(outputs)) {
-    for (const [other, u] of all) {
-      if (other !== name && u.buffer === t.buffer) {
-        throw new Error(`${owner}: ${name} shares its buffer with ${other}`);
-      }
-    }
-  }
 }
 
 function checkEps(owner: string, eps: number): void {

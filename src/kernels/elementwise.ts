@@ -10,7 +10,7 @@
  */
 
 import { grid, type Kernel, type ParamType, wgslKernels } from "../gpu/kernel.ts";
-import { checkShape, type DType, type Tensor } from "../tensor.ts";
+import { checkNoAlias, checkShape, type Tensor } from "../tensor.ts";
 import code from "../../shaders/elementwise.wgsl" with { type: "text" };
 import shakeCode from "../../shaders/shake_shake.wgsl" with { type: "text" };
 
@@ -66,22 +66,6 @@ function checkSame(
 ): void {
   checkShape(owner, refName, ref, ref.shape);
   for (const [name, t] of Object.entries(same)) checkShape(owner, name, t, ref.shape);
-}
-
-/** Throws when an output shares its buffer with any other argument (a WebGPU binding conflict). */
-function checkNoAlias(
-  owner: string,
-  inputs: Record<string, Tensor<DType>>,
-  outputs: Record<string, Tensor<DType>>,
-): void {
-  const all = [...Object.entries(inputs), ...Object.entries(outputs)];
-  for (const [name, t] of Object.entries(outputs)) {
-    for (const [other, u] of all) {
-      if (other !== name && u.buffer === t.buffer) {
-        throw new Error(`${owner}: ${name} shares its buffer with ${other}`);
-      }
-    }
-  }
 }
 
 /** Workgroups for `count` elements. */

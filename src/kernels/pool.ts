@@ -10,7 +10,7 @@
  */
 
 import { grid, type Kernel, type ParamType, wgslKernels } from "../gpu/kernel.ts";
-import { checkShape, type DType, type Tensor } from "../tensor.ts";
+import { checkNoAlias, checkShape, type DType, type Tensor } from "../tensor.ts";
 import code from "../../shaders/pool.wgsl" with { type: "text" };
 
 /** Options of {@link maxPool2dForward}. */
@@ -82,22 +82,6 @@ function run(
     buffers,
     grid(Math.ceil(count / WORKGROUP)),
   );
-}
-
-/** Throws when an output shares its buffer with any other argument (a WebGPU binding conflict). */
-function checkNoAlias(
-  owner: string,
-  inputs: Record<string, Tensor<DType>>,
-  outputs: Record<string, Tensor<DType>>,
-): void {
-  const all = [...Object.entries(inputs), ...Object.entries(outputs)];
-  for (const [name, t] of Object.entries(outputs)) {
-    for (const [other, u] of all) {
-      if (other !== name && u.buffer === t.buffer) {
-        throw new Error(`${owner}: ${name} shares its buffer with ${other}`);
-      }
-    }
-  }
 }
 
 function checkPositiveInt(owner: string, name: string, value: number): void {

@@ -13,6 +13,7 @@ import {
   type AnyOptimizer,
   type Batch,
   type BatchSource,
+  checkSameClasses,
   cifar10,
   CIFAR10_MEAN,
   CIFAR10_STD,
@@ -174,6 +175,7 @@ async function main(): Promise<number> {
   let data;
   try {
     data = await loadData(flags);
+    checkSameClasses(data.train, data.test);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return error instanceof FlagError ? 2 : 1;

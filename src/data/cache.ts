@@ -2,10 +2,13 @@
  * The packed cache of decoded image datasets: one file per source folder holding a small JSON
  * header (fingerprint of the source, class names, file list), the labels as int32 and the pixels
  * as packed u8 [N, H, W, 3], so a warm start is one file read. Writes go to a temporary file that
- * is renamed into place, so a reader never sees half a cache.
+ * is renamed into place, so a reader never sees half a cache. An MD5 checksum over everything
+ * after the preamble (header, labels, pixels) is verified on every read: a file damaged on disk
+ * is reported and rebuilt, never used.
  *
- * File layout: `HAJIMEDS` (8 bytes), version u32, header length u32, header JSON, zero padding to
- * a multiple of 4, labels (N × i32, little-endian), pixels (N·H·W·3 bytes).
+ * File layout: `HAJIMEDS` (8 bytes), version u32, header length u32, MD5 of the rest (16 bytes),
+ * header JSON, zero padding to a multiple of 4, labels (N × i32, little-endian), pixels (N·H·W·3
+ * bytes).
  *
  * @module
  */
@@ -42,7 +45,9 @@ export interface PackedImages {
 }
 
 const MAGIC = "HAJIMEDS";
-const VERSION = 1;
+const VERSION = 2;
+/** Magic, version, header length, checksum. */
+const PREAMBLE = 32;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -87,9 +92,18 @@ export function digest(parts: readonly string[]): string {
   return hash.digest("hex");
 }
 
+/** MD5 of some byte ranges in order: the content checksum of a cache file. */
+function checksum(parts: readonly Uint8Array[]): Uint8Array {
+  const hash = createHash("md5");
+  for (const part of parts) hash.update(part);
+  return new Uint8Array(hash.digest());
+}
+
 /**
- * Reads a cache file; returns null when it is missing, unreadable, of another version, or was
- * made from a source whose fingerprint differs (then the caller decodes again and overwrites it).
+ * Reads a cache file; returns null when it is missing, of another version, or was made from a
+ * source whose fingerprint differs (then the caller decodes again and overwrites it). A file that
+ * is damaged (cut short, unreadable header, content checksum mismatch) also gives null, with a
+ * warning naming it.
  *
  * @example
  * ```ts
@@ -102,17 +116,25 @@ export async function readPackedCache(
   path: string,
   fingerprint: string,
 ): Promise<PackedImages | null> {
+  const corrupt = (why: string): null => {
+    console.warn(`packed cache ${path} is damaged (${why}): ignored, it will be rebuilt`);
+    return null;
+  };
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
-  } catch {
-    return null;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? null
+      : corrupt(`cannot read it: ${(error as Error).message}`);
   }
-  if (bytes.length < 16 || decoder.decode(bytes.subarray(0, 8)) !== MAGIC) return null;
+  if (bytes.length < PREAMBLE || decoder.decode(bytes.subarray(0, 8)) !== MAGIC) {
+    return corrupt("not a hajime cache file");
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(8, true) !== VERSION) return null;
   const headerLength = view.getUint32(12, true);
-  if (16 + headerLength > bytes.length) return null;
+  if (PREAMBLE + headerLength > bytes.length) return corrupt("cut short inside its header");
   let header: {
     fingerprint: string;
     count: number;
@@ -122,20 +144,24 @@ export async function readPackedCache(
     files: string[];
   };
   try {
-    header = JSON.parse(decoder.decode(bytes.subarray(16, 16 + headerLength)));
+    header = JSON.parse(decoder.decode(bytes.subarray(PREAMBLE, PREAMBLE + headerLength)));
   } catch {
-    return null;
+    return corrupt("its header is not valid JSON");
   }
   if (header.fingerprint !== fingerprint) return null;
   const { count, height, width } = header;
-  const labelsAt = Math.ceil((16 + headerLength) / 4) * 4;
+  const labelsAt = Math.ceil((PREAMBLE + headerLength) / 4) * 4;
   const imagesAt = labelsAt + count * 4;
-  if (bytes.byteOffset % 4 !== 0 || bytes.length !== imagesAt + count * height * width * 3) {
-    return null;
+  const expected = imagesAt + count * height * width * 3;
+  if (bytes.length !== expected) return corrupt(`${bytes.length} bytes, expected ${expected}`);
+  const stored = bytes.subarray(16, PREAMBLE);
+  if (!checksum([bytes.subarray(PREAMBLE)]).every((b, i) => b === stored[i])) {
+    return corrupt("content checksum mismatch: its labels, pixels or header changed on disk");
   }
   return {
     images: bytes.subarray(imagesAt),
-    labels: new Int32Array(bytes.buffer, bytes.byteOffset + labelsAt, count),
+    // Deno.readFile's buffer starts at offset 0, so the labels are 4-byte aligned.
+    labels: new Int32Array(bytes.buffer, labelsAt, count),
     classes: header.classes,
     height,
     width,
@@ -169,14 +195,16 @@ export async function writePackedCache(
     classes: data.classes,
     files: data.files,
   }));
-  const labelsAt = Math.ceil((16 + header.length) / 4) * 4;
+  const labelsAt = Math.ceil((PREAMBLE + header.length) / 4) * 4;
   const head = new Uint8Array(labelsAt + count * 4);
   head.set(encoder.encode(MAGIC), 0);
   const view = new DataView(head.buffer);
   view.setUint32(8, VERSION, true);
   view.setUint32(12, header.length, true);
-  head.set(header, 16);
+  head.set(header, PREAMBLE);
   for (let i = 0; i < count; i++) view.setInt32(labelsAt + i * 4, data.labels[i], true);
+  const pixels = data.images.subarray(0, count * data.height * data.width * 3);
+  head.set(checksum([head.subarray(PREAMBLE), pixels]), 16);
 
   await Deno.mkdir(dirname(path), { recursive: true });
   const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
@@ -184,7 +212,7 @@ export async function writePackedCache(
     const file = await Deno.open(temp, { write: true, create: true, truncate: true });
     try {
       await writeAll(file, head);
-      await writeAll(file, data.images.subarray(0, count * data.height * data.width * 3));
+      await writeAll(file, pixels);
     } finally {
       file.close();
     }

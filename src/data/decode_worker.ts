@@ -1,14 +1,15 @@
 /**
- * Image decoding, used on the main thread and as a worker: JPEG (jpeg-js) and PNG (fast-png)
- * files become RGB u8 [H, W, 3]; grey, grey+alpha, RGBA, palette and 16-bit images are turned
- * into 8-bit RGB (alpha dropped, as PIL's `convert("RGB")`). Loaded as a worker, it decodes
- * chunks of files sent by `imageFolder` and sends back their packed pixels.
+ * Image decoding, used on the main thread and as a worker: JPEG (libjpeg-turbo, as PIL; see
+ * jpeg.ts) and PNG (fast-png) files become RGB u8 [H, W, 3]; grey, grey+alpha, RGBA, palette and
+ * 16-bit images are turned into 8-bit RGB (alpha dropped, as PIL's `convert("RGB")`). Loaded as a
+ * worker, it says "ready" once loaded, then decodes chunks of files sent by `imageFolder` and
+ * sends back their packed pixels.
  *
  * @module
  */
 
-import jpeg from "jpeg-js";
 import * as png from "fast-png";
+import { decodeJpeg, jpegDecoderReady } from "./jpeg.ts";
 
 /**
  * A decoded image: RGB bytes [height, width, 3].
@@ -67,6 +68,8 @@ export interface DecodeResult {
   pixels: Uint8Array;
   /** Null where a file decoded, else the reason it did not (the message names the file). */
   errors: (string | null)[];
+  /** Height and width of each file as decoded, [paths.length, 2]; 0 where it did not decode. */
+  sizes: Int32Array;
 }
 
 function isJpeg(bytes: Uint8Array): boolean {
@@ -81,14 +84,13 @@ function lastMarker(bytes: Uint8Array, marker: number): number {
   return -1;
 }
 
-function decodeJpeg(bytes: Uint8Array): DecodedImage {
-  // jpeg-js fills a cut-off scan with grey instead of failing: a JPEG must end its last scan
-  // with an end-of-image marker (a thumbnail's EOI comes before the main scan's SOS).
+function decodeCompleteJpeg(bytes: Uint8Array): DecodedImage {
+  // The commonest damage, named more plainly than libjpeg-turbo's rejection: a JPEG must end its
+  // last scan with an end-of-image marker (a thumbnail's EOI comes before the main scan's SOS).
   if (lastMarker(bytes, 0xd9) < lastMarker(bytes, 0xda)) {
     throw new Error("truncated JPEG (no end-of-image marker after the last scan)");
   }
-  const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
-  return { width: image.width, height: image.height, data: image.data };
+  return decodeJpeg(bytes);
 }
 
 function decodePng(bytes: Uint8Array): DecodedImage {
@@ -150,7 +152,7 @@ function decodePng(bytes: Uint8Array): DecodedImage {
  */
 export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
   try {
-    if (isJpeg(bytes)) return decodeJpeg(bytes);
+    if (isJpeg(bytes)) return decodeCompleteJpeg(bytes);
     if (png.hasPngSignature(bytes)) return decodePng(bytes);
   } catch (error) {
     throw new Error(`${path}: cannot decode: ${(error as Error).message}`);
@@ -160,7 +162,8 @@ export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
 
 /**
  * Reads and decodes a chunk of files into one packed array; a file that cannot be read or
- * decoded, or has another size, is reported in `errors` and left zero.
+ * decoded, or has another size, is reported in `errors` and left zero. Await
+ * {@linkcode jpegDecoderReady} between chunks (the worker does).
  *
  * @example
  * ```ts
@@ -174,6 +177,7 @@ export function decodeChunk(request: DecodeRequest): DecodeResult {
   const stride = height * width * 3;
   const pixels = new Uint8Array(paths.length * stride);
   const errors: (string | null)[] = [];
+  const sizes = new Int32Array(paths.length * 2);
   for (let i = 0; i < paths.length; i++) {
     try {
       let bytes: Uint8Array;
@@ -183,6 +187,7 @@ export function decodeChunk(request: DecodeRequest): DecodeResult {
         throw new Error(`${paths[i]}: cannot read: ${(error as Error).message}`);
       }
       const image = decodeImage(bytes, paths[i]);
+      sizes.set([image.height, image.width], 2 * i);
       if (image.width !== width || image.height !== height) {
         throw new Error(
           `${paths[i]}: image is ${image.width}×${image.height}, expected ${width}×${height}`,
@@ -194,18 +199,24 @@ export function decodeChunk(request: DecodeRequest): DecodeResult {
       errors.push((error as Error).message);
     }
   }
-  return { id, pixels, errors };
+  return { id, pixels, errors, sizes };
 }
 
-// As a worker: answer each request with its decoded chunk, handing the pixels over without a copy.
+// As a worker: say "ready" (messages sent while jpeg.ts was still loading would have been lost),
+// then answer each request with its decoded chunk, handing the pixels over without a copy.
 const scope = globalThis as unknown as {
   WorkerGlobalScope?: new () => unknown;
   onmessage: ((event: MessageEvent<DecodeRequest>) => void) | null;
-  postMessage(message: DecodeResult, transfer: Transferable[]): void;
+  postMessage(message: DecodeResult | "ready", transfer?: Transferable[]): void;
 };
 if (scope.WorkerGlobalScope && globalThis instanceof scope.WorkerGlobalScope) {
-  scope.onmessage = (event) => {
+  scope.onmessage = async (event) => {
+    await jpegDecoderReady();
     const result = decodeChunk(event.data);
-    scope.postMessage(result, [result.pixels.buffer as ArrayBuffer]);
+    scope.postMessage(result, [
+      result.pixels.buffer as ArrayBuffer,
+      result.sizes.buffer as ArrayBuffer,
+    ]);
   };
+  scope.postMessage("ready");
 }

@@ -11,6 +11,7 @@ import { defaultCacheDir, digest, readPackedCache, writePackedCache } from "./ca
 import type { PackedImages } from "./cache.ts";
 import { decodeChunk, decodeImage } from "./decode_worker.ts";
 import type { DecodeRequest, DecodeResult } from "./decode_worker.ts";
+import { jpegDecoderReady } from "./jpeg.ts";
 import { Progress } from "./progress.ts";
 
 /**
@@ -193,6 +194,42 @@ export class ImageDataset implements PackedImages {
 }
 
 /**
+ * Throws unless `test` has exactly the classes of `train`, the same names in the same order. A
+ * label is an index into the class list, so a test folder whose class folders differ from the
+ * training folder's (one renamed, added or missing) would score every image against the wrong
+ * class without a word; call this before training on a pair of datasets.
+ *
+ * @example
+ * ```ts
+ * import { checkSameClasses, imageFolder } from "@hajime/nn";
+ * const train = await imageFolder("data/cifar/train");
+ * const test = await imageFolder("data/cifar/test");
+ * checkSameClasses(train, test); // throws: test class 3 is "kat", train has "cat" ...
+ * ```
+ */
+export function checkSameClasses(
+  train: Pick<ImageDataset, "classes" | "root">,
+  test: Pick<ImageDataset, "classes" | "root">,
+): void {
+  const a = train.classes;
+  const b = test.classes;
+  const i = a.findIndex((name, k) => name !== b[k]);
+  if (i < 0 && a.length === b.length) return;
+  const difference = i < 0
+    ? `test class ${a.length} is "${b[a.length]}", train has only ${a.length} classes`
+    : i >= b.length
+    ? `train class ${i} is "${a[i]}", test has only ${b.length} classes`
+    : `test class ${i} is "${b[i]}", train has "${a[i]}"`;
+  const where = (name: string, root: string) => root ? `${name} (${root})` : name;
+  throw new Error(
+    `the classes of ${where("the test set", test.root)} differ from ${
+      where("the training set", train.root)
+    }: ${difference}; every test label would name the wrong class. Give both folders the same ` +
+      `class folders.`,
+  );
+}
+
+/**
  * Options of {@linkcode imageFolder}.
  *
  * @example
@@ -256,7 +293,14 @@ function listImages(dir: string): string[] {
   return found.map(([path, name]) => join(path, name));
 }
 
-/** Decodes every path into `pixels`, in workers (or here with `workers` 0); returns the errors. */
+/** What {@linkcode decodeAll} found: per file, null or why it failed, and its decoded size. */
+interface Decoded {
+  errors: (string | null)[];
+  /** [paths.length, 2]: height and width, 0 where the file did not decode. */
+  sizes: Int32Array;
+}
+
+/** Decodes every path into `pixels`, in workers (or here with `workers` 0). */
 async function decodeAll(
   paths: string[],
   height: number,
@@ -264,13 +308,15 @@ async function decodeAll(
   pixels: Uint8Array,
   workers: number,
   bar: Progress | null,
-): Promise<(string | null)[]> {
+): Promise<Decoded> {
   const stride = height * width * 3;
   const errors: (string | null)[] = new Array(paths.length).fill(null);
+  const sizes = new Int32Array(paths.length * 2);
   const chunks = Math.ceil(paths.length / CHUNK);
   const store = (result: DecodeResult) => {
     const start = result.id * CHUNK;
     pixels.set(result.pixels, start * stride);
+    sizes.set(result.sizes, start * 2);
     result.errors.forEach((error, i) => errors[start + i] = error);
     bar?.add(result.errors.length);
   };
@@ -281,8 +327,11 @@ async function decodeAll(
     width,
   });
   if (workers === 0) {
-    for (let id = 0; id < chunks; id++) store(decodeChunk(request(id)));
-    return errors;
+    for (let id = 0; id < chunks; id++) {
+      await jpegDecoderReady();
+      store(decodeChunk(request(id)));
+    }
+    return { errors, sizes };
   }
   let next = 0;
   const url = new URL("./decode_worker.ts", import.meta.url).href;
@@ -302,7 +351,13 @@ async function decodeAll(
             done();
           }
         };
-        worker.onmessage = (event: MessageEvent<DecodeResult>) => {
+        worker.onmessage = (event: MessageEvent<DecodeResult | "ready">) => {
+          if (event.data === "ready") {
+            // Two requests in flight per worker, so it never waits for the main thread.
+            send();
+            send();
+            return;
+          }
           pending--;
           store(event.data);
           send();
@@ -311,15 +366,45 @@ async function decodeAll(
           event.preventDefault();
           fail(new Error(`imageFolder: a decoding worker failed: ${event.message}`));
         };
-        // Two requests in flight per worker, so it never waits for the main thread.
-        send();
-        send();
       })
     ));
   } finally {
     for (const worker of pool) worker.terminate();
   }
-  return errors;
+  return { errors, sizes };
+}
+
+/** The commonest decoded size, [height, width]; ties go to `preferred`. */
+function commonestSize(sizes: Int32Array, preferred: readonly [number, number]): [number, number] {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < sizes.length; i += 2) {
+    const size = `${sizes[i]},${sizes[i + 1]}`;
+    if (sizes[i] > 0) counts.set(size, (counts.get(size) ?? 0) + 1);
+  }
+  let best = preferred.join(",");
+  for (const [size, count] of counts) if (count > (counts.get(best) ?? 0)) best = size;
+  const [height, width] = best.split(",").map(Number);
+  return [height, width];
+}
+
+/** The error for a folder whose commonest size is not its first image's: names the odd files. */
+function oddSizeError(root: string, paths: string[], sizes: Int32Array, common: number[]): Error {
+  const [height, width] = common;
+  const odd: string[] = [];
+  let same = 0;
+  for (let i = 0; i < paths.length; i++) {
+    const [h, w] = [sizes[2 * i], sizes[2 * i + 1]];
+    if (h === height && w === width) same++;
+    else if (h > 0) odd.push(`${paths[i]} (${w}×${h})`);
+  }
+  const more = odd.length > 5 ? ` and ${odd.length - 5} more` : "";
+  return new Error(
+    `imageFolder: ${same} images in ${root} are ${width}×${height}, ${odd.length} ` +
+      `${odd.length > 1 ? "are" : "is"} not: ${odd.slice(0, 5).join(", ")}${more}; resize or ` +
+      `remove ${
+        odd.length > 1 ? "them" : "it"
+      }, or pass skipBroken: true to leave broken images out`,
+  );
 }
 
 /**
@@ -413,16 +498,27 @@ export async function imageFolder(
   }
   if (height === 0) throw new Error(`imageFolder: no image in ${absolute} could be decoded`);
 
-  const stride = height * width * 3;
-  const pixels = new Uint8Array(paths.length * stride);
   const bar = options.progress === false ? null : new Progress({
     label: `imageFolder: decoding ${root}`,
     total: paths.length,
     unit: "items",
   });
   const workers = Math.max(0, Math.floor(options.workers ?? navigator.hardwareConcurrency ?? 1));
-  const errors = await decodeAll(paths, height, width, pixels, workers, bar);
+  let pixels = new Uint8Array(paths.length * height * width * 3);
+  const decoded = await decodeAll(paths, height, width, pixels, workers, bar);
+  let errors = decoded.errors;
+  if (!options.size) {
+    // The first image set the size; when it is the odd one, the commonest size is the one meant.
+    const common = commonestSize(decoded.sizes, [height, width]);
+    if (common[0] !== height || common[1] !== width) {
+      if (!options.skipBroken) throw oddSizeError(absolute, paths, decoded.sizes, common);
+      [height, width] = common;
+      pixels = new Uint8Array(paths.length * height * width * 3);
+      errors = (await decodeAll(paths, height, width, pixels, workers, null)).errors;
+    }
+  }
   bar?.finish();
+  const stride = height * width * 3;
 
   const broken = errors.filter((error): error is string => error !== null);
   let data: PackedImages = {

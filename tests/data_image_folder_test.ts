@@ -242,7 +242,8 @@ Deno.test("a damaged cache (pixels, a label changed to 3 or to 99) is named and 
     const path = `${cache}/${name}`;
     const good = await Deno.readFile(path);
     const view = new DataView(good.buffer);
-    const labelsAt = Math.ceil((32 + view.getUint32(12, true)) / 4) * 4;
+    // The layout of src/data/cache.ts: a 48-byte preamble, the header, the labels, the pixels.
+    const labelsAt = Math.ceil((48 + view.getUint32(12, true)) / 4) * 4;
     const imagesAt = labelsAt + 4 * fresh.length;
     assertEquals(view.getInt32(labelsAt + 4, true), 0, "the second image is class a");
 

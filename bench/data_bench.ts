@@ -17,10 +17,16 @@ import {
   ToTensor,
 } from "../src/data/transforms.ts";
 import { gpuInfo, initGpu, sync } from "../mod.ts";
+import process from "node:process";
 
 const root = new URL("../../shared/cifar10/", import.meta.url).pathname;
 /** The 1-minute load average: other processes on the same cores slow every figure here. */
 const load = () => Deno.loadavg()[0].toFixed(2);
+/** CPU seconds of this process (decoding workers included) since `from`: what load barely moves. */
+const cpuSeconds = (from: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(from);
+  return ((user + system) / 1e6).toFixed(2);
+};
 const augment = () =>
   new Compose([
     new RandomCrop(32, { padding: 4 }),
@@ -44,6 +50,7 @@ if (present) {
   );
   const cache = await Deno.makeTempDir({ prefix: "hajime-bench-cache-" });
   try {
+    let cpu0 = process.cpuUsage();
     let t0 = performance.now();
     const coldTrain = await imageFolder(`${root}train`, { cache, progress: false });
     const coldTest = await imageFolder(`${root}test`, { cache, progress: false });
@@ -52,14 +59,16 @@ if (present) {
       `cold load: ${coldTrain.length + coldTest.length} JPEGs decoded and cached in ` +
         `${cold.toFixed(2)} s (${
           Math.round((coldTrain.length + coldTest.length) / cold)
-        } images/s)`,
+        } images/s, ${cpuSeconds(cpu0)} CPU-s)`,
     );
+    cpu0 = process.cpuUsage();
     t0 = performance.now();
     const train = await imageFolder(`${root}train`, { cache });
     const test = await imageFolder(`${root}test`, { cache });
     const warm = (performance.now() - t0) / 1000;
     console.log(
-      `warm load: ${train.length + test.length} images from the cache in ${warm.toFixed(2)} s`,
+      `warm load: ${train.length + test.length} images from the cache in ${warm.toFixed(2)} s ` +
+        `(${cpuSeconds(cpu0)} CPU-s)`,
     );
 
     // One epoch to warm up (pipelines, buffers), then one timed, for each pipeline.

@@ -240,7 +240,10 @@ export function checkSameClasses(
  * ```
  */
 export interface ImageFolderOptions {
-  /** The size every image must have, `[height, width]`; default: the first image's size. */
+  /**
+   * The size every image must have, `[height, width]`; default: the commonest size (an image of
+   * another size is the one named, even when it comes first).
+   */
   size?: readonly [number, number];
   /**
    * Cache folder for the decoded pixels; `false` turns caching off. Default
@@ -410,10 +413,11 @@ function oddSizeError(root: string, paths: string[], sizes: Int32Array, common: 
 /**
  * Reads an image folder as torchvision's `ImageFolder` does: `root/<class>/**\/<image>` with the
  * class folders sorted by name giving the labels 0, 1, …, and the files of a class in sorted
- * order. JPEG and PNG are decoded in parallel workers with a progress bar; grey and RGBA images
- * become RGB; every image must have the same size. The decoded pixels are cached (keyed by the
- * folder's absolute path, file names, sizes and modification times) so the next call reads one
- * file instead of decoding again.
+ * order. JPEG (as PIL decodes it, bit for bit) and PNG are decoded in parallel workers with a
+ * progress bar; grey and RGBA images become RGB; every image must have the same size. The decoded
+ * pixels are cached (keyed by the folder's absolute path, file names, sizes and modification
+ * times, and checked against a checksum of their content) so the next call reads one file instead
+ * of decoding again; a damaged cache file is named in a warning and rebuilt.
  *
  * Errors name the folder or file: a missing or empty folder, a class folder without images, an
  * unreadable, truncated or corrupt image, an image of another size. With `skipBroken`, broken

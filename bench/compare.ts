@@ -1,31 +1,30 @@
 /**
- * hajime against TensorFlow.js 4.22's WebGPU backend on the same adapter, in the same run: the
- * article's BasicCNN, ConvBnNet, DeepBnNet and Resnet (and, on request, Shake-Shake-26 2×32d)
- * trained with Adam (lr 0.003) and cross-entropy on random 32×32 inputs. Both sides build the
- * same architecture (TF.js in its native NHWC layout, with the article's conv → ReLU → BN order,
- * log_softmax heads and residual adds) and print their trainable parameter counts. Every step is
- * awaited to the end (hajime: the loss read back, which flushes the step's one submit; TF.js: the
- * loss's `data()`), so a step's time is its whole GPU time; the figure is the median images/s over
- * the timed steps after warm-up. As in `fit`, hajime's autotuner times its kernel variants after
- * the first step, outside the timing (`HAJIME_AUTOTUNE=0` measures the default variants).
+ * hajime against jax-js 0.1.25 and TensorFlow.js 4.22, each on its WebGPU backend on the same
+ * adapter, in the same run: the article's BasicCNN, ConvBnNet, DeepBnNet and Resnet (and, on
+ * request, Shake-Shake-26 2×32d, which has no jax-js twin) trained with Adam (lr 0.003) and
+ * cross-entropy on random 32×32 inputs. Every peer builds the same architecture (the twins are in
+ * compare_jax.ts and compare_tfjs.ts) and prints its trainable parameter count. Every step is
+ * awaited to the end (its loss read back, which waits for the step's GPU work), so a step's time
+ * is its whole GPU time; the figure is the median images/s over the timed steps after warm-up,
+ * and each peer's loss must end its timed steps below its first step's (a warning, and exit
+ * status 1 at the end, if it does not, or if the parameter counts differ). As in `fit`, hajime's autotuner times its
+ * kernel variants after the first step, outside the timing (`HAJIME_AUTOTUNE=0` measures the
+ * default variants).
  *
  * ```
  * deno run -A bench/compare.ts                      # 4 article models, batch 32 and 128
- * deno run -A bench/compare.ts --models resnet --batch 32 --steps 10 --tfjs-steps 2
+ * deno run -A bench/compare.ts --models resnet --batch 32 --steps 10 --jax-steps 3 --tfjs-steps 2
+ * deno run -A bench/compare.ts --peers hajime,jaxjs --models basic-cnn --batch 32
  * ```
  *
- * TensorFlow.js is a benchmark-only dependency, imported here by `npm:` specifier (bench/ is not
- * published). It is very slow on a software adapter (Resnet 11–15 s a step at batch 32 on
- * llvmpipe), hence its own, smaller step counts.
+ * jax-js and TensorFlow.js are benchmark-only dependencies, imported by `npm:` specifier in the
+ * twin files (bench/ is not published). Both are much slower than hajime on a software adapter
+ * (TF.js Resnet takes 11–15 s a step at batch 32 on llvmpipe), hence their own, smaller step
+ * counts.
  *
  * @module
  */
 
-// A benchmark-only dependency, kept out of deno.json's imports (bench/ is not published).
-// deno-lint-ignore no-import-prefix
-import * as tf from "npm:@tensorflow/tfjs@4.22.0";
-// deno-lint-ignore no-import-prefix
-import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { parseArgs } from "node:util";
 import {
   Adam,
@@ -39,250 +38,47 @@ import {
   recordTrainStep,
   Tensor,
 } from "../mod.ts";
+import { initJax, JAX_MODELS, JAX_VERSION, jaxRun } from "./compare_jax.ts";
+import { initTfjs, TFJS_MODELS, tfjsRun } from "./compare_tfjs.ts";
 
-/** A model both frameworks build, keyed by its hajime registry name: its label, its TF.js twin. */
-interface Entry {
-  label: string;
-  build: () => tf.LayersModel;
-}
-
-/** Optional keyword arguments TF.js layers receive in `call`. */
-type Kwargs = { training?: boolean };
-
-/** log_softmax over the last axis, the head of the article's BatchNorm models. */
-class LogSoftmax extends tf.layers.Layer {
-  static className = "LogSoftmax";
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.logSoftmax(Array.isArray(inputs) ? inputs[0] : inputs);
-  }
-}
-
-/**
- * Shake-Shake-Image mixing of two branches: in training α·a + (1 − α)·b with a fresh α ~ U(0, 1)
- * per image, and in the backward pass an independent β per image (β·g to a, (1 − β)·g to b);
- * 0.5 each in inference.
- */
-class ShakeMix extends tf.layers.Layer {
-  static className = "ShakeMix";
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    return (inputShape as tf.Shape[])[0];
-  }
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    const [a, b] = inputs as tf.Tensor[];
-    if (!kwargs.training) return tf.mul(tf.add(a, b), 0.5);
-    const perImage = [a.shape[0], 1, 1, 1];
-    const mix = tf.customGrad(
-      ((x: tf.Tensor, y: tf.Tensor) => {
-        const alpha = tf.randomUniform(perImage);
-        return {
-          value: tf.add(tf.mul(alpha, x), tf.mul(tf.sub(1, alpha), y)),
-          gradFunc: (dy: tf.Tensor) => {
-            const beta = tf.randomUniform(perImage);
-            return [tf.mul(beta, dy), tf.mul(tf.sub(1, beta), dy)];
-          },
-        };
-      }) as unknown as Parameters<typeof tf.customGrad>[0],
-    );
-    return mix(a, b);
-  }
-}
-tf.serialization.registerClass(LogSoftmax);
-tf.serialization.registerClass(ShakeMix);
-
-type Sym = tf.SymbolicTensor;
-const apply = (layer: tf.layers.Layer, x: Sym | Sym[]): Sym => layer.apply(x) as Sym;
-
-/** Conv2d with PyTorch's padding semantics for the article's odd kernels ("same" or none). */
-function conv(
-  x: Sym,
-  filters: number,
-  kernelSize: number,
-  opts: { strides?: number; same?: boolean; bias?: boolean; relu?: boolean } = {},
-): Sym {
-  return apply(
-    tf.layers.conv2d({
-      filters,
-      kernelSize,
-      strides: opts.strides ?? 1,
-      padding: opts.same === false ? "valid" : "same",
-      useBias: opts.bias ?? false,
-      activation: opts.relu ? "relu" : "linear",
-    }),
-    x,
-  );
-}
-
-/** BatchNorm2d(eps 1e-5, PyTorch momentum 0.1) over the channels (NHWC). */
-const bn = (x: Sym): Sym =>
-  apply(tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 }), x);
-
-/** The article's BnLayer: conv 3×3 (no bias) → ReLU → BatchNorm. */
-const bnLayer = (x: Sym, out: number, strides: number): Sym =>
-  bn(conv(x, out, 3, { strides, relu: true }));
-
-/** Global pooling → Linear → log_softmax, the BatchNorm models' head. */
-function head(x: Sym, pool: "avg" | "max"): Sym {
-  const pooled = apply(
-    pool === "avg" ? tf.layers.globalAveragePooling2d({}) : tf.layers.globalMaxPooling2d({}),
-    x,
-  );
-  return apply(new LogSoftmax({}), apply(tf.layers.dense({ units: 10 }), pooled));
-}
-
-const image = (): Sym => tf.input({ shape: [32, 32, 3] });
-
-function basicCnn(): tf.LayersModel {
-  const input = image();
-  const pool = () => tf.layers.maxPooling2d({ poolSize: 2, strides: 2 });
-  let x = apply(pool(), conv(input, 8, 5, { same: false, bias: true, relu: true }));
-  x = apply(pool(), conv(x, 16, 5, { same: false, bias: true, relu: true }));
-  x = apply(tf.layers.flatten(), x);
-  x = apply(tf.layers.dense({ units: 120, activation: "relu" }), x);
-  x = apply(tf.layers.dense({ units: 84, activation: "relu" }), x);
-  return tf.model({ inputs: input, outputs: apply(tf.layers.dense({ units: 10 }), x) });
-}
-
-function convBnNet(layers = [10, 20, 40, 80]): tf.LayersModel {
-  const input = image();
-  let x = conv(input, layers[0], 5, { bias: true });
-  for (const l of layers.slice(1)) x = bnLayer(x, l, 2);
-  return tf.model({ inputs: input, outputs: head(x, "avg") });
-}
-
-function deepBnNet(layers = [10, 20, 40, 80, 160]): tf.LayersModel {
-  const input = image();
-  let x = conv(input, layers[0], 5, { bias: true });
-  for (const l of layers.slice(1)) x = bnLayer(bnLayer(x, l, 2), l, 1);
-  return tf.model({ inputs: input, outputs: head(x, "max") });
-}
-
-function resnet(layers = [16, 32, 64, 128, 256]): tf.LayersModel {
-  const input = image();
-  let x = conv(input, layers[0], 5, { bias: true });
-  for (const l of layers.slice(1)) {
-    x = bnLayer(x, l, 2);
-    for (let r = 0; r < 2; r++) x = apply(tf.layers.add(), [x, bnLayer(x, l, 1)]);
-  }
-  return tf.model({ inputs: input, outputs: head(x, "max") });
-}
-
-/** Shake-Shake-26 2×Kd as src/models/shake_shake.ts builds it. */
-function shakeShake26(width: number): tf.LayersModel {
-  const relu = (x: Sym) => apply(tf.layers.reLU(), x);
-  const path = (x: Sym, out: number, strides: number) =>
-    bn(conv(relu(bn(conv(x, out, 3, { strides }))), out, 3));
-  // Two 1×1 flows subsampled by the stride, the second on the input shifted one pixel down-right.
-  const shortcut = (x: Sym, out: number, strides: number) => {
-    const shifted = apply(
-      tf.layers.zeroPadding2d({ padding: [[1, 0], [1, 0]] }),
-      apply(tf.layers.cropping2D({ cropping: [[0, 1], [0, 1]] }), x),
-    );
-    const flows = [x, shifted].map((f) => conv(f, out / 2, 1, { strides, same: false }));
-    return bn(apply(tf.layers.concatenate({ axis: -1 }), flows));
-  };
-  const block = (x: Sym, inChannels: number, out: number, strides: number) => {
-    const xr = relu(x);
-    const mixed = apply(new ShakeMix({}), [path(xr, out, strides), path(xr, out, strides)]);
-    const skip = inChannels !== out || strides !== 1 ? shortcut(xr, out, strides) : x;
-    return apply(tf.layers.add(), [mixed, skip]);
-  };
-  const input = image();
-  let x = bn(conv(input, 16, 3));
-  let channels = 16;
-  for (const [stage, out] of [width, 2 * width, 4 * width].entries()) {
-    for (let i = 0; i < 4; i++) {
-      x = block(x, channels, out, i === 0 && stage > 0 ? 2 : 1);
-      channels = out;
-    }
-  }
-  x = apply(tf.layers.globalAveragePooling2d({}), relu(x));
-  return tf.model({ inputs: input, outputs: apply(tf.layers.dense({ units: 10 }), x) });
-}
-
-const MODELS: Record<string, Entry> = {
-  "basic-cnn": { label: "BasicCNN", build: basicCnn },
-  "conv-bn-net": { label: "ConvBnNet", build: () => convBnNet() },
-  "deep-bn-net": { label: "DeepBnNet", build: () => deepBnNet() },
-  "resnet": { label: "Resnet", build: () => resnet() },
-  "shake-shake-26-2x32d": { label: "Shake-Shake-26 2×32d", build: () => shakeShake26(32) },
+const LABELS: Record<string, string> = {
+  "basic-cnn": "BasicCNN",
+  "conv-bn-net": "ConvBnNet",
+  "deep-bn-net": "DeepBnNet",
+  "resnet": "Resnet",
+  "shake-shake-26-2x32d": "Shake-Shake-26 2×32d",
 };
 const DEFAULT_MODELS = ["basic-cnn", "conv-bn-net", "deep-bn-net", "resnet"];
 const LR = 0.003;
 
-const USAGE = `deno run -A bench/compare.ts [flags]
-  --models a,b        ${Object.keys(MODELS).join(", ")}
-                      (default ${DEFAULT_MODELS.join(",")})
-  --batch 32,128      batch sizes (default 32,128)
-  --warmup N          hajime warm-up steps (default 5)
-  --steps N           hajime timed steps (default 20)
-  --tfjs-warmup N     TF.js warm-up steps (default 2)
-  --tfjs-steps N      TF.js timed steps (default 3)`;
-
-/** Parses the flags; exits with the usage on a bad one. */
-function flags() {
-  const { values: v } = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      models: { type: "string", default: DEFAULT_MODELS.join(",") },
-      batch: { type: "string", default: "32,128" },
-      warmup: { type: "string", default: "5" },
-      steps: { type: "string", default: "20" },
-      "tfjs-warmup": { type: "string", default: "2" },
-      "tfjs-steps": { type: "string", default: "3" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  const fail = (message: string): never => {
-    console.error(`${message}\n${USAGE}`);
-    Deno.exit(2);
-  };
-  if (v.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  const count = (name: string, text: string, min: number): number => {
-    const n = Number(text);
-    return Number.isInteger(n) && n >= min ? n : fail(`--${name} must be an integer ≥ ${min}`);
-  };
-  const models = v.models.split(",");
-  for (const m of models) {
-    if (!(m in MODELS)) fail(`--models: unknown model "${m}"`);
-    if (!modelNames().includes(m)) fail(`--models: hajime has no model "${m}" registered`);
-  }
-  return {
-    models,
-    batches: v.batch.split(",").map((b) => count("batch", b, 1)),
-    hajime: { warmup: count("warmup", v.warmup, 0), steps: count("steps", v.steps, 1) },
-    tfjs: {
-      warmup: count("tfjs-warmup", v["tfjs-warmup"], 0),
-      steps: count("tfjs-steps", v["tfjs-steps"], 1),
-    },
-  };
+/** One model in training by one peer. */
+interface Run {
+  /** Trainable parameters. */
+  params: number;
+  /** One awaited training step; returns its loss. */
+  step: () => Promise<number>;
+  /** Run before the warm-up (hajime: a step, then the autotuner's timing); returns its loss. */
+  first?: () => Promise<number>;
+  dispose: () => void;
 }
 
-/**
- * Runs `first` (if any), `warmup` steps, then `steps` timed awaited steps; returns the median
- * images/s of the timed ones.
- */
-async function measure(
-  run: { step: () => Promise<void>; first?: () => Promise<void> },
-  batch: number,
-  counts: { warmup: number; steps: number },
-): Promise<number> {
-  const { step } = run;
-  await run.first?.();
-  for (let i = 0; i < counts.warmup; i++) await step();
-  const seconds: number[] = [];
-  for (let i = 0; i < counts.steps; i++) {
-    const start = performance.now();
-    await step();
-    seconds.push((performance.now() - start) / 1000);
-  }
-  seconds.sort((a, b) => a - b);
-  const mid = seconds.length >> 1;
-  const median = seconds.length % 2 ? seconds[mid] : (seconds[mid - 1] + seconds[mid]) / 2;
-  return batch / median;
+/** Warm-up and timed step counts. */
+interface Counts {
+  warmup: number;
+  steps: number;
+}
+
+/** One framework of the comparison. */
+interface Peer {
+  label: string;
+  /** Prefix of its step-count flags (`--jax-steps`); hajime's are `--warmup` and `--steps`. */
+  flagPrefix: string;
+  defaults: Counts;
+  /** Whether it builds model `name`. */
+  has: (name: string) => boolean;
+  /** Starts its backend; returns what to print of it. */
+  start: () => Promise<string>;
+  run: (name: string, batch: number, rng: Generator) => Run;
 }
 
 /**
@@ -290,7 +86,7 @@ async function measure(
  * first step is followed by the autotuner's timing of the kernel shapes it met, as `fit` does
  * (nothing to time when the on-disk cache already holds this adapter's choices).
  */
-function hajimeRun(name: string, batch: number, rng: Generator) {
+function hajimeRun(name: string, batch: number, rng: Generator): Run {
   const model = createModel(name, { seed: 0 });
   const optimizer = new Adam(model, { lr: LR });
   const loss = new CrossEntropyLoss();
@@ -302,17 +98,19 @@ function hajimeRun(name: string, batch: number, rng: Generator) {
     dtype: "i32",
   });
   const step = async () => {
-    await recordTrainStep(model, { images, labels }, loss, optimizer).read();
+    const [value] = await recordTrainStep(model, { images, labels }, loss, optimizer).read();
+    return value;
   };
   return {
     params: model.numParameters(),
     step,
     first: async () => {
-      await step();
+      const value = await step();
       const tuned = (await autotuner().tunePending()).filter((r) =>
         Object.keys(r.msPerCall).length
       );
       if (tuned.length) console.log(`  hajime: tuned ${tuned.length} kernel shapes (${name})`);
+      return value;
     },
     dispose: () => {
       model.dispose();
@@ -323,74 +121,188 @@ function hajimeRun(name: string, batch: number, rng: Generator) {
   };
 }
 
-/** TF.js: `optimizer.minimize` over the model's trainable weights, the loss's data awaited. */
-function tfjsRun(entry: Entry, batch: number) {
-  const model = entry.build();
-  const optimizer = tf.train.adam(LR, 0.9, 0.999, 1e-8);
-  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const images = tf.randomUniform([batch, 32, 32, 3]);
-  const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, "int32") as tf.Tensor1D, 10);
-  return {
-    params: model.trainableWeights.reduce(
-      (n, w) => n + w.shape.reduce((a: number, d) => a * d!, 1),
-      0,
-    ),
-    step: async () => {
-      const loss = optimizer.minimize(
-        () =>
-          tf.losses.softmaxCrossEntropy(
-            labels,
-            model.apply(images, { training: true }) as tf.Tensor,
-          ) as tf.Scalar,
-        true,
-        weights,
-      )!;
-      await loss.data();
-      loss.dispose();
+const PEERS: Record<string, Peer> = {
+  hajime: {
+    label: "hajime",
+    flagPrefix: "",
+    defaults: { warmup: 5, steps: 20 },
+    has: (name) => modelNames().includes(name),
+    start: () => Promise.resolve("hajime"),
+    run: hajimeRun,
+  },
+  jaxjs: {
+    label: "jax-js",
+    flagPrefix: "jax-",
+    defaults: { warmup: 2, steps: 5 },
+    has: (name) => name in JAX_MODELS,
+    start: async () => {
+      const adapter = await initJax();
+      const other = adapter === gpuInfo().description ? "" : ` on ${adapter}`;
+      return `jax-js ${JAX_VERSION}${other}`;
     },
-    dispose: () => {
-      model.dispose();
-      optimizer.dispose();
-      tf.dispose([images, labels]);
+    run: (name, batch, rng) => jaxRun(name, batch, LR, rng),
+  },
+  tfjs: {
+    label: "TF.js",
+    flagPrefix: "tfjs-",
+    defaults: { warmup: 2, steps: 3 },
+    has: (name) => name in TFJS_MODELS,
+    start: async () => `TF.js ${await initTfjs()}`,
+    run: (name, batch) => tfjsRun(name, batch, LR),
+  },
+};
+const PEER_IDS = Object.keys(PEERS);
+
+const countFlags = PEER_IDS.flatMap((id) => {
+  const { label, flagPrefix, defaults } = PEERS[id];
+  return [
+    `  --${`${flagPrefix}warmup N`.padEnd(18)}${label} warm-up steps (default ${defaults.warmup})`,
+    `  --${`${flagPrefix}steps N`.padEnd(18)}${label} timed steps (default ${defaults.steps})`,
+  ];
+});
+const USAGE = `deno run -A bench/compare.ts [flags]
+  --models a,b        ${Object.keys(LABELS).join(", ")}
+                      (default ${DEFAULT_MODELS.join(",")})
+  --batch 32,128      batch sizes (default 32,128)
+  --peers a,b         frameworks to run, of ${PEER_IDS.join(",")} (default all)
+${countFlags.join("\n")}`;
+
+/** Parses the flags; exits with the usage on a bad one. */
+function flags() {
+  const counts = Object.fromEntries(
+    PEER_IDS.flatMap((id) => {
+      const { flagPrefix, defaults } = PEERS[id];
+      return [
+        [`${flagPrefix}warmup`, { type: "string", default: String(defaults.warmup) }],
+        [`${flagPrefix}steps`, { type: "string", default: String(defaults.steps) }],
+      ] as const;
+    }),
+  );
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    strict: true,
+    options: {
+      models: { type: "string", default: DEFAULT_MODELS.join(",") },
+      batch: { type: "string", default: "32,128" },
+      peers: { type: "string", default: PEER_IDS.join(",") },
+      ...counts,
+      help: { type: "boolean", short: "h" },
     },
+  });
+  const fail = (message: string): never => {
+    console.error(`${message}\n${USAGE}`);
+    Deno.exit(2);
   };
+  if (v.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const count = (name: string, min: number): number => {
+    const n = Number((v as Record<string, unknown>)[name]);
+    return Number.isInteger(n) && n >= min ? n : fail(`--${name} must be an integer ≥ ${min}`);
+  };
+  const peers = v.peers.split(",");
+  for (const p of peers) if (!(p in PEERS)) fail(`--peers: unknown peer "${p}"`);
+  const models = v.models.split(",");
+  for (const m of models) {
+    if (!(m in LABELS)) fail(`--models: unknown model "${m}"`);
+    if (peers.includes("hajime") && !PEERS.hajime.has(m)) {
+      fail(`--models: hajime has no model "${m}" registered`);
+    }
+  }
+  return {
+    models,
+    batches: String(v.batch).split(",").map((b) => {
+      const n = Number(b);
+      return Number.isInteger(n) && n >= 1 ? n : fail("--batch must be integers ≥ 1");
+    }),
+    peers: peers.map((id) => {
+      const prefix = PEERS[id].flagPrefix;
+      return {
+        id,
+        ...PEERS[id],
+        counts: { warmup: count(`${prefix}warmup`, 0), steps: count(`${prefix}steps`, 1) },
+      };
+    }),
+  };
+}
+
+/**
+ * Runs `first` (if any), `warmup` steps, then `steps` timed awaited steps; returns the median
+ * images/s of the timed ones and the losses of the run's first and last steps.
+ */
+async function measure(
+  run: Run,
+  batch: number,
+  counts: Counts,
+): Promise<{ rate: number; firstLoss: number; lastLoss: number }> {
+  const losses: number[] = [];
+  if (run.first) losses.push(await run.first());
+  for (let i = 0; i < counts.warmup; i++) losses.push(await run.step());
+  const seconds: number[] = [];
+  for (let i = 0; i < counts.steps; i++) {
+    const start = performance.now();
+    losses.push(await run.step());
+    seconds.push((performance.now() - start) / 1000);
+  }
+  seconds.sort((a, b) => a - b);
+  const mid = seconds.length >> 1;
+  const median = seconds.length % 2 ? seconds[mid] : (seconds[mid - 1] + seconds[mid]) / 2;
+  return { rate: batch / median, firstLoss: losses[0], lastLoss: losses.at(-1)! };
 }
 
 const options = flags();
 await initGpu();
-if (!(await tf.setBackend("webgpu"))) throw new Error("TF.js: the webgpu backend did not start");
-await tf.ready();
+const started: string[] = [];
+for (const peer of options.peers) started.push(await peer.start());
 const load = () => Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
-console.log(`adapter: ${gpuInfo().description} (hajime and TF.js ${tf.version.tfjs} webgpu)`);
+console.log(`adapter: ${gpuInfo().description} (${started.join(", ")}; WebGPU)`);
 console.log(`load average at start: ${load()}`);
-console.log(
-  `steps: hajime ${options.hajime.warmup} warm-up + ${options.hajime.steps} timed, ` +
-    `TF.js ${options.tfjs.warmup} + ${options.tfjs.steps}; Adam lr ${LR}, cross-entropy`,
-);
+const stepCounts = options.peers.map((p) => `${p.label} ${p.counts.warmup} + ${p.counts.steps}`);
+console.log(`steps (warm-up + timed): ${stepCounts.join(", ")}; Adam lr ${LR}, cross-entropy`);
 
 /** Images/s to three significant digits (TF.js falls below 1 on a software adapter). */
 const rate = (v: number) => v >= 100 ? v.toFixed(0) : v.toPrecision(3);
+const others = options.peers.some((p) => p.id === "hajime")
+  ? options.peers.filter((p) => p.id !== "hajime")
+  : [];
 const rows: string[][] = [];
+const failures: string[] = [];
 const rng = new Generator(0);
 for (const name of options.models) {
-  const entry = MODELS[name];
+  const label = LABELS[name];
   for (const batch of options.batches) {
-    const h = hajimeRun(name, batch, rng);
-    const hajime = await measure(h, batch, options.hajime);
-    h.dispose();
-    const t = tfjsRun(entry, batch);
-    const tfjs = await measure(t, batch, options.tfjs);
-    t.dispose();
-    if (batch === options.batches[0]) {
-      const same = h.params === t.params ? "match" : "MISMATCH";
-      console.log(`${entry.label}: parameters hajime ${h.params}, TF.js ${t.params} (${same})`);
+    const rates = new Map<string, number>();
+    const params = new Map<string, number>();
+    for (const peer of options.peers.filter((p) => p.has(name))) {
+      const run = peer.run(name, batch, rng);
+      params.set(peer.label, run.params);
+      try {
+        const { rate, firstLoss, lastLoss } = await measure(run, batch, peer.counts);
+        rates.set(peer.id, rate);
+        // From the run's first step: after a few steps on one fixed batch the loss is near 0 and
+        // jitters, so timed steps alone do not reliably fall.
+        if (!(lastLoss < firstLoss)) {
+          const fall = `${firstLoss.toFixed(4)} → ${lastLoss.toFixed(4)}`;
+          failures.push(`${label} batch ${batch}: ${peer.label}'s loss did not fall (${fall})`);
+          console.log(`  WARNING: ${failures.at(-1)}`);
+        }
+      } finally {
+        run.dispose();
+      }
     }
+    if (batch === options.batches[0]) {
+      const same = new Set(params.values()).size === 1;
+      if (!same) failures.push(`${label}: parameter counts differ`);
+      const counts = [...params].map(([peer, n]) => `${peer} ${n}`).join(", ");
+      console.log(`${label}: parameters ${counts} (${same ? "match" : "MISMATCH"})`);
+    }
+    const hajime = rates.get("hajime");
     const row = [
-      entry.label,
+      label,
       String(batch),
-      rate(hajime),
-      rate(tfjs),
-      `${(hajime / tfjs).toFixed(1)}×`,
+      ...options.peers.map((p) => rates.has(p.id) ? rate(rates.get(p.id)!) : "—"),
+      ...others.map((p) => rates.has(p.id) ? `${(hajime! / rates.get(p.id)!).toFixed(1)}×` : "—"),
     ];
     console.log(`  ${row.join("  ")}`);
     rows.push(row);
@@ -398,10 +310,19 @@ for (const name of options.models) {
 }
 console.log(`load average at end: ${load()}\n`);
 
-const header = ["model", "batch", "hajime images/s", "TF.js images/s", "ratio"];
+const header = [
+  "model",
+  "batch",
+  ...options.peers.map((p) => `${p.label} images/s`),
+  ...others.map((p) => `hajime/${p.label}`),
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) =>
   `| ${cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join(" | ")} |`;
 console.log(line(header));
 console.log(`|${widths.map((w, i) => "-".repeat(w + 1) + (i === 0 ? "-" : ":")).join("|")}|`);
 for (const r of rows) console.log(line(r));
+if (failures.length) {
+  console.error(`\nFAILED:\n${failures.map((f) => `  ${f}`).join("\n")}`);
+  Deno.exit(1);
+}

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * A self-contained live line chart on a canvas (no library, no network): the training loss on the
  * left axis and the test-sample accuracy (0–100 %) on the right, against the global step.
@@ -98,10 +99,10 @@ export class TrainingChart {
   }
 }
 
-/** 1, 2 or 5 times a power of ten, at least `value`. */
+/** The least of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 times a power of ten that is ≥ `value`. */
 function niceCeiling(value: number): number {
   const power = 10 ** Math.floor(Math.log10(value));
-  return [1, 2, 5, 10].map((m) => m * power).find((v) => v >= value)!;
+  return [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => m * power).find((v) => v >= value)!;
 }
 
 function line(

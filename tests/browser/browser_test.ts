@@ -52,29 +52,28 @@ const SUITE_TIMEOUT_MS = 180_000;
 const built = ignore ? null : await bundlePages();
 if (built) globalThis.addEventListener("unload", () => Deno.removeSync(built, { recursive: true }));
 
+/**
+ * Bundles the kernel tests' page (split per suite; `mod.ts` mapped to `web.ts`) and the example
+ * page (as `deno task bundle` does) into a temporary folder.
+ */
 async function bundlePages(): Promise<string> {
   const out = await Deno.makeTempDir({ prefix: "hajime-browser-" });
-  const pages = [
-    ["tests/browser/kernels_page.ts", "kernels"],
-    ["examples/browser/main.ts", "example"],
+  const kernels = [
+    "--code-splitting",
+    `--import-map=${join(root, "tests/browser/import_map.json")}`,
+    `--outdir=${join(out, "kernels")}`,
+    "tests/browser/kernels_page.ts",
   ];
-  for (const [entry, folder] of pages) {
+  const example = ["-o", join(out, "example", "main.js"), "examples/browser/main.ts"];
+  for (const args of [kernels, example]) {
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--platform=browser",
-        "--code-splitting",
-        `--import-map=${join(root, "tests/browser/import_map.json")}`,
-        `--outdir=${join(out, folder)}`,
-        join(root, entry),
-      ],
+      args: ["bundle", "--quiet", "--platform=browser", ...args],
       cwd: root,
       stdout: "null",
       stderr: "piped",
     }).output();
     if (code !== 0) {
-      throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(stderr)}`);
+      throw new Error(`deno bundle ${args.at(-1)} failed:\n${new TextDecoder().decode(stderr)}`);
     }
   }
   return out;

@@ -16,7 +16,17 @@ const LOSS_COLOUR = "#d9480f";
 const ACCURACY_COLOUR = "#1864ab";
 const MARGIN = { left: 56, right: 56, top: 28, bottom: 36 };
 
-/** The loss and accuracy curves of one run, redrawn on every new point. */
+/**
+ * The loss and accuracy curves of one run, redrawn on every new point.
+ *
+ * @example
+ * ```ts
+ * import { TrainingChart } from "./chart.ts";
+ * const chart = new TrainingChart(document.querySelector("canvas")!);
+ * chart.addLoss(500, 2.3222);
+ * chart.addAccuracy(500, 0.18);
+ * ```
+ */
 export class TrainingChart {
   #canvas: HTMLCanvasElement;
   #loss: Point[] = [];

@@ -15,6 +15,14 @@
  * @module
  */
 
+import { denoPlatform } from "./src/platform_deno.ts";
+import { setPlatform } from "./src/platform.ts";
+
+// The engine reads env variables and its kernel-choice cache through the host platform.
+setPlatform(denoPlatform);
+export * from "./src/platform.ts";
+export * from "./src/platform_deno.ts";
+
 // Engine: device, buffers, one-submit frames, kernels, tensors, the generator.
 export * from "./src/gpu/device.ts";
 export * from "./src/gpu/buffer_pool.ts";
@@ -60,6 +68,7 @@ export * from "./src/optim/lr_finder.ts";
 // Data.
 export * from "./src/data/image_folder.ts";
 export * from "./src/data/cifar_binary.ts";
+export * from "./src/data/cifar_web.ts";
 export * from "./src/data/download.ts";
 export * from "./src/data/tar.ts";
 export * from "./src/data/cache.ts";

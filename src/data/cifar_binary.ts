@@ -1,15 +1,19 @@
 /**
  * The official CIFAR-10 and CIFAR-100 binary formats (as torchvision's `CIFAR10`/`CIFAR100`
- * datasets, from the binary archives): each record is its label byte(s) then 3072 pixel bytes,
- * 1024 red, 1024 green, 1024 blue, row-major 32×32. Records are turned into packed HWC images.
- * With `download: true` the official archive is fetched, checked and unpacked first.
+ * datasets, from the binary archives) read from files in Deno: each record is its label byte(s)
+ * then 3072 pixel bytes, 1024 red, 1024 green, 1024 blue, row-major 32×32. Records are turned into
+ * packed HWC images (the parser and the browser readers are in cifar_web.ts). With
+ * `download: true` the official archive is fetched, checked and unpacked first.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { downloadAndExtract } from "./download.ts";
-import { ImageDataset } from "./image_folder.ts";
+import { cifar10Files, cifarDataset, parseCifarBatch, parseClassNames } from "./cifar_web.ts";
+import type { ImageDataset } from "./dataset.ts";
+
+export { parseCifarBatch } from "./cifar_web.ts";
 
 /**
  * Where an archive comes from: its address and MD5.
@@ -68,9 +72,6 @@ export interface Cifar100Options extends CifarOptions {
   /** Which labels to use: the 100 fine classes (default) or the 20 coarse superclasses. */
   labels?: "fine" | "coarse";
 }
-
-const SIDE = 32;
-const PIXELS = SIDE * SIDE;
 
 /**
  * The official CIFAR-10 binary archive.
@@ -132,59 +133,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** Class names, one per line, as in `batches.meta.txt` (blank lines dropped). */
 async function readNames(path: string, what: string): Promise<string[]> {
-  const text = new TextDecoder().decode(await readFile(path, what));
-  const names = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
-  if (names.length === 0) throw new Error(`${what}: ${path} lists no class names`);
-  return names;
-}
-
-/**
- * Parses one binary batch file's bytes into packed HWC images and labels; `file` names it in
- * errors (wrong size, label out of range).
- *
- * @example
- * ```ts
- * import { parseCifarBatch } from "@hajime/nn";
- * const bytes = await Deno.readFile("data/cifar-10-batches-bin/test_batch.bin");
- * const { images, labels } = parseCifarBatch(bytes, {
- *   file: "test_batch.bin", labelBytes: 1, labelAt: 0, classes: 10,
- * });
- * ```
- */
-export function parseCifarBatch(
-  bytes: Uint8Array,
-  options: { file: string; labelBytes: number; labelAt: number; classes: number },
-): { images: Uint8Array; labels: Int32Array } {
-  const { file, labelBytes, labelAt, classes } = options;
-  const record = labelBytes + 3 * PIXELS;
-  if (bytes.length === 0 || bytes.length % record !== 0) {
-    throw new Error(
-      `${file}: ${bytes.length} bytes is not a whole number of ${record}-byte records ` +
-        `(${labelBytes} label byte${
-          labelBytes > 1 ? "s" : ""
-        } + 3072 pixels): wrong file or cut short`,
-    );
-  }
-  const n = bytes.length / record;
-  const images = new Uint8Array(n * 3 * PIXELS);
-  const labels = new Int32Array(n);
-  for (let r = 0; r < n; r++) {
-    const base = r * record;
-    const label = bytes[base + labelAt];
-    if (label >= classes) {
-      throw new Error(`${file}: record ${r} has label ${label}, outside [0, ${classes})`);
-    }
-    labels[r] = label;
-    // CHW planes → HWC pixels.
-    const src = base + labelBytes;
-    const dst = r * 3 * PIXELS;
-    for (let p = 0; p < PIXELS; p++) {
-      images[dst + 3 * p] = bytes[src + p];
-      images[dst + 3 * p + 1] = bytes[src + PIXELS + p];
-      images[dst + 3 * p + 2] = bytes[src + 2 * PIXELS + p];
-    }
-  }
-  return { images, labels };
+  return parseClassNames(new TextDecoder().decode(await readFile(path, what)), `${what}: ${path}`);
 }
 
 async function load(format: Format, options: CifarOptions): Promise<ImageDataset> {
@@ -224,16 +173,7 @@ async function load(format: Format, options: CifarOptions): Promise<ImageDataset
       classes: classes.length,
     }));
   }
-  const count = parts.reduce((sum, part) => sum + part.labels.length, 0);
-  const images = new Uint8Array(count * 3 * PIXELS);
-  const labels = new Int32Array(count);
-  let at = 0;
-  for (const part of parts) {
-    images.set(part.images, at * 3 * PIXELS);
-    labels.set(part.labels, at);
-    at += part.labels.length;
-  }
-  return new ImageDataset({ images, labels, classes, height: SIDE, width: SIDE, root: folder });
+  return cifarDataset(parts, classes, folder);
 }
 
 /**
@@ -256,8 +196,7 @@ export function cifar10(options: CifarOptions = {}): Promise<ImageDataset> {
     folder: "cifar-10-batches-bin",
     source: CIFAR10_SOURCE,
     size: 170_052_171,
-    files: (train) =>
-      train ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`) : ["test_batch.bin"],
+    files: cifar10Files,
     labelBytes: 1,
     labelAt: 0,
     namesFile: "batches.meta.txt",

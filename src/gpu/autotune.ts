@@ -11,11 +11,12 @@
  * depends on tuning) and remembers untuned keys; a caller with time to spare, e.g. a trainer after
  * recording its first step, awaits {@link Autotuner.tunePending} to time them.
  *
- * Environment: `HAJIME_AUTOTUNE=0` turns tuning off (defaults only, the cache is neither read nor
- * written); `HAJIME_KERNEL_CACHE` names the cache file (default: `kernel-choices.json` in
- * `defaultCacheDir()`: `$HAJIME_CACHE_DIR`, `$XDG_CACHE_HOME/hajime` or `~/.cache/hajime`).
- * Without read/write permission for the file (or env permission to find it) choices stay in
- * memory.
+ * Environment (read through src/platform.ts, so the same holds in a browser): `HAJIME_AUTOTUNE=0`
+ * turns tuning off (defaults only, the cache is neither read nor written); `HAJIME_KERNEL_CACHE`
+ * names the cache file (default: the platform's location for `kernel-choices.json`: in Deno, in
+ * `defaultCacheDir()`: `$HAJIME_CACHE_DIR`, `$XDG_CACHE_HOME/hajime` or `~/.cache/hajime`; in a
+ * browser, the `localStorage` key `hajime/kernel-choices.json`). Without read/write permission
+ * for the file (or env permission to find it) choices stay in memory.
  *
  * Cache file: `{"format": 1, "entries": [{"adapter", "version", "choices": {family: {key:
  * variant}}}]}`; an entry is used only when both its adapter and version match.
@@ -23,11 +24,10 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { defaultCacheDir } from "../data/cache.ts";
 import meta from "../../deno.json" with { type: "json" };
 import { gpuInfo } from "./device.ts";
 import { sync } from "./step.ts";
+import { platform } from "../platform.ts";
 
 /** hajime's version (deno.json's `version`): part of every cache key. */
 export const HAJIME_VERSION: string = meta.version;
@@ -134,25 +134,8 @@ interface CacheEntry {
 const CACHE_FORMAT = 1;
 const CACHE_NAME = "kernel-choices.json";
 
-/** An env variable, or undefined where env access is not granted (never a permission prompt). */
-function env(name: string): string | undefined {
-  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-    return undefined;
-  }
-  return Deno.env.get(name);
-}
-
 function defaultCacheFile(): string | null {
-  const own = env("HAJIME_KERNEL_CACHE");
-  if (own) return own;
-  // defaultCacheDir reads several variables: only ask when env access is granted as a whole.
-  if (Deno.permissions.querySync({ name: "env" }).state !== "granted") return null;
-  const dir = defaultCacheDir();
-  return dir ? join(dir, CACHE_NAME) : null;
-}
-
-function granted(name: "read" | "write", path: string): boolean {
-  return Deno.permissions.querySync({ name, path }).state === "granted";
+  return platform().env("HAJIME_KERNEL_CACHE") || platform().cacheLocation(CACHE_NAME);
 }
 
 /** The entries of a cache file's text; throws on anything but the expected structure. */
@@ -207,7 +190,7 @@ export class Autotuner {
 
   /** Options default from the environment (see the module docs); nothing is read until used. */
   constructor(opts: AutotunerOptions = {}) {
-    this.enabled = opts.enabled ?? env("HAJIME_AUTOTUNE") !== "0";
+    this.enabled = opts.enabled ?? platform().env("HAJIME_AUTOTUNE") !== "0";
     this.cacheFile = opts.cacheFile !== undefined ? opts.cacheFile : defaultCacheFile();
     this.#clock = opts.clock ?? (() => performance.now());
     this.#adapter = opts.adapter;
@@ -369,14 +352,15 @@ export class Autotuner {
   /** The file's entries; [] when missing, unreadable or corrupt (warned about once). */
   #readEntries(): CacheEntry[] {
     const path = this.cacheFile;
-    if (!path || !granted("read", path)) return [];
-    let text: string;
+    if (!path) return [];
+    let text: string | null;
     try {
-      text = Deno.readTextFileSync(path);
+      text = platform().readText(path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) this.#warn(String(error));
+      this.#warn(String(error));
       return [];
     }
+    if (text === null) return [];
     try {
       return parseEntries(text);
     } catch (error) {
@@ -403,12 +387,12 @@ export class Autotuner {
   }
 
   /**
-   * Writes the choices atomically (temporary file, rename), merged with what the file holds now
+   * Writes the choices as a whole (the platform's `writeText`), merged with what the file holds now
    * (other adapters, versions, processes). A failed write warns and is otherwise ignored.
    */
   async #save(): Promise<void> {
     const path = this.cacheFile;
-    if (!path || !granted("write", path)) return;
+    if (!path) return;
     const entries = this.#readEntries();
     let entry = entries.find((e) => this.#mine(e));
     if (!entry) {
@@ -419,13 +403,9 @@ export class Autotuner {
       entry.choices[family] = { ...entry.choices[family], ...Object.fromEntries(keys) };
     }
     const text = JSON.stringify({ format: CACHE_FORMAT, entries }, null, 1) + "\n";
-    const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
     try {
-      await Deno.mkdir(dirname(path), { recursive: true });
-      await Deno.writeTextFile(temp, text);
-      await Deno.rename(temp, path);
+      await platform().writeText(path, text);
     } catch (error) {
-      await Deno.remove(temp).catch(() => {});
       console.warn(`hajime: could not write the kernel-choice cache ${path}: ${error}`);
     }
   }

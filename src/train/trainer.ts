@@ -63,6 +63,8 @@ export interface LogInfo {
   globalStep: number;
   /** Mean of the last `logEvery` batch losses (float64 sum, as Python's `running_loss`). */
   loss: number;
+  /** Training images of the steps since the last log line predicted correctly, in [0, 1]. */
+  trainAccuracy: number;
   /** The article's line: `epoch:1, step:500, loss:2.3222`. */
   line: string;
 }
@@ -77,6 +79,8 @@ export interface EpochInfo {
   steps: number;
   /** Mean loss of the steps run in this epoch. */
   trainLoss: number;
+  /** Training images of the steps run in this epoch predicted correctly (in training mode). */
+  trainAccuracy: number;
   /** Evaluation on `FitOptions.validation`, or null without one. */
   validation: EvaluateResult | null;
   /** Wall-clock seconds of the epoch (training and validation). */
@@ -228,7 +232,8 @@ class Throttle {
 /**
  * Records one training step into the open frame, without submitting it: zero the gradients,
  * forward, loss, backward, optimizer step. When `losses` is given, the batch loss is copied into
- * element `slot` of it (a GPU copy), so losses can be read back later in bulk.
+ * element `slot` of it (a GPU copy), so losses can be read back later in bulk, and the batch's
+ * correct predictions are added to `losses.correct` when given.
  *
  * @example
  * ```ts
@@ -250,10 +255,11 @@ export function recordTrainStep(
   batch: Batch,
   loss: Loss,
   optimizer: AnyOptimizer,
-  losses?: { tensor: Tensor; slot: number },
+  losses?: { tensor: Tensor; slot: number; correct?: Tensor<"u32"> },
 ): Tensor {
   model.zeroGrad();
   const output = model.forward(batch.images);
+  if (losses?.correct) countCorrect(output, batch.labels, losses.correct);
   const value = loss.forward(output, batch.labels);
   if (losses) {
     copyEncoder().copyBufferToBuffer(value.buffer, 0, losses.tensor.buffer, losses.slot * 4, 4);
@@ -283,30 +289,30 @@ interface PendingRead {
   count: number;
   globalFirst: number;
   log: boolean;
+  /** Training images of the epoch's steps run here up to this read. */
+  images: number;
   settled: boolean;
   result: Float32Array | null;
   error: unknown;
   promise: Promise<void>;
 }
 
+/**
+ * Starts reading `ring` back; its last element receives the bits of the u32 `correct` count first,
+ * so the count comes back with the losses.
+ */
 function startRead(
   ring: Tensor,
-  epoch: number,
-  first: number,
-  count: number,
-  globalFirst: number,
-  log: boolean,
+  correct: Tensor<"u32">,
+  window: Pick<PendingRead, "epoch" | "first" | "count" | "globalFirst" | "log" | "images">,
 ): PendingRead {
   const pending = {
-    epoch,
-    first,
-    count,
-    globalFirst,
-    log,
+    ...window,
     settled: false,
     result: null,
     error: null,
   } as Omit<PendingRead, "promise"> as PendingRead;
+  copyEncoder().copyBufferToBuffer(correct.buffer, 0, ring.buffer, (ring.size - 1) * 4, 4);
   // read() records the copy and flushes synchronously: this is the step's one submit.
   pending.promise = ring.read().then(
     (data) => {
@@ -380,7 +386,9 @@ export async function fit(
     throw new RangeError(`fit: checkpoint.everySteps must be an integer ≥ 1, got ${everySteps}`);
   }
   const loss = options.loss ?? new CrossEntropyLoss();
-  const ring = Tensor.zeros([logEvery], { label: "Trainer.losses" });
+  // The last `logEvery` batch losses, then the epoch's correct count (see startRead).
+  const ring = Tensor.zeros([logEvery + 1], { label: "Trainer.losses" });
+  const trainCorrect = Tensor.zeros([1], { dtype: "u32", label: "Trainer.trainCorrect" });
   const throttle = new Throttle();
   const history: LogInfo[] = [];
   const epochReports: EpochInfo[] = [];
@@ -391,6 +399,10 @@ export async function fit(
   let epochStart = generatorStates(generators);
   let epochLossSum = 0;
   let epochSteps = 0;
+  let epochImages = 0;
+  // Correct count and images at the last read, for the accuracy since then.
+  let readCorrect = 0;
+  let readImages = 0;
   let countFrom = 1; // the epoch's first step run here (after a resume, the first not skipped)
   let pending: PendingRead | null = null;
 
@@ -400,7 +412,8 @@ export async function fit(
     for (const [name, words] of epochStart) {
       extra.set(EPOCH_START_PREFIX + name, { dtype: "U32", shape: [7], data: words });
     }
-    extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: await ring.read() });
+    const losses = (await ring.read()).slice(0, logEvery);
+    extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: losses });
     await saveCheckpoint(checkpoint.path, {
       model,
       optimizer,
@@ -424,6 +437,9 @@ export async function fit(
       sum += value;
       if (read.first + i >= countFrom) epochLossSum += value;
     }
+    const correct = new Uint32Array(data.buffer, data.byteOffset, data.length)[logEvery];
+    const trainAccuracy = (correct - readCorrect) / (read.images - readImages);
+    [readCorrect, readImages] = [correct, read.images];
     if (read.log) {
       const step = read.first + read.count - 1;
       const mean = sum / logEvery;
@@ -432,6 +448,7 @@ export async function fit(
         step,
         globalStep: read.globalFirst + read.count - 1,
         loss: mean,
+        trainAccuracy,
         line: logLine(read.epoch, step, mean),
       };
       history.push(info);
@@ -459,7 +476,9 @@ export async function fit(
         if (saved) resumeStates.set(name, saved.data as Uint32Array);
       }
       const losses = file.tensors.get(LOSSES_NAME);
-      if (losses && losses.data.length === logEvery) ring.write(losses.data as Float32Array);
+      if (losses && losses.data.length === logEvery) {
+        ring.write([...(losses.data as Float32Array), 0]);
+      }
     } else if (options.resume) {
       position = { ...options.resume };
     }
@@ -480,6 +499,8 @@ export async function fit(
       state = { epoch, step: skip, globalStep: state.globalStep };
       epochLossSum = 0;
       epochSteps = 0;
+      epochImages = readCorrect = readImages = 0;
+      trainCorrect.write([0]);
       countFrom = skip + 1;
       // The ring's window: steps since the last log line (kept across a resume).
       let windowFirst = skip - (skip % logEvery) + 1;
@@ -496,19 +517,24 @@ export async function fit(
         if (schedule) applySchedule(optimizer, schedule, state.globalStep);
         const lr = optimizer.lr;
         const slot = (index - 1) % logEvery;
-        recordTrainStep(model, batch, loss, optimizer, { tensor: ring, slot });
+        recordTrainStep(model, batch, loss, optimizer, {
+          tensor: ring,
+          slot,
+          correct: trainCorrect,
+        });
         state = { epoch, step: index, globalStep: state.globalStep + 1 };
         epochSteps++;
+        epochImages += batch.labels.shape[0];
         if (index % logEvery === 0) {
           await settlePending();
-          pending = startRead(
-            ring,
-            epoch + 1,
-            windowFirst,
-            logEvery,
-            state.globalStep - logEvery + 1,
-            true,
-          );
+          pending = startRead(ring, trainCorrect, {
+            epoch: epoch + 1,
+            first: windowFirst,
+            count: logEvery,
+            globalFirst: state.globalStep - logEvery + 1,
+            log: true,
+            images: epochImages,
+          });
           windowFirst = index + 1;
         } else {
           flush();
@@ -536,9 +562,14 @@ export async function fit(
       await settlePending();
       if (index >= windowFirst && index > skip) {
         const globalFirst = state.globalStep - (index - windowFirst);
-        await settle(
-          startRead(ring, epoch + 1, windowFirst, index - windowFirst + 1, globalFirst, false),
-        );
+        await settle(startRead(ring, trainCorrect, {
+          epoch: epoch + 1,
+          first: windowFirst,
+          count: index - windowFirst + 1,
+          globalFirst,
+          log: false,
+          images: epochImages,
+        }));
       }
       await throttle.drain();
       if (stopped) {
@@ -554,6 +585,7 @@ export async function fit(
         globalStep: state.globalStep,
         steps: epochSteps,
         trainLoss: epochSteps > 0 ? epochLossSum / epochSteps : NaN,
+        trainAccuracy: epochImages > 0 ? readCorrect / epochImages : NaN,
         validation: result,
         seconds: (performance.now() - started) / 1000,
       };
@@ -563,6 +595,7 @@ export async function fit(
   } finally {
     await throttle.drain();
     ring.dispose();
+    trainCorrect.dispose();
     if (!options.loss) loss.dispose();
     for (const [m, mode] of previousModes) m.training = mode;
   }

@@ -145,7 +145,7 @@ const TRAIN_PERMISSIONS_HELP = `${TRAIN_PERMISSIONS}
  *
  * @example
  * ```ts
- * editDistance("--epoch", "--epochs"); // 1
+ * console.log(editDistance("--epoch", "--epochs")); // 1
  * ```
  */
 export function editDistance(a: string, b: string): number {
@@ -167,7 +167,7 @@ export function editDistance(a: string, b: string): number {
  *
  * @example
  * ```ts
- * closest("--epoch", ["--epochs", "--lr"]); // "--epochs"
+ * console.log(closest("--epoch", ["--epochs", "--lr"])); // "--epochs"
  * ```
  */
 export function closest(word: string, candidates: readonly string[]): string | null {

@@ -1,5 +1,6 @@
 /**
- * The training report and the runs index: the charts' geometry (scalable SVGs, integer epoch
+ * fit's training accuracy (counted on the GPU, read back with the losses) against the model's own
+ * predictions; the training report and the runs index: the charts' geometry (scalable SVGs, integer epoch
  * ticks, legends outside the plot, labelled confusion axes), the live page, the index over a
  * folder of runs, every checked-in metrics.json rendering; and, in headless Chromium, a live
  * report written by a real train.ts run paused mid-training and the index of two runs,
@@ -12,17 +13,23 @@ import * as png from "fast-png";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  Adam,
+  argmaxRows,
   confusionSvg,
   curvesSvg,
+  fit,
   Generator,
   reportHtml,
   type RunMetrics,
   runsIndexHtml,
+  Tensor,
+  veryBasicNet,
   writeRunsIndex,
 } from "../mod.ts";
 import { CIFAR10_CLASSES } from "../examples/predict_lib.ts";
 import { assert, assertEquals, AssertionError, testSeed } from "./assert.ts";
-import { writeImageFolder, writeTree } from "./fixtures.ts";
+import { randomPixels, writeImageFolder, writeTree } from "./fixtures.ts";
+import "./gpu.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";
@@ -40,6 +47,39 @@ const HAS_CHROMIUM = exists(CHROMIUM);
 if (!HAS_CHROMIUM) {
   console.warn(`report_test: ${CHROMIUM} is absent: the browser checks are skipped`);
 }
+
+Deno.test("fit: training accuracy per log window and per epoch counts the batches' hits", async () => {
+  const rng = new Generator(testSeed("fit train accuracy"));
+  const model = veryBasicNet({ seed: rng.int(1000) }); // no batch norm or dropout: train = eval
+  // Batches of 5, 5 and 3 images; with logEvery 2 the third is read at the epoch's end.
+  const batches = [];
+  const hits: number[] = [];
+  for (const n of [5, 5, 3]) {
+    const pixels = Float32Array.from(randomPixels(rng, n * 32, 32), (v) => v / 255);
+    const images = Tensor.from(pixels, [n, 3, 32, 32]);
+    const predicted = argmaxRows(await model.forward(images).read(), 10);
+    // Some labels are the prediction, the others are not.
+    const right = Array.from({ length: n }, () => rng.int(2) === 1);
+    const labels = Array.from(predicted, (p, i) => right[i] ? p : (p + 1 + rng.int(9)) % 10);
+    hits.push(right.filter(Boolean).length);
+    batches.push({ images, labels: Tensor.from(labels, [n], { dtype: "i32" }) });
+  }
+  // A learning rate too small to change a prediction: the counts are the initial model's.
+  const result = await fit(model, batches, {
+    optimizer: new Adam(model, { lr: 1e-12 }),
+    epochs: 2,
+    logEvery: 2,
+    log: null,
+  });
+  const window = (hits[0] + hits[1]) / 10;
+  assertEquals(result.history.map((h) => h.trainAccuracy), [window, window]);
+  const epoch = (hits[0] + hits[1] + hits[2]) / 13;
+  assertEquals(result.epochs.map((e) => e.trainAccuracy), [epoch, epoch], "reset every epoch");
+  for (const batch of batches) {
+    batch.images.dispose();
+    batch.labels.dispose();
+  }
+});
 
 /** A run's metrics with `epochs` epochs of `logs` log lines each, losses falling. */
 function fakeMetrics(epochs: number, logs: number, name = "basic-cnn"): RunMetrics {
@@ -115,7 +155,7 @@ Deno.test("report charts: scalable SVGs, integer epoch ticks from 1, legends abo
     }
     // curves.svg holds the same five charts in one scalable picture.
     const curves = curvesSvg(fakeMetrics(epochs, 4));
-    assert(/^<svg [^>]*viewBox="0 0 960 900" width="100%"/.test(curves), curves.slice(0, 200));
+    assert(/^<svg [^>]*viewBox="0 0 840 840" width="100%"/.test(curves), curves.slice(0, 200));
     assertEquals(curves.match(/font-size="13">/g)?.length, 5);
     const titles = charts.slice(0, 5).map((svg) => chartParts(svg).title);
     assertEquals(titles, [

@@ -159,8 +159,8 @@ interface Chart {
   series: Series[];
 }
 
-const CHART_WIDTH = 480;
-const CHART_HEIGHT = 300;
+const CHART_WIDTH = 420;
+const CHART_HEIGHT = 280;
 /** Estimated width of a character at the legend's font size (11 px sans-serif). */
 const CHAR_WIDTH = 6.3;
 
@@ -336,6 +336,7 @@ function runCharts(metrics: Pick<RunMetrics, "steps" | "epochs">): Chart[] {
  * ```ts
  * import { curvesSvg } from "@hajime/nn";
  * const svg = curvesSvg({ steps: [], epochs: [] });
+ * console.log(svg.length > 0); // true
  * ```
  */
 export function curvesSvg(metrics: Pick<RunMetrics, "steps" | "epochs">): string {
@@ -357,6 +358,7 @@ export function curvesSvg(metrics: Pick<RunMetrics, "steps" | "epochs">): string
  * ```ts
  * import { confusionSvg } from "@hajime/nn";
  * const svg = confusionSvg(["cat", "dog"], [[9, 1], [2, 8]]);
+ * console.log(svg.includes("predicted class")); // true
  * ```
  */
 export function confusionSvg(classes: readonly string[], confusion: readonly number[][]): string {
@@ -456,12 +458,12 @@ ${body}
  *   steps: [], epochs: [], classes: [], perClassAccuracy: [], confusion: [],
  *   testAccuracy: 0, validationLoss: 0, wallSeconds: 0,
  * }, { live: { progress: "epoch 1 of 4, step 100 of 1563" } });
+ * console.log(html.includes("http-equiv=\"refresh\"")); // true
  * ```
  */
 export function reportHtml(metrics: RunMetrics, options: ReportOptions = {}): string {
   const { live } = options;
   const refresh = live ? live.refreshSeconds ?? 10 : null;
-  const evaluated = metrics.epochs.length > 0 || !live;
   const epochRows = metrics.epochs.map((e) =>
     `<tr><td>${e.epoch}</td><td>${fixed(e.trainLoss, 4)}</td><td>${
       fixed(e.trainAccuracy, 2)
@@ -472,14 +474,20 @@ export function reportHtml(metrics: RunMetrics, options: ReportOptions = {}): st
   const classRows = metrics.classes.map((name, i) =>
     `<tr><td>${escapeXml(name)}</td><td>${fixed(metrics.perClassAccuracy[i], 2)}</td></tr>`
   ).join("\n");
-  const accuracy = evaluated ? `${fixed(metrics.testAccuracy, 2)} % test accuracy` : "training";
+  const done = metrics.epochs.length;
+  const accuracy = `${fixed(metrics.testAccuracy, 2)} % test accuracy`;
+  const heading = !live
+    ? accuracy
+    : done > 0
+    ? `training, ${accuracy} after epoch ${done}`
+    : "training";
   const status = live
     ? `<p class="status live">Training: ${escapeXml(live.progress)} · written ${
       new Date().toISOString().slice(0, 19).replace("T", " ")
     } UTC · this page reloads every ${refresh} s</p>`
     : `<p class="status">Finished in ${fixed(metrics.wallSeconds, 0)} s</p>`;
   const charts = runCharts(metrics).map(chartSvg).join("\n");
-  const body = `<h1>${escapeXml(metrics.model)}: ${accuracy}</h1>
+  const body = `<h1>${escapeXml(metrics.model)}: ${heading}</h1>
 ${status}
 <p>${metrics.parameters.toLocaleString("en-US")} parameters · adapter ${
     escapeXml(metrics.adapter)
@@ -564,6 +572,7 @@ function recipe(flags: Record<string, unknown>): string {
  * ```ts
  * import { runsIndexHtml } from "@hajime/nn";
  * const html = runsIndexHtml([]);
+ * console.log(html.includes("Runs (0)")); // true
  * ```
  */
 export function runsIndexHtml(runs: readonly RunEntry[]): string {

@@ -79,7 +79,10 @@ export interface EpochInfo {
   steps: number;
   /** Mean loss of the steps run in this epoch. */
   trainLoss: number;
-  /** Training images of the steps run in this epoch predicted correctly (in training mode). */
+  /**
+   * Training images of the epoch predicted correctly as its steps ran (in training mode), in
+   * [0, 1]; a resumed epoch goes on from the counts in its checkpoint.
+   */
   trainAccuracy: number;
   /** Evaluation on `FitOptions.validation`, or null without one. */
   validation: EvaluateResult | null;
@@ -335,6 +338,7 @@ function generatorStates(
 
 const EPOCH_START_PREFIX = "trainer.epoch_start.";
 const LOSSES_NAME = "trainer.losses";
+const COUNTS_NAME = "trainer.train_counts";
 
 /**
  * Trains `model` on `loader` as the article's loop does (zero grads, forward, loss, backward,
@@ -396,13 +400,15 @@ export async function fit(
   // Where to start, and the generator states at the start of that epoch (for skipping).
   let position: TrainState = { epoch: 0, step: 0, globalStep: 0 };
   let resumeStates: Map<string, Uint32Array> | null = null;
+  let resumeCounts: ArrayLike<number> = [0, 0, 0, 0]; // the interrupted epoch's accuracy counts
   let epochStart = generatorStates(generators);
   let epochLossSum = 0;
   let epochSteps = 0;
   let epochImages = 0;
-  // Correct count and images at the last read, for the accuracy since then.
-  let readCorrect = 0;
-  let readImages = 0;
+  let epochCorrect = 0;
+  // Correct count and images at the last log line, for the accuracy since then.
+  let logCorrect = 0;
+  let logImages = 0;
   let countFrom = 1; // the epoch's first step run here (after a resume, the first not skipped)
   let pending: PendingRead | null = null;
 
@@ -412,8 +418,12 @@ export async function fit(
     for (const [name, words] of epochStart) {
       extra.set(EPOCH_START_PREFIX + name, { dtype: "U32", shape: [7], data: words });
     }
-    const losses = (await ring.read()).slice(0, logEvery);
-    extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: losses });
+    copyEncoder().copyBufferToBuffer(trainCorrect.buffer, 0, ring.buffer, logEvery * 4, 4);
+    const data = await ring.read();
+    const correct = new Uint32Array(data.buffer)[logEvery];
+    extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: data.slice(0, logEvery) });
+    const counts = Uint32Array.of(correct, epochImages, logCorrect, logImages);
+    extra.set(COUNTS_NAME, { dtype: "U32", shape: [4], data: counts });
     await saveCheckpoint(checkpoint.path, {
       model,
       optimizer,
@@ -437,10 +447,10 @@ export async function fit(
       sum += value;
       if (read.first + i >= countFrom) epochLossSum += value;
     }
-    const correct = new Uint32Array(data.buffer, data.byteOffset, data.length)[logEvery];
-    const trainAccuracy = (correct - readCorrect) / (read.images - readImages);
-    [readCorrect, readImages] = [correct, read.images];
+    epochCorrect = new Uint32Array(data.buffer, data.byteOffset, data.length)[logEvery];
     if (read.log) {
+      const trainAccuracy = (epochCorrect - logCorrect) / (read.images - logImages);
+      [logCorrect, logImages] = [epochCorrect, read.images];
       const step = read.first + read.count - 1;
       const mean = sum / logEvery;
       const info: LogInfo = {
@@ -475,6 +485,8 @@ export async function fit(
         const saved = file.tensors.get(EPOCH_START_PREFIX + name);
         if (saved) resumeStates.set(name, saved.data as Uint32Array);
       }
+      const counts = file.tensors.get(COUNTS_NAME);
+      if (counts && counts.data.length === 4) resumeCounts = counts.data as Uint32Array;
       const losses = file.tensors.get(LOSSES_NAME);
       if (losses && losses.data.length === logEvery) {
         ring.write([...(losses.data as Float32Array), 0]);
@@ -499,8 +511,9 @@ export async function fit(
       state = { epoch, step: skip, globalStep: state.globalStep };
       epochLossSum = 0;
       epochSteps = 0;
-      epochImages = readCorrect = readImages = 0;
-      trainCorrect.write([0]);
+      const counts = skip > 0 ? resumeCounts : [0, 0, 0, 0];
+      [epochCorrect, epochImages, logCorrect, logImages] = Array.from(counts);
+      trainCorrect.write([counts[0]]);
       countFrom = skip + 1;
       // The ring's window: steps since the last log line (kept across a resume).
       let windowFirst = skip - (skip % logEvery) + 1;
@@ -585,7 +598,7 @@ export async function fit(
         globalStep: state.globalStep,
         steps: epochSteps,
         trainLoss: epochSteps > 0 ? epochLossSum / epochSteps : NaN,
-        trainAccuracy: epochImages > 0 ? readCorrect / epochImages : NaN,
+        trainAccuracy: epochImages > 0 ? epochCorrect / epochImages : NaN,
         validation: result,
         seconds: (performance.now() - started) / 1000,
       };

@@ -2,10 +2,14 @@
  * Trains a model from the article on CIFAR-10 with the article's recipe (or the Shake-Shake
  * paper's), printing the article's log lines, then the test accuracy, validation loss, per-class
  * accuracy and confusion matrix, and writing a report (metrics.json, curves.svg, confusion.svg,
- * report.html).
+ * report.html) at every log line and epoch end: report.html reloads itself while the run trains.
+ * A run under a `runs/` folder also rebuilds `runs/index.html`, comparing every run there.
  *
- * Usage: deno run -A examples/train.ts [--help]
+ * Usage: deno run --allow-read --allow-write --allow-env --allow-net=www.cs.toronto.edu
+ * examples/train.ts [--help]
  */
+
+import { basename, dirname, join } from "node:path";
 
 import {
   Adam,
@@ -24,10 +28,12 @@ import {
   DataLoader,
   defaultCacheDir,
   evaluate,
+  type EvaluateResult,
   findLr,
   fit,
+  formatBytes,
   formatDuration,
-  formatEvaluation,
+  formatFixed,
   Generator,
   gpuInfo,
   type ImageDataset,
@@ -46,6 +52,7 @@ import {
   ToTensor,
   type Transform,
   writeReport,
+  writeRunsIndex,
 } from "../mod.ts";
 import { FlagError, helpText, parseTrainFlags, type TrainFlags } from "./train_flags.ts";
 
@@ -60,9 +67,10 @@ function exists(path: string): boolean {
 
 /** The training and test sets the flags point at, by the rules `--help` states. */
 async function loadData(flags: TrainFlags): Promise<{ train: ImageDataset; test: ImageDataset }> {
+  const options = { skipBroken: flags.skipBroken };
   const folder = async (root: string) => ({
-    train: await imageFolder(`${root}/train`),
-    test: await imageFolder(`${root}/test`),
+    train: await imageFolder(`${root}/train`, options),
+    test: await imageFolder(`${root}/test`, options),
   });
   const binary = async (root: string, download: boolean) => ({
     train: await cifar10({ root, download }),
@@ -148,6 +156,69 @@ function makeSchedule(flags: TrainFlags, totalSteps: number): Schedule | undefin
   }
 }
 
+/** The library's hint, in the command line's words: `skipBroken: true` is `--skip-broken` here. */
+function cliHint(message: string): string {
+  return message.replace("pass skipBroken: true", "pass --skip-broken");
+}
+
+/** The decoded-image cache files (`imagefolder-*.bin`, see src/data/cache.ts) in `dir`. */
+function decodedCacheFiles(dir: string): { path: string; bytes: number }[] {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isFile && e.name.startsWith("imagefolder-") && e.name.includes(".bin"))
+    .map((e) => ({ path: join(dir, e.name), bytes: Deno.statSync(join(dir, e.name)).size }))
+    .sort((a, b) => a.path < b.path ? -1 : 1);
+}
+
+/** One line on the decoded-image cache: where it is, how big, how to clear it. */
+function cacheLine(): string {
+  const dir = defaultCacheDir();
+  if (dir === null) return "decoded-image cache: off (no HOME or HAJIME_CACHE_DIR readable)";
+  const files = decodedCacheFiles(dir);
+  const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
+  return `decoded-image cache: ${dir}, ${files.length} file${files.length === 1 ? "" : "s"}, ` +
+    `${formatBytes(bytes)} (--clear-cache deletes ${files.length === 1 ? "it" : "them"})`;
+}
+
+/** `--clear-cache`: deletes the decoded-image cache files, saying what went. */
+function clearCache(): void {
+  const dir = defaultCacheDir();
+  const files = dir === null ? [] : decodedCacheFiles(dir);
+  for (const file of files) Deno.removeSync(file.path);
+  const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
+  console.log(
+    `decoded-image cache: deleted ${files.length} file${files.length === 1 ? "" : "s"} ` +
+      `(${formatBytes(bytes)}) from ${dir ?? "nowhere (no cache folder)"}`,
+  );
+}
+
+/** The one results line: test accuracy with two decimals, and the validation loss. */
+function resultLine(result: EvaluateResult): string {
+  return `Accuracy on ${result.total} test images: ${(100 * result.accuracy).toFixed(2)} %, ` +
+    `validation loss: ${formatFixed(result.loss, 4)}`;
+}
+
+/** Rebuilds `runs/index.html` when the run's folder is in a folder named `runs`. */
+async function updateRunsIndex(out: string): Promise<void> {
+  const runs = dirname(out);
+  if (basename(runs) !== "runs") return;
+  const entries = await writeRunsIndex(runs);
+  console.log(`runs: ${join(runs, "index.html")} compares ${entries.length} runs`);
+}
+
+/** Puts an evaluation into the report's metrics (accuracies in percent). */
+function recordEvaluation(metrics: RunMetrics, result: EvaluateResult): void {
+  metrics.testAccuracy = 100 * result.accuracy;
+  metrics.validationLoss = result.loss;
+  metrics.perClassAccuracy = result.perClassAccuracy.map((a) => 100 * a);
+  metrics.confusion = result.confusion;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padStart(widths[c])).join("  ")).join("\n");
@@ -167,6 +238,10 @@ async function main(): Promise<number> {
     console.log(helpText(models));
     return 0;
   }
+  if (flags.clearCache) {
+    clearCache();
+    return 0;
+  }
 
   await initGpu();
   const info = gpuInfo();
@@ -177,9 +252,10 @@ async function main(): Promise<number> {
     data = await loadData(flags);
     checkSameClasses(data.train, data.test);
   } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
+    console.error(`error: ${cliHint((error as Error).message)}`);
     return error instanceof FlagError ? 2 : 1;
   }
+  console.log(cacheLine());
   const train = limit(data.train, flags.trainLimit, flags.seed + 1);
   const test = limit(data.test, flags.testLimit, flags.seed + 2);
   console.log(`data: ${train.length} training and ${test.length} test images`);
@@ -252,6 +328,8 @@ async function main(): Promise<number> {
   console.log(
     `training ${flags.epochs} epochs of ${stepsPerEpoch} steps (batch ${flags.batchSize})`,
   );
+  console.log(`report: ${out}/report.html, rewritten every ${flags.logEvery} steps and epoch`);
+  const live = (progress: string) => ({ live: { progress } });
 
   const result = await fit(model, trainBatches, {
     optimizer,
@@ -291,14 +369,21 @@ async function main(): Promise<number> {
         );
       }
     },
-    onLog: (log) => {
+    onLog: async (log) => {
       metrics.steps.push({
         epoch: log.epoch,
         step: log.step,
         globalStep: log.globalStep,
         loss: log.loss,
+        trainAccuracy: 100 * log.trainAccuracy,
         lr: lastLr,
       });
+      metrics.wallSeconds = (performance.now() - started) / 1000;
+      await writeReport(
+        out,
+        metrics,
+        live(`epoch ${log.epoch} of ${flags.epochs}, step ${log.step} of ${stepsPerEpoch}`),
+      );
     },
     onEpochEnd: async (epoch) => {
       if (bar) bar.finish();
@@ -308,26 +393,29 @@ async function main(): Promise<number> {
       metrics.epochs.push({
         epoch: epoch.epoch,
         trainLoss: epoch.trainLoss,
+        trainAccuracy: 100 * epoch.trainAccuracy,
         testAccuracy: v ? 100 * v.accuracy : NaN,
         validationLoss: v ? v.loss : NaN,
         lr: lastLr,
         imagesPerSecond: epochImages / seconds,
         seconds: epoch.seconds,
       });
-      console.log(
-        `epoch ${epoch.epoch}: train loss ${epoch.trainLoss.toFixed(4)}, test accuracy ${
-          v ? (100 * v.accuracy).toFixed(2) : "-"
-        } %, ${(epochImages / seconds).toFixed(1)} images/s`,
-      );
+      if (v) recordEvaluation(metrics, v);
       metrics.wallSeconds = (performance.now() - started) / 1000;
-      await writeReport(out, metrics);
+      await writeReport(out, metrics, live(`epoch ${epoch.epoch} of ${flags.epochs} done`));
+      console.log(
+        `epoch ${epoch.epoch}: train loss ${epoch.trainLoss.toFixed(4)}, train accuracy ${
+          (100 * epoch.trainAccuracy).toFixed(2)
+        } %, test accuracy ${v ? (100 * v.accuracy).toFixed(2) : "-"} %, ${
+          (epochImages / seconds).toFixed(1)
+        } images/s`,
+      );
     },
   });
   console.log("Finished training");
 
   const last = result.epochs.at(-1)?.validation ?? await evaluate(model, testLoader);
-  for (const line of formatEvaluation(last)) console.log(line);
-  console.log(`test accuracy: ${(100 * last.accuracy).toFixed(2)} %`);
+  console.log(resultLine(last));
   const classes = train.classes;
   console.log(
     "\n" + table([
@@ -341,13 +429,11 @@ async function main(): Promise<number> {
     ...last.confusion.map((row, i) => [classes[i], ...row.map(String)]),
   ]));
 
-  metrics.testAccuracy = 100 * last.accuracy;
-  metrics.validationLoss = last.loss;
-  metrics.perClassAccuracy = last.perClassAccuracy.map((a) => 100 * a);
-  metrics.confusion = last.confusion;
+  recordEvaluation(metrics, last);
   metrics.wallSeconds = (performance.now() - started) / 1000;
   await writeReport(out, metrics);
   console.log(`\nreport: ${out}/report.html (${metrics.wallSeconds.toFixed(0)} s)`);
+  await updateRunsIndex(out);
   return 0;
 }
 

@@ -23,6 +23,8 @@ export interface TrainFlags {
   normalize: boolean;
   data: string | null;
   download: boolean;
+  skipBroken: boolean;
+  clearCache: boolean;
   seed: number;
   checkpoint: string | null;
   resume: string | null;
@@ -82,7 +84,7 @@ const SHAKE_SHAKE = {
 export function helpText(models: readonly string[]): string {
   return `Train a model from the article on CIFAR-10 with hajime (WebGPU).
 
-Usage: deno run -A examples/train.ts [flags]
+Usage: deno run ${TRAIN_PERMISSIONS} examples/train.ts [flags]
 
   --model NAME          one of: ${models.join(", ")} (default resnet)
   --recipe NAME         article (default: Adam 0.003, batch 32, 4 epochs, ToTensor only) or
@@ -102,6 +104,9 @@ Usage: deno run -A examples/train.ts [flags]
                         binary files (default: ./data/cifar if it exists, else the cached official
                         archive, else download it)
   --no-download         never download; fail with a hint instead
+  --skip-broken         leave unreadable or corrupt images of an ImageFolder out (warning each)
+  --clear-cache         delete the decoded-image cache (its folder and size are printed every
+                        run), then exit
   --seed N              seed of the one generator (default 0)
   --checkpoint PATH     save a checkpoint there after every epoch
   --resume PATH         resume from a checkpoint
@@ -112,7 +117,86 @@ Usage: deno run -A examples/train.ts [flags]
   --train-limit N       use only N training images, a seeded random subset (quick runs)
   --test-limit N        use only N test images, a seeded random subset (quick runs)
   -h, --help            this text
+
+Permissions: ${TRAIN_PERMISSIONS_HELP}
 `;
+}
+
+/**
+ * The permissions examples/train.ts needs, narrowest first: read the data, the cache and its own
+ * modules (the decode workers); write the run's folder, checkpoints and the cache; the
+ * environment (`HOME`, `XDG_CACHE_HOME`, `HAJIME_*`); the network only to download CIFAR-10.
+ */
+export const TRAIN_PERMISSIONS =
+  "--allow-read --allow-write --allow-env --allow-net=www.cs.toronto.edu";
+
+const TRAIN_PERMISSIONS_HELP = `${TRAIN_PERMISSIONS}
+  --allow-read    the data, the decoded-image and kernel caches, a --resume checkpoint, and the
+                  decoding workers' module files
+  --allow-write   the run's folder (--out), runs/index.html, --checkpoint, the caches
+  --allow-env     HOME, XDG_CACHE_HOME, HAJIME_CACHE_DIR, HAJIME_AUTOTUNE, HAJIME_KERNEL_CACHE
+  --allow-net     www.cs.toronto.edu, only when the CIFAR-10 archive is downloaded (--no-download
+                  or --data need none)
+  Without --allow-env and --allow-write outside the run's folder, the caches are off.`;
+
+/**
+ * The Levenshtein distance between `a` and `b`: the fewest single-character insertions,
+ * deletions and substitutions turning one into the other.
+ *
+ * @example
+ * ```ts
+ * console.log(editDistance("--epoch", "--epochs")); // 1
+ * ```
+ */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      row.push(Math.min(previous[j] + 1, row[j - 1] + 1, substitution));
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/**
+ * The candidate closest to `word` by {@link editDistance}, when it is close enough to be a
+ * typo (at most 2 edits, and at most a third of the word's length); else null.
+ *
+ * @example
+ * ```ts
+ * console.log(closest("--epoch", ["--epochs", "--lr"])); // "--epochs"
+ * ```
+ */
+export function closest(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.min(2, Math.ceil(word.length / 3));
+  for (const candidate of candidates) {
+    const distance = editDistance(word, candidate);
+    if (distance <= bestDistance && (best === null || distance < bestDistance)) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** "; did you mean X?" when a candidate X is close to `word`, else "". */
+function didYouMean(word: string, candidates: readonly string[]): string {
+  const suggestion = closest(word, candidates);
+  return suggestion === null ? "" : `; did you mean ${suggestion}?`;
+}
+
+/** parseArgs' message, with "did you mean --x?" for an unknown flag close to one --help lists. */
+function parseErrorMessage(error: Error, models: readonly string[]): string {
+  const unknown = /^Unknown option '(-{1,2}[^'=]+)/.exec(error.message)?.[1];
+  if (unknown === undefined) return error.message;
+  const flags = [...helpText(models).matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z-]*)/gm)].map((m) =>
+    m[1]
+  );
+  return `${unknown}: unknown flag${didYouMean(unknown, flags)}`;
 }
 
 function number(
@@ -143,7 +227,9 @@ function choice<T extends string>(
 ): T {
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new FlagError(`--${name}: "${raw}" is not one of ${allowed.join(", ")}`);
+    throw new FlagError(
+      `--${name}: "${raw}" is not one of ${allowed.join(", ")}${didYouMean(raw, allowed)}`,
+    );
   }
   return raw as T;
 }
@@ -178,6 +264,8 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
         normalize: { type: "boolean" },
         data: { type: "string" },
         "no-download": { type: "boolean" },
+        "skip-broken": { type: "boolean" },
+        "clear-cache": { type: "boolean" },
         seed: { type: "string" },
         checkpoint: { type: "string" },
         resume: { type: "string" },
@@ -191,14 +279,16 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
       },
     });
   } catch (error) {
-    throw new FlagError((error as Error).message);
+    throw new FlagError(parseErrorMessage(error as Error, models));
   }
   const v = parsed.values;
   const recipe = choice("recipe", v.recipe, "article", RECIPES);
   const base = recipe === "shake-shake" ? SHAKE_SHAKE : ARTICLE;
   const model = v.model ?? (recipe === "shake-shake" ? "shake-shake-26-2x32d" : "resnet");
   if (!v.help && !models.includes(model)) {
-    throw new FlagError(`--model: "${model}" is not one of ${models.join(", ")}`);
+    throw new FlagError(
+      `--model: "${model}" is not one of ${models.join(", ")}${didYouMean(model, models)}`,
+    );
   }
   const optional = (name: string, raw: string | undefined) =>
     raw === undefined ? null : number(name, raw, 0, { integer: true, min: 1 });
@@ -217,6 +307,8 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
     normalize: v.normalize ?? base.normalize,
     data: v.data ?? null,
     download: !v["no-download"],
+    skipBroken: v["skip-broken"] ?? false,
+    clearCache: v["clear-cache"] ?? false,
     seed: number("seed", v.seed, 0, { integer: true, min: 0 }),
     checkpoint: v.checkpoint ?? null,
     resume: v.resume ?? null,

@@ -1,7 +1,8 @@
 /**
- * Fixture writers for the data tests: images (PNG via fast-png, JPEG via jpeg-js), tar archives
- * (ustar, with GNU long names), gzip, CIFAR binary batches and archives in the official layout.
- * Every test writes its fixtures into its own temporary folder.
+ * Fixture writers for the data tests: images (PNG via fast-png, JPEG via jpeg-js), ImageFolder
+ * trees, tar archives (ustar, with GNU long names), gzip, CIFAR binary batches and archives in the
+ * official layout; and a runner for the command lines in examples/. Every test writes its
+ * fixtures into its own temporary folder.
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import jpeg from "jpeg-js";
 import * as png from "fast-png";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Generator } from "../mod.ts";
 
 /** Random RGB bytes [h, w, 3]. */
@@ -58,6 +60,55 @@ export async function writeTree(root: string, files: Record<string, Uint8Array>)
     await Deno.mkdir(join(full, ".."), { recursive: true });
     await Deno.writeFile(full, bytes);
   }
+}
+
+/**
+ * Writes an ImageFolder root: `root/<split>/<class>/<i>.png`, `perSplit[split]` random 32×32
+ * PNGs per class.
+ */
+export async function writeImageFolder(
+  rng: Generator,
+  root: string,
+  classes: readonly string[],
+  perSplit: Record<string, number>,
+): Promise<void> {
+  const files: Record<string, Uint8Array> = {};
+  for (const [split, count] of Object.entries(perSplit)) {
+    for (const name of classes) {
+      for (let i = 0; i < count; i++) {
+        const file = `${split}/${name}/${String(i).padStart(4, "0")}.png`;
+        files[file] = pngBytes(randomPixels(rng, 32, 32), 32, 32, 3);
+      }
+    }
+  }
+  await writeTree(root, files);
+}
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * Runs a script with `deno run` from the repository root, with `permissions` (all unless given)
+ * and `env` added to the environment.
+ */
+export async function runExample(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  permissions: readonly string[] = ["-A"],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, script, ...args],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }
 
 const encoder = new TextEncoder();

@@ -63,6 +63,8 @@ export interface LogInfo {
   globalStep: number;
   /** Mean of the last `logEvery` batch losses (float64 sum, as Python's `running_loss`). */
   loss: number;
+  /** Training images of the steps since the last log line predicted correctly, in [0, 1]. */
+  trainAccuracy: number;
   /** The article's line: `epoch:1, step:500, loss:2.3222`. */
   line: string;
 }
@@ -77,6 +79,11 @@ export interface EpochInfo {
   steps: number;
   /** Mean loss of the steps run in this epoch. */
   trainLoss: number;
+  /**
+   * Training images of the epoch predicted correctly as its steps ran (in training mode), in
+   * [0, 1]; a resumed epoch goes on from the counts in its checkpoint.
+   */
+  trainAccuracy: number;
   /** Evaluation on `FitOptions.validation`, or null without one. */
   validation: EvaluateResult | null;
   /** Wall-clock seconds of the epoch (training and validation). */
@@ -228,7 +235,8 @@ class Throttle {
 /**
  * Records one training step into the open frame, without submitting it: zero the gradients,
  * forward, loss, backward, optimizer step. When `losses` is given, the batch loss is copied into
- * element `slot` of it (a GPU copy), so losses can be read back later in bulk.
+ * element `slot` of it (a GPU copy), so losses can be read back later in bulk, and the batch's
+ * correct predictions are added to `losses.correct` when given.
  *
  * @example
  * ```ts
@@ -250,10 +258,11 @@ export function recordTrainStep(
   batch: Batch,
   loss: Loss,
   optimizer: AnyOptimizer,
-  losses?: { tensor: Tensor; slot: number },
+  losses?: { tensor: Tensor; slot: number; correct?: Tensor<"u32"> },
 ): Tensor {
   model.zeroGrad();
   const output = model.forward(batch.images);
+  if (losses?.correct) countCorrect(output, batch.labels, losses.correct);
   const value = loss.forward(output, batch.labels);
   if (losses) {
     copyEncoder().copyBufferToBuffer(value.buffer, 0, losses.tensor.buffer, losses.slot * 4, 4);
@@ -283,30 +292,30 @@ interface PendingRead {
   count: number;
   globalFirst: number;
   log: boolean;
+  /** Training images of the epoch's steps run here up to this read. */
+  images: number;
   settled: boolean;
   result: Float32Array | null;
   error: unknown;
   promise: Promise<void>;
 }
 
+/**
+ * Starts reading `ring` back; its last element receives the bits of the u32 `correct` count first,
+ * so the count comes back with the losses.
+ */
 function startRead(
   ring: Tensor,
-  epoch: number,
-  first: number,
-  count: number,
-  globalFirst: number,
-  log: boolean,
+  correct: Tensor<"u32">,
+  window: Pick<PendingRead, "epoch" | "first" | "count" | "globalFirst" | "log" | "images">,
 ): PendingRead {
   const pending = {
-    epoch,
-    first,
-    count,
-    globalFirst,
-    log,
+    ...window,
     settled: false,
     result: null,
     error: null,
   } as Omit<PendingRead, "promise"> as PendingRead;
+  copyEncoder().copyBufferToBuffer(correct.buffer, 0, ring.buffer, (ring.size - 1) * 4, 4);
   // read() records the copy and flushes synchronously: this is the step's one submit.
   pending.promise = ring.read().then(
     (data) => {
@@ -329,6 +338,7 @@ function generatorStates(
 
 const EPOCH_START_PREFIX = "trainer.epoch_start.";
 const LOSSES_NAME = "trainer.losses";
+const COUNTS_NAME = "trainer.train_counts";
 
 /**
  * Trains `model` on `loader` as the article's loop does (zero grads, forward, loss, backward,
@@ -380,7 +390,9 @@ export async function fit(
     throw new RangeError(`fit: checkpoint.everySteps must be an integer ≥ 1, got ${everySteps}`);
   }
   const loss = options.loss ?? new CrossEntropyLoss();
-  const ring = Tensor.zeros([logEvery], { label: "Trainer.losses" });
+  // The last `logEvery` batch losses, then the epoch's correct count (see startRead).
+  const ring = Tensor.zeros([logEvery + 1], { label: "Trainer.losses" });
+  const trainCorrect = Tensor.zeros([1], { dtype: "u32", label: "Trainer.trainCorrect" });
   const throttle = new Throttle();
   const history: LogInfo[] = [];
   const epochReports: EpochInfo[] = [];
@@ -388,9 +400,15 @@ export async function fit(
   // Where to start, and the generator states at the start of that epoch (for skipping).
   let position: TrainState = { epoch: 0, step: 0, globalStep: 0 };
   let resumeStates: Map<string, Uint32Array> | null = null;
+  let resumeCounts: ArrayLike<number> = [0, 0, 0, 0]; // the interrupted epoch's accuracy counts
   let epochStart = generatorStates(generators);
   let epochLossSum = 0;
   let epochSteps = 0;
+  let epochImages = 0;
+  let epochCorrect = 0;
+  // Correct count and images at the last log line, for the accuracy since then.
+  let logCorrect = 0;
+  let logImages = 0;
   let countFrom = 1; // the epoch's first step run here (after a resume, the first not skipped)
   let pending: PendingRead | null = null;
 
@@ -400,7 +418,12 @@ export async function fit(
     for (const [name, words] of epochStart) {
       extra.set(EPOCH_START_PREFIX + name, { dtype: "U32", shape: [7], data: words });
     }
-    extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: await ring.read() });
+    copyEncoder().copyBufferToBuffer(trainCorrect.buffer, 0, ring.buffer, logEvery * 4, 4);
+    const data = await ring.read();
+    const correct = new Uint32Array(data.buffer)[logEvery];
+    extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: data.slice(0, logEvery) });
+    const counts = Uint32Array.of(correct, epochImages, logCorrect, logImages);
+    extra.set(COUNTS_NAME, { dtype: "U32", shape: [4], data: counts });
     await saveCheckpoint(checkpoint.path, {
       model,
       optimizer,
@@ -424,7 +447,10 @@ export async function fit(
       sum += value;
       if (read.first + i >= countFrom) epochLossSum += value;
     }
+    epochCorrect = new Uint32Array(data.buffer, data.byteOffset, data.length)[logEvery];
     if (read.log) {
+      const trainAccuracy = (epochCorrect - logCorrect) / (read.images - logImages);
+      [logCorrect, logImages] = [epochCorrect, read.images];
       const step = read.first + read.count - 1;
       const mean = sum / logEvery;
       const info: LogInfo = {
@@ -432,6 +458,7 @@ export async function fit(
         step,
         globalStep: read.globalFirst + read.count - 1,
         loss: mean,
+        trainAccuracy,
         line: logLine(read.epoch, step, mean),
       };
       history.push(info);
@@ -458,8 +485,12 @@ export async function fit(
         const saved = file.tensors.get(EPOCH_START_PREFIX + name);
         if (saved) resumeStates.set(name, saved.data as Uint32Array);
       }
+      const counts = file.tensors.get(COUNTS_NAME);
+      if (counts && counts.data.length === 4) resumeCounts = counts.data as Uint32Array;
       const losses = file.tensors.get(LOSSES_NAME);
-      if (losses && losses.data.length === logEvery) ring.write(losses.data as Float32Array);
+      if (losses && losses.data.length === logEvery) {
+        ring.write([...(losses.data as Float32Array), 0]);
+      }
     } else if (options.resume) {
       position = { ...options.resume };
     }
@@ -480,6 +511,9 @@ export async function fit(
       state = { epoch, step: skip, globalStep: state.globalStep };
       epochLossSum = 0;
       epochSteps = 0;
+      const counts = skip > 0 ? resumeCounts : [0, 0, 0, 0];
+      [epochCorrect, epochImages, logCorrect, logImages] = Array.from(counts);
+      trainCorrect.write([counts[0]]);
       countFrom = skip + 1;
       // The ring's window: steps since the last log line (kept across a resume).
       let windowFirst = skip - (skip % logEvery) + 1;
@@ -496,19 +530,24 @@ export async function fit(
         if (schedule) applySchedule(optimizer, schedule, state.globalStep);
         const lr = optimizer.lr;
         const slot = (index - 1) % logEvery;
-        recordTrainStep(model, batch, loss, optimizer, { tensor: ring, slot });
+        recordTrainStep(model, batch, loss, optimizer, {
+          tensor: ring,
+          slot,
+          correct: trainCorrect,
+        });
         state = { epoch, step: index, globalStep: state.globalStep + 1 };
         epochSteps++;
+        epochImages += batch.labels.shape[0];
         if (index % logEvery === 0) {
           await settlePending();
-          pending = startRead(
-            ring,
-            epoch + 1,
-            windowFirst,
-            logEvery,
-            state.globalStep - logEvery + 1,
-            true,
-          );
+          pending = startRead(ring, trainCorrect, {
+            epoch: epoch + 1,
+            first: windowFirst,
+            count: logEvery,
+            globalFirst: state.globalStep - logEvery + 1,
+            log: true,
+            images: epochImages,
+          });
           windowFirst = index + 1;
         } else {
           flush();
@@ -536,9 +575,14 @@ export async function fit(
       await settlePending();
       if (index >= windowFirst && index > skip) {
         const globalFirst = state.globalStep - (index - windowFirst);
-        await settle(
-          startRead(ring, epoch + 1, windowFirst, index - windowFirst + 1, globalFirst, false),
-        );
+        await settle(startRead(ring, trainCorrect, {
+          epoch: epoch + 1,
+          first: windowFirst,
+          count: index - windowFirst + 1,
+          globalFirst,
+          log: false,
+          images: epochImages,
+        }));
       }
       await throttle.drain();
       if (stopped) {
@@ -554,6 +598,7 @@ export async function fit(
         globalStep: state.globalStep,
         steps: epochSteps,
         trainLoss: epochSteps > 0 ? epochLossSum / epochSteps : NaN,
+        trainAccuracy: epochImages > 0 ? epochCorrect / epochImages : NaN,
         validation: result,
         seconds: (performance.now() - started) / 1000,
       };
@@ -563,6 +608,7 @@ export async function fit(
   } finally {
     await throttle.drain();
     ring.dispose();
+    trainCorrect.dispose();
     if (!options.loss) loss.dispose();
     for (const [m, mode] of previousModes) m.training = mode;
   }

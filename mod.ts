@@ -24,6 +24,17 @@ export * from "./src/gpu/autotune.ts";
 export * from "./src/tensor.ts";
 export * from "./src/random.ts";
 
+// Autograd: the tape, grad mode, and the functional ops (PyTorch's `torch.nn.functional`).
+export {
+  type BackwardFn,
+  type BackwardOptions,
+  type GradSlot,
+  isGradEnabled,
+  Node,
+  noGrad,
+} from "./src/autograd.ts";
+export * as F from "./src/ops/functional.ts";
+
 // Kernels, forward and backward.
 export * from "./src/kernels/matmul.ts";
 export * from "./src/kernels/conv2d.ts";

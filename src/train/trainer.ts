@@ -12,6 +12,7 @@ import type { Batch } from "../data/loader.ts";
 import { gpuDevice } from "../gpu/device.ts";
 import { autotuner } from "../gpu/autotune.ts";
 import { copyEncoder, flush } from "../gpu/step.ts";
+import { noGrad } from "../autograd.ts";
 import { countCorrect } from "../kernels/loss.ts";
 import { CrossEntropyLoss, type Loss } from "../nn/loss.ts";
 import type { Module } from "../nn/module.ts";
@@ -258,9 +259,27 @@ export function recordTrainStep(
   if (losses) {
     copyEncoder().copyBufferToBuffer(value.buffer, 0, losses.tensor.buffer, losses.slot * 4, 4);
   }
-  model.backward(loss.backward());
+  value.backward();
   optimizer.step();
   return value;
+}
+
+/**
+ * Throws unless every parameter the optimizer updates belongs to `model` (an optimizer built
+ * for another model would train nothing of this one, silently).
+ */
+function checkOptimizerParameters(model: Module, optimizer: AnyOptimizer): void {
+  const own = new Set(model.parameters());
+  const all = optimizer.groups.flatMap((g) => g.params);
+  const foreign = all.filter(({ param }) => !own.has(param));
+  if (foreign.length > 0) {
+    throw new Error(
+      `fit: ${foreign.length} of the optimizer's ${all.length} parameters (first "${
+        foreign[0].name
+      }") are not parameters of the model being trained: build the optimizer from this model ` +
+        "(new Adam(model, ...))",
+    );
+  }
 }
 
 /** The article's running-loss line, `epoch:1, step:500, loss:2.3222`. */
@@ -379,6 +398,7 @@ export async function fit(
   if (everySteps !== undefined && (!Number.isInteger(everySteps) || everySteps < 1)) {
     throw new RangeError(`fit: checkpoint.everySteps must be an integer ≥ 1, got ${everySteps}`);
   }
+  checkOptimizerParameters(model, optimizer);
   const loss = options.loss ?? new CrossEntropyLoss();
   const ring = Tensor.zeros([logEvery], { label: "Trainer.losses" });
   const throttle = new Throttle();
@@ -605,7 +625,7 @@ export async function evaluate(
   try {
     model.eval();
     for await (const batch of loader) {
-      const output = model.forward(batch.images);
+      const output = noGrad(() => model.forward(batch.images));
       const [n, k] = output.shape;
       if (classes === 0) {
         classes = k;
@@ -615,7 +635,7 @@ export async function evaluate(
       } else if (k !== classes) {
         throw new Error(`evaluate: the model gave ${k} classes, earlier batches ${classes}`);
       }
-      losses.append(loss.forward(output, batch.labels));
+      losses.append(noGrad(() => loss.forward(output, batch.labels)));
       countCorrect(output, batch.labels, correct);
       outputs!.append(output);
       labels!.append(batch.labels);

@@ -279,7 +279,12 @@ export function backward(root: Tensor<DType>, options: BackwardOptions = {}): vo
     pending.delete(n.output);
     checkAlive(n);
     const slots = n.inputs.map((input) => input.requiresGrad ? slotFor(input, pending) : null);
-    n.run(entry.grad, slots, retainGraph);
+    reading = entry.owner;
+    try {
+      n.run(entry.grad, slots, retainGraph);
+    } finally {
+      reading = null;
+    }
     // A gradient handed on by assign() lives on in its new entry.
     if (![...pending.values()].some((p) => p.owner === entry.owner)) entry.owner.dispose();
   }
@@ -298,6 +303,9 @@ function checkAlive(node: Node): void {
   }
 }
 
+/** The buffer owner of the dy the running node's backward reads. */
+let reading: Tensor | null = null;
+
 /** The slot through which an op's backward writes `input`'s gradient. */
 function slotFor(input: Tensor<DType>, pending: Map<Tensor<DType>, Pending>): GradSlot {
   const leaf = input.gradFn === null;
@@ -309,6 +317,13 @@ function slotFor(input: Tensor<DType>, pending: Map<Tensor<DType>, Pending>): Gr
     tensor(): Tensor {
       if (leaf) return t.grad ??= Tensor.zeros(t.shape, { label: `${t.label}.grad` });
       let entry = pending.get(input);
+      if (entry && (entry.owner === reading || sharedOwner(entry, pending))) {
+        // The caller writes into it: copy a gradient that other inputs share or that the
+        // running backward reads as its dy.
+        const copy = Tensor.empty(t.shape, { label: `${t.label}.grad` }).copyFrom(entry.grad);
+        entry = { grad: copy, owner: copy };
+        pending.set(input, entry);
+      }
       if (!entry) {
         const grad = Tensor.empty(t.shape, { label: `${t.label}.grad` });
         entry = { grad, owner: grad };
@@ -320,15 +335,16 @@ function slotFor(input: Tensor<DType>, pending: Map<Tensor<DType>, Pending>): Gr
       if (this.accumulate) {
         throw new Error(`backward: "${t.label}" already has a gradient; add into tensor()`);
       }
-      const owner = grad.base as Tensor;
-      if ([...pending.values()].some((p) => p.owner === owner)) {
-        // Already handed to another input: that one may add into it later, so copy.
-        this.tensor().copyFrom(grad.reshape(t.shape));
-      } else {
-        pending.set(input, { grad: grad.reshape(t.shape), owner });
-      }
+      // Several inputs may share one gradient buffer until one of them writes into it.
+      pending.set(input, { grad: grad.reshape(t.shape), owner: grad.base as Tensor });
     },
   };
+}
+
+function sharedOwner(entry: Pending, pending: Map<Tensor<DType>, Pending>): boolean {
+  let users = 0;
+  for (const p of pending.values()) if (p.owner === entry.owner) users++;
+  return users > 1;
 }
 
 /**

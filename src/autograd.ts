@@ -234,6 +234,17 @@ export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
+/** Seeds of `backward()` calls that start from 1 and free the graph (`isUnitSeed`). */
+const unitSeeds = new WeakSet<Tensor<DType>>();
+
+/**
+ * True when `dy` is the 1 that `backward()` starts a loss from, with the graph freed after: a
+ * loss op may then hand over (assign) the gradient its forward saved instead of scaling it by dy.
+ */
+export function isUnitSeed(dy: Tensor): boolean {
+  return unitSeeds.has(dy as Tensor<DType>);
+}
+
 /**
  * Back-propagates from `root`: every leaf that requires a gradient gets it added into `grad`.
  * Records kernels into the open frame; submits nothing.
@@ -265,6 +276,7 @@ export function backward(root: Tensor<DType>, options: BackwardOptions = {}): vo
   const seed = Tensor.empty(root.shape, { label: "backward.seed" });
   if (gradient) seed.copyFrom(gradient.reshape(root.shape));
   else seed.fill(1);
+  if (!gradient && !retainGraph) unitSeeds.add(seed);
   const node = root.gradFn;
   if (!node) {
     slotFor(root, new Map()).tensor();
@@ -384,4 +396,33 @@ export function writeGrad(slot: GradSlot | null, write: (into: Tensor) => void):
   write(temp);
   addInto(target, temp);
   temp.dispose();
+}
+
+/**
+ * `writeGrad` for a kernel that overwrites two gradients in one call (a channel split, the
+ * Shake-Shake mix): a slot that needs no gradient gets a scratch tensor of its shape in `shapes`.
+ */
+export function writeGradPair(
+  slots: readonly [GradSlot | null, GradSlot | null],
+  shapes: readonly [readonly number[], readonly number[]],
+  write: (intoA: Tensor, intoB: Tensor) => void,
+): void {
+  const [a, b] = slots;
+  if (!a && !b) return;
+  writeOrDiscard(
+    a,
+    shapes[0],
+    (intoA) => writeOrDiscard(b, shapes[1], (intoB) => write(intoA, intoB)),
+  );
+}
+
+function writeOrDiscard(
+  slot: GradSlot | null,
+  shape: readonly number[],
+  write: (into: Tensor) => void,
+): void {
+  if (slot) return writeGrad(slot, write);
+  const unused = Tensor.empty(shape, { label: "backward.unused" });
+  write(unused);
+  unused.dispose();
 }

@@ -11,7 +11,8 @@ import { checkShape, type Tensor } from "../tensor.ts";
 
 /**
  * PyTorch's `F.linear(x, weight, bias)`. Backward: `dx = dy·W` (overwrite kernel),
- * `dW += dyᵀ·x` and `db += Σₙ dy` (accumulating kernels).
+ * `dW += dyᵀ·x` and `db += Σₙ dy` (accumulating kernels); the kernels of a gradient nobody
+ * needs are skipped (images into a first layer get no dx, a frozen weight no dW).
  *
  * @example
  * ```ts
@@ -25,7 +26,7 @@ import { checkShape, type Tensor } from "../tensor.ts";
 export function linear(
   x: Tensor, // x: [N, K]
   weight: Tensor, // weight: [M, K]
-  bias: Tensor | null, // bias: [M]
+  bias: Tensor | null = null, // bias: [M]
 ): Tensor { // → y: [N, M]
   checkShape("linear", "x", x, [null, null]);
   checkShape("linear", "weight", weight, [null, x.shape[1]]);
@@ -34,15 +35,12 @@ export function linear(
   linearForward(x, weight, bias, y);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   record("linear", inputs, y, (dy, [dx, dWeight, dBias]) => {
-    // The kernel adds into dWeight and dBias and overwrites dx, in one call.
+    // One call: dx overwritten (through writeGrad when x already has a gradient), the
+    // parameter gradients added straight into theirs; a gradient nobody needs is skipped.
     const wGrad = dWeight ? gradForAdding(dWeight) : null;
     const bGrad = dBias ? gradForAdding(dBias) : null;
-    if (wGrad) {
-      writeGrad(dx, (into) => linearBackward(dy, x, weight, into, wGrad, bGrad));
-      if (!dx) linearBackward(dy, x, weight, null, wGrad, bGrad);
-    } else {
-      throw new Error("linear: a weight that needs no gradient is not supported yet");
-    }
+    if (dx) writeGrad(dx, (into) => linearBackward(dy, x, weight, into, wGrad, bGrad));
+    else linearBackward(dy, x, weight, null, wGrad, bGrad);
   });
   return y;
 }

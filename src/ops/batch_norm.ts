@@ -20,8 +20,8 @@ import { checkShape, type Tensor } from "../tensor.ts";
  *
  * @example
  * ```ts
- * import type { BatchNormOptions } from "@hajime/nn";
- * const options: BatchNormOptions = { training: true, momentum: 0.1, eps: 1e-5 };
+ * import type { F } from "@hajime/nn";
+ * const options: F.BatchNormOptions = { training: true, momentum: 0.1, eps: 1e-5 };
  * ```
  */
 export interface BatchNormOptions {
@@ -81,6 +81,7 @@ export function batchNorm(
     });
   } else {
     batchNormEvalForward(x, weight, bias, runningMean, runningVar, y, { eps });
+    // Two copy dispatches, only when `record` keeps a node (evaluate runs under noGrad).
     if (!isGradEnabled() || ![x, weight, bias].some((t) => t.requiresGrad)) return y;
     mean = opTensor([c], { label: "batchNorm.evalMean" }).copyFrom(runningMean);
     stat = opTensor([c], { label: "batchNorm.evalVar" }).copyFrom(runningVar);

@@ -42,6 +42,7 @@ export * from "./src/kernels/batch_norm.ts";
 export * from "./src/kernels/elementwise.ts";
 export * from "./src/kernels/pool.ts";
 export * from "./src/kernels/loss.ts";
+export * from "./src/kernels/reduce.ts";
 export * from "./src/kernels/optim.ts";
 export * from "./src/kernels/image.ts";
 

@@ -18,6 +18,8 @@ import {
   passGradient,
   record,
 } from "./autograd.ts";
+import * as elementwiseOps from "./ops/elementwise.ts";
+import * as reduceOps from "./ops/reduce.ts";
 
 /** Element types. `u8` is stored packed, four bytes to a 32-bit word (image batches). */
 export type DType = "f32" | "i32" | "u32" | "u8";
@@ -325,7 +327,9 @@ export class Tensor<D extends DType = "f32"> {
     const dtype = (options.dtype ?? "f32") as T;
     const tensor = new Tensor<T>(shape, dtype, options.label ?? "Tensor.data", null, null);
     if (options.requiresGrad) {
-      if (dtype !== "f32") throw new Error(`Tensor: only f32 tensors can require grad, not ${dtype}`);
+      if (dtype !== "f32") {
+        throw new Error(`Tensor: only f32 tensors can require grad, not ${dtype}`);
+      }
       tensor.requiresGrad = true;
     }
     return tensor;
@@ -417,6 +421,138 @@ export class Tensor<D extends DType = "f32"> {
    */
   view(...shape: number[]): Tensor<D> {
     return this.reshape(shape);
+  }
+
+  // Ops as methods (PyTorch's Tensor methods): each delegates to src/ops/, recorded on the tape.
+
+  /**
+   * PyTorch's `torch.flatten(x, startDim, endDim)`: dimensions `startDim`…`endDim` (negative
+   * counts from the end) merged into one, as a view (`reshape`).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const flat = Tensor.zeros([8, 16, 5, 5]).flatten(1); // [8, 400]
+   * ```
+   */
+  flatten(startDim = 0, endDim = -1): Tensor<D> {
+    const rank = Math.max(1, this.shape.length);
+    const start = startDim < 0 ? startDim + rank : startDim;
+    const end = endDim < 0 ? endDim + rank : endDim;
+    if (
+      !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end >= rank || start > end
+    ) {
+      throw new Error(
+        `Tensor "${this.label}": cannot flatten dimensions ${startDim}…${endDim} of shape [${
+          this.shape.join(", ")
+        }]`,
+      );
+    }
+    const shape = this.shape.length === 0 ? [1] : this.shape;
+    const merged = shape.slice(start, end + 1).reduce((a, b) => a * b, 1);
+    return this.reshape([...shape.slice(0, start), merged, ...shape.slice(end + 1)]);
+  }
+
+  /**
+   * `this + other` (same shapes), `F.add`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.from([1, 2], [2]).add(Tensor.from([10, 20], [2])); // [11, 22]
+   * ```
+   */
+  add(this: Tensor, other: Tensor): Tensor {
+    return elementwiseOps.add(this, other);
+  }
+
+  /**
+   * `this·other` elementwise (same shapes), or `this·factor` for a number, `F.mul`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.from([1, 2], [2]).mul(Tensor.from([3, -1], [2])); // [3, -2]
+   * ```
+   */
+  mul(this: Tensor, other: Tensor | number): Tensor {
+    return elementwiseOps.mul(this, other);
+  }
+
+  /**
+   * `max(this, 0)`, `F.relu`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.from([-1, 2], [2]).relu(); // [0, 2]
+   * ```
+   */
+  relu(this: Tensor): Tensor {
+    return elementwiseOps.relu(this);
+  }
+
+  /**
+   * The column of each row's largest value of `[N, K]` (`dim` 1 or −1), i32 `[N]`: PyTorch's
+   * `outputs.argmax(1)`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const predicted = Tensor.from([0, 3, 1, 5, 5, 2], [2, 3]).argmax(1); // [1, 0]
+   * ```
+   */
+  argmax(this: Tensor, dim: number): Tensor<"i32"> {
+    return reduceOps.argmax(this, dim);
+  }
+
+  /**
+   * 1 where `this` equals `other` (i32 tensors of one shape), else 0: PyTorch's `a.eq(b)`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const outputs = Tensor.from([0, 3, 1, 5, 5, 2], [2, 3]);
+   * const labels = Tensor.from([1, 2], [2], { dtype: "i32" });
+   * console.log(await outputs.argmax(1).eq(labels).sum().item()); // 1 correct
+   * ```
+   */
+  eq(this: Tensor<"i32">, other: Tensor<"i32">): Tensor<"i32"> {
+    return reduceOps.eq(this, other);
+  }
+
+  /**
+   * The sum of every element, `[1]` of this dtype (f32, differentiable, or i32).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * console.log(await Tensor.from([1, 2, 3], [3]).sum().item()); // 6
+   * ```
+   */
+  sum(): Tensor<D> {
+    return reduceOps.sum(this);
+  }
+
+  /**
+   * The mean of every element of an f32 tensor, `[1]`, differentiable.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * console.log(await Tensor.from([1, 2, 3, 6], [4]).mean().item()); // 3
+   * ```
+   */
+  mean(this: Tensor): Tensor {
+    return reduceOps.mean(this);
   }
 
   /**

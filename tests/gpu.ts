@@ -6,6 +6,7 @@
  */
 
 import { initGpu, Kernel, setPoison, Tensor } from "../mod.ts";
+import { assertEquals, assertThrows } from "./assert.ts";
 
 await initGpu();
 setPoison(true);
@@ -38,4 +39,20 @@ export function dispatchedKernels(fn: () => void): string[] {
     Kernel.prototype.dispatch = dispatch;
   }
   return labels;
+}
+
+/** Runs `fn`, which must throw an error including `message` without dispatching a kernel. */
+export function assertThrowsBeforeGpuWork(fn: () => unknown, message: string): void {
+  let error: unknown = null;
+  const kernels = dispatchedKernels(() => {
+    try {
+      fn();
+    } catch (e) {
+      error = e;
+    }
+  });
+  assertThrows(() => {
+    if (error) throw error;
+  }, message);
+  assertEquals(kernels, [], `no GPU work before "${message}"`);
 }

@@ -583,7 +583,6 @@ export async function fit(
   } finally {
     await throttle.drain();
     ring.dispose();
-    if (!options.loss) loss.dispose();
     for (const [m, mode] of previousModes) m.training = mode;
   }
   return { trainState: state, history, epochs: epochReports };
@@ -668,7 +667,6 @@ export async function evaluate(
     losses.dispose();
     outputs?.dispose();
     labels?.dispose();
-    if (!options.loss) loss.dispose();
   }
 }
 

@@ -316,7 +316,6 @@ function hajimeRun(name: string, batch: number, rng: Generator) {
     },
     dispose: () => {
       model.dispose();
-      loss.dispose();
       images.dispose();
       labels.dispose();
     },

@@ -5,14 +5,16 @@
  * topological order; a tensor that feeds several ops receives the sum of their gradients; leaf
  * gradients (parameters) accumulate until `zeroGrad()`.
  *
- * Lifetimes. Tensors made by ops come from the buffer pool and belong to the model call that was
- * running (or last began) when they were made. Each top-level module call begins a new
- * generation and releases the one before the previous: the outputs and the loss of the last
- * batch stay readable while the next batch runs (`await loss.item()` after the next forward),
- * and a loop written as the article writes it keeps a flat memory. `keep()` takes a tensor out
- * of its generation (the caller disposes it). Gradients of non-leaf tensors live only during
- * `backward()`. Releasing in reverse order of creation hands the next step the same buffers in
- * the same order, which keeps the bind-group cache warm.
+ * Lifetimes. Tensors made by ops come from the buffer pool and belong to the step in which they
+ * were made. A new step begins at `zeroGrad()` (of a module or an optimizer), and at a top-level
+ * module call (one not inside another module's forward) that can start nothing still needed: under
+ * `noGrad`, in eval mode, or when every graph recorded so far went through `backward()`. A new
+ * step releases the tensors of the step before the previous one: the outputs and the loss of the
+ * last batch stay readable while the next batch runs, a graph built from several top-level calls
+ * stays whole until its backward, and a loop written as the article writes it keeps a flat
+ * memory. `keep()` takes a tensor out of its step (the caller disposes it). Gradients of non-leaf
+ * tensors live only during `backward()`. Releasing in reverse order of creation hands the next
+ * step the same buffers in the same order, which keeps the bind-group cache warm.
  *
  * @module
  */
@@ -125,8 +127,13 @@ export function noGrad<T>(fn: () => T): T {
 let current: Tensor<DType>[] = [];
 let previous: Tensor<DType>[] = [];
 let modelDepth = 0;
-const RELEASE_NOTE = "it was made by an op two top-level model calls ago and released " +
-  "(call keep() on a tensor to hold it longer, and dispose() it when done)";
+/** Op-made tensors since the step began (kept ones included): 0 makes `beginStep` a no-op. */
+let opsInStep = 0;
+/** Nodes recorded since the last `backward()`: a top-level call then continues the step. */
+let pendingNodes = 0;
+const RELEASE_NOTE = "it was made by an op two steps ago and released (a step begins at " +
+  "zeroGrad() or at a model call under noGrad, in eval mode or after backward(); call keep() " +
+  "on a tensor to hold it longer, and dispose() it when done)";
 
 /**
  * A tensor made by an op (an output, or a tensor an op saves for its backward): from the pool,
@@ -138,6 +145,7 @@ export function opTensor<D extends DType = "f32">(
 ): Tensor<D> {
   const tensor = Tensor.empty<D>(shape, options);
   current.push(tensor as Tensor<DType>);
+  opsInStep++;
   return tensor;
 }
 
@@ -149,14 +157,6 @@ export function keepTensor(tensor: Tensor<DType>): void {
   }
 }
 
-/** Releases every op-made tensor still alive (tests and the end of `fit` use it). */
-export function releaseOpTensors(): void {
-  releaseAll(previous);
-  releaseAll(current);
-  previous = [];
-  current = [];
-}
-
 function releaseAll(list: Tensor<DType>[]): void {
   for (let i = list.length - 1; i >= 0; i--) {
     Tensor.markReleased(list[i], RELEASE_NOTE);
@@ -165,15 +165,24 @@ function releaseAll(list: Tensor<DType>[]): void {
 }
 
 /**
- * Runs a module's forward: a top-level call (not inside another module's forward) begins a
- * new generation and releases the one before the previous.
+ * Begins a new step: releases the op-made tensors of the step before the previous one (nothing
+ * when no op ran since the last step began). `zeroGrad()` calls it.
  */
-export function callModel<T>(forward: () => T): T {
-  if (modelDepth === 0) {
-    releaseAll(previous);
-    previous = current;
-    current = [];
-  }
+export function beginStep(): void {
+  if (opsInStep === 0) return;
+  opsInStep = 0;
+  releaseAll(previous);
+  previous = current;
+  current = [];
+}
+
+/**
+ * Runs a module's forward; a top-level call (not inside another module's forward) begins a new
+ * step when that cannot cut a graph still waiting for its backward: under noGrad, for a module
+ * in eval mode, or with no node recorded since the last backward.
+ */
+export function callModel<T>(forward: () => T, training: boolean): T {
+  if (modelDepth === 0 && (!gradEnabled || !training || pendingNodes === 0)) beginStep();
   modelDepth++;
   try {
     return forward();
@@ -195,6 +204,7 @@ export function record(
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
   output.requiresGrad = true;
   output.gradFn = new Node(op, inputs, output, backward);
+  pendingNodes++;
 }
 
 /** The nodes reachable from `root`, each after every node that consumes its output. */
@@ -284,6 +294,7 @@ export function backward(root: Tensor<DType>, options: BackwardOptions = {}): vo
     seed.dispose();
     return;
   }
+  pendingNodes = 0;
   const pending = new Map<Tensor<DType>, Pending>([[root, { grad: seed, owner: seed }]]);
   for (const n of reverseTopological(node)) {
     const entry = pending.get(n.output);

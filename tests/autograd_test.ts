@@ -19,7 +19,14 @@ import {
   veryBasicNet,
 } from "../mod.ts";
 import { BnLayer, resnet } from "../src/models/article.ts";
-import { assert, assertClose, assertEquals, assertRejects, assertThrows, testSeed } from "./assert.ts";
+import {
+  assert,
+  assertClose,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+  testSeed,
+} from "./assert.ts";
 import { read64, upload } from "./gpu.ts";
 import { numericGrad } from "./numeric.ts";
 
@@ -186,19 +193,30 @@ Deno.test("the article's ResnetLayer, written forward-only, has the right gradie
   );
 });
 
-Deno.test("op-made tensors live two top-level model calls; keep() holds one", async () => {
+Deno.test("op-made tensors live until the step after next; keep() holds one", async () => {
   const model = veryBasicNet({ seed: 1 });
   const x = Tensor.zeros([2, 3, 32, 32]);
-  const first = model.forward(x);
-  const kept = model.forward(x).keep();
+  await noGrad(async () => {
+    const first = model.forward(x); // each model call under noGrad begins a step
+    const kept = model.forward(x).keep();
+    await first.read(); // the previous step's output is still readable
+    model.forward(x);
+    await assertRejects(() => first.read(), "keep()");
+    model.forward(x);
+    model.forward(x);
+    assertEquals((await kept.read()).length, 20, "kept survives");
+    kept.dispose();
+  });
+  // In grad mode, top-level calls before a backward belong to one step: the graph stays whole.
+  const a = model.forward(x);
+  const b = model.forward(x);
   model.forward(x);
-  await first.read(); // the previous call's output is still readable
-  model.forward(x);
-  await assertRejects(() => first.read(), "keep()");
-  model.forward(x);
-  model.forward(x);
-  assertEquals((await kept.read()).length, 20, "kept survives");
-  kept.dispose();
+  a.add(b).sum().backward();
+  model.zeroGrad(); // a new step
+  await a.read();
+  model.forward(x).sum().backward();
+  model.zeroGrad(); // and another: a's step is released
+  await assertRejects(() => a.read(), "released");
 });
 
 Deno.test("a loop written as the article's keeps a constant count of live GPU buffers", async () => {
@@ -231,9 +249,12 @@ Deno.test("a loop written as the article's keeps a constant count of live GPU bu
 Deno.test("fit refuses an optimizer built for another model", async () => {
   const model = veryBasicNet({ seed: 1 });
   const other = veryBasicNet({ seed: 2 });
-  const batches = [{ images: Tensor.zeros([2, 3, 32, 32]), labels: Tensor.zeros([2], { dtype: "i32" }) }];
+  const batches = [{
+    images: Tensor.zeros([2, 3, 32, 32]),
+    labels: Tensor.zeros([2], { dtype: "i32" }),
+  }];
   await assertRejects(
-    () => fit(model, batches, { optimizer: new Adam(other.parameters(), { lr: 0.003 }), log: null }),
+    () => fit(model, batches, { optimizer: new Adam(other, { lr: 0.003 }), log: null }),
     'parameters (first "fc.weight") are not parameters of the model',
   );
 });

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { callModel } from "../autograd.ts";
+import { beginStep, callModel } from "../autograd.ts";
 import { Tensor } from "../tensor.ts";
 
 /**
@@ -120,14 +120,17 @@ export abstract class Module {
   #buffers: [string, Tensor][] = [];
 
   /**
-   * Wraps the subclass's `forward` so that each top-level model call begins a new generation of
+   * Wraps the subclass's `forward` so that a top-level model call may begin a new step of
    * op-made tensors (src/autograd.ts: how long they live).
    */
   constructor() {
     const forward = (this as unknown as { forward: unknown }).forward;
     Object.defineProperty(this, "forward", {
       value: (...inputs: Tensor[]): Tensor =>
-        callModel(() => (forward as (...xs: Tensor[]) => Tensor).apply(this, inputs)),
+        callModel(
+          () => (forward as (...xs: Tensor[]) => Tensor).apply(this, inputs),
+          this.training,
+        ),
       writable: true,
       configurable: true,
     });
@@ -235,8 +238,9 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Records a fill of every parameter gradient with 0. */
+  /** Records a fill of every parameter gradient with 0; begins a new step (src/autograd.ts). */
   zeroGrad(): void {
+    beginStep();
     for (const p of this.parameters()) p.grad.fill(0);
   }
 

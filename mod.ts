@@ -32,6 +32,17 @@ export * from "./src/gpu/autotune.ts";
 export * from "./src/tensor.ts";
 export * from "./src/random.ts";
 
+// Autograd: the tape, grad mode, and the functional ops (PyTorch's `torch.nn.functional`).
+export {
+  type BackwardFn,
+  type BackwardOptions,
+  type GradSlot,
+  isGradEnabled,
+  Node,
+  noGrad,
+} from "./src/autograd.ts";
+export * as F from "./src/ops/functional.ts";
+
 // Kernels, forward and backward.
 export * from "./src/kernels/matmul.ts";
 export * from "./src/kernels/conv2d.ts";
@@ -39,6 +50,7 @@ export * from "./src/kernels/batch_norm.ts";
 export * from "./src/kernels/elementwise.ts";
 export * from "./src/kernels/pool.ts";
 export * from "./src/kernels/loss.ts";
+export * from "./src/kernels/reduce.ts";
 export * from "./src/kernels/optim.ts";
 export * from "./src/kernels/image.ts";
 

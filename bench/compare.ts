@@ -114,7 +114,6 @@ function hajimeRun(name: string, batch: number, rng: Generator): Run {
     },
     dispose: () => {
       model.dispose();
-      loss.dispose();
       images.dispose();
       labels.dispose();
     },

@@ -8,10 +8,12 @@
 //   statsFinalize  a thread per channel merges the chunks (Chan et al.), writes saveMean and
 //                  saveInvStd, updates the running statistics
 //   normalize      y = (x − mean)·invStd·γ + β (also the eval forward, from running statistics)
-// Backward, three dispatches:
+// Backward, three dispatches (dx's last, skipped when no dx is needed):
 //   backwardReduce    per (chunk, channel): Σdy and Σdy·(x − mean) into `partials`
 //   backwardFinalize  per channel: dGamma += Σdy·x̂, dBeta += Σdy, and dx's coefficients
 //   backwardDx        dx = γ·invStd·(dy − mean(dy)) − (x − mean)·γ·invStd²·mean(dy·x̂)
+// With eval = 1 the backward is that of the eval forward: mean and stat are the running mean
+// and variance, constants, so dx = γ·invStd·dy (the two mean terms vanish).
 // `partials` and the coefficients live in one scratch buffer: partials [C, chunks, 2] from word
 // 0, coefficients [C, 4] from word `coefOffset`.
 //
@@ -28,7 +30,8 @@ struct Params {
   total: u32,      // N·C·H·W
   momentum: f32,   // statsFinalize: running = (1 − momentum)·running + momentum·batch
   eps: f32,
-  eval: u32,       // normalize: 1 when `stat` holds running variances rather than inverse stds
+  eval: u32,       // normalize, backwardFinalize: 1 when `stat` holds running variances
+                   // rather than inverse stds (the eval forward and its backward)
   coefOffset: u32, // first word of the dx coefficients in the scratch buffer
   stepQ: u32,      // WORKGROUP / plane: whole planes in a step of WORKGROUP elements
   stepS: u32,      // WORKGROUP % plane: and the plane offset the step adds
@@ -247,7 +250,8 @@ fn backwardReduce(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
 }
 
 // backwardFinalize: per channel, dGamma += Σdy·x̂, dBeta += Σdy, and the coefficients
-// (γ·invStd, mean(dy), mean, γ·invStd²·mean(dy·x̂)) of backwardDx.
+// (γ·invStd, mean(dy), mean, γ·invStd²·mean(dy·x̂)) of backwardDx; with eval = 1 `invStd`
+// holds running variances and the two mean coefficients are 0.
 // mean, invStd, gamma: [C]; dGamma, dBeta: [C]; scratch: partials, then coefficients [C, 4].
 @group(0) @binding(1) var<storage, read> bfin_mean: array<f32>;
 @group(0) @binding(2) var<storage, read> bfin_invStd: array<f32>;
@@ -267,17 +271,21 @@ fn backwardFinalize(@builtin(global_invocation_id) id: vec3u) {
     let p = (c * params.chunks + k) * 2u;
     s += vec2f(bfin_scratch[p], bfin_scratch[p + 1u]);
   }
-  let invStd = bfin_invStd[c];
+  var invStd = bfin_invStd[c];
+  if (params.eval == 1u) {
+    invStd = 1.0 / sqrt(invStd + params.eps);
+  }
   let sumDyXhat = s.y * invStd;
+  let train = params.eval == 0u;
   bfin_dBeta[c] += s.x;
   bfin_dGamma[c] += sumDyXhat;
   let a = bfin_gamma[c] * invStd;
   let n = f32(params.count);
   let o = params.coefOffset + c * 4u;
   bfin_scratch[o] = a;
-  bfin_scratch[o + 1u] = s.x / n;
+  bfin_scratch[o + 1u] = select(0.0, s.x / n, train);
   bfin_scratch[o + 2u] = bfin_mean[c];
-  bfin_scratch[o + 3u] = a * invStd * (sumDyXhat / n);
+  bfin_scratch[o + 3u] = select(0.0, a * invStd * (sumDyXhat / n), train);
 }
 
 // backwardDx: dx = a·(dy − mean(dy)) − (x − mean)·k with the coefficients of backwardFinalize.

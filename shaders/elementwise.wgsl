@@ -1,6 +1,6 @@
-// Elementwise kernels: ReLU, sums, scaling and dropout (elementwise and per channel), forward
-// and backward. Each thread handles PER_THREAD elements WORKGROUP apart (fewer invocations pay
-// off on CPU adapters); a 2-D grid of workgroups for large tensors.
+// Elementwise kernels: ReLU, sums, products, scaling and dropout (elementwise and per channel),
+// forward and backward. Each thread handles PER_THREAD elements WORKGROUP apart (fewer
+// invocations pay off on CPU adapters); a 2-D grid of workgroups for large tensors.
 // Bindings: 0 params, then the read-only inputs, then the read-write outputs (per entry point
 // below, in that order).
 //
@@ -171,17 +171,17 @@ fn dropout2d(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
   }
 }
 
-// dropoutBackward: dx = dy·mask.  dy, mask, dx: [count]
-@group(0) @binding(1) var<storage, read> dropb_dy: array<f32>;
-@group(0) @binding(2) var<storage, read> dropb_mask: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dropb_dx: array<f32>;
+// mul: y = a·b (also dropout's backward, dx = dy·mask).  a, b, y: [count]
+@group(0) @binding(1) var<storage, read> mul_a: array<f32>;
+@group(0) @binding(2) var<storage, read> mul_b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> mul_y: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn dropoutBackward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                   @builtin(num_workgroups) nwg: vec3u) {
+fn mul(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+       @builtin(num_workgroups) nwg: vec3u) {
   let i0 = first(lid, wid, nwg);
   for (var i = i0; i < end(i0); i += WORKGROUP) {
-    dropb_dx[i] = dropb_dy[i] * dropb_mask[i];
+    mul_y[i] = mul_a[i] * mul_b[i];
   }
 }
 

@@ -128,6 +128,47 @@ export class Generator {
   }
 }
 
+/** The generator layers draw from when given neither a generator nor a seed. */
+const defaultGen = new Generator(0);
+
+/**
+ * The default generator (PyTorch's `torch.default_generator`): a layer built without a
+ * `generator` or `seed` option draws its initial weights from it, so two `new Linear(4, 4)`
+ * differ. It starts as `new Generator(0)`; `manualSeed` reseeds it.
+ *
+ * @example
+ * ```ts
+ * import { defaultGenerator } from "@hajime/nn";
+ * const u = defaultGenerator().uniform();
+ * ```
+ */
+export function defaultGenerator(): Generator {
+  return defaultGen;
+}
+
+/**
+ * PyTorch's `torch.manual_seed(seed)`: reseeds the default generator in place (layers and
+ * modules holding it see the new sequence) and returns it. After `manualSeed(n)` the default
+ * generator gives what `new Generator(n)` gives, so a model built from it right after matches
+ * the same model built with `{ seed: n }`.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Linear, manualSeed } from "@hajime/nn";
+ * await initGpu();
+ * manualSeed(0);
+ * const a = new Linear(4, 4); // same weights as new Linear(4, 4, { seed: 0 })
+ * const b = new Linear(4, 4); // different from a: the generator moved on
+ * ```
+ */
+export function manualSeed(seed: number): Generator {
+  if (!Number.isSafeInteger(seed)) {
+    throw new Error(`manualSeed: seed must be an integer, got ${seed}`);
+  }
+  defaultGen.setState(new Generator(seed).getState());
+  return defaultGen;
+}
+
 function spareBits(generator: Generator): [number, number] {
   const bits = new Uint32Array(new Float64Array([generator.spareNormal ?? 0]).buffer);
   return [bits[0], bits[1]];

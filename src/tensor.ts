@@ -10,6 +10,16 @@ import { gpuDevice, throwPendingGpuError } from "./gpu/device.ts";
 import { grid, Kernel } from "./gpu/kernel.ts";
 import { afterSubmit, copyEncoder, flush, hasPendingWork } from "./gpu/step.ts";
 import tensorWgsl from "../shaders/tensor.wgsl" with { type: "text" };
+import {
+  backward,
+  type BackwardOptions,
+  keepTensor,
+  type Node,
+  passGradient,
+  record,
+} from "./autograd.ts";
+import * as elementwiseOps from "./ops/elementwise.ts";
+import * as reduceOps from "./ops/reduce.ts";
 
 /** Element types. `u8` is stored packed, four bytes to a 32-bit word (image batches). */
 export type DType = "f32" | "i32" | "u32" | "u8";
@@ -26,6 +36,8 @@ export interface TensorOptions<D extends DType = DType> {
   dtype?: D;
   /** `Owner.purpose` label of the buffer, shown in GPU errors. */
   label?: string;
+  /** Record the ops on this tensor so `backward()` gives it a `grad` (a leaf; default false). */
+  requiresGrad?: boolean;
 }
 
 const WORKGROUP = 256;
@@ -67,6 +79,33 @@ function bitsOf(value: number, dtype: DType): number {
   if (dtype === "f32") return new Uint32Array(new Float32Array([value]).buffer)[0];
   if (dtype === "u8") return (value & 0xff) * 0x01010101;
   return value >>> 0;
+}
+
+/** `shape` with a −1 dimension inferred from `tensor`'s size; throws when it does not fit. */
+function resolveShape(tensor: Tensor<DType>, shape: readonly number[]): number[] {
+  const fail = (): never => {
+    throw new Error(
+      `Tensor "${tensor.label}": cannot reshape [${tensor.shape.join(", ")}] (${tensor.size} ` +
+        `elements) to [${shape.join(", ")}]`,
+    );
+  };
+  const unknown = shape.indexOf(-1);
+  if (unknown !== shape.lastIndexOf(-1)) fail();
+  if (unknown < 0) return elementCount(shape) === tensor.size ? [...shape] : fail();
+  const known = elementCount(shape.filter((_, i) => i !== unknown));
+  if (known === 0 || tensor.size % known !== 0) fail();
+  return shape.map((d, i) => i === unknown ? tensor.size / known : d);
+}
+
+function rangeOf(data: ArrayLike<number>): readonly [number, number] | null {
+  if (data.length === 0) return null;
+  let min = Infinity, max = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
 }
 
 function elementCount(shape: readonly number[]): number {
@@ -183,8 +222,19 @@ export class Tensor<D extends DType = "f32"> {
   readonly size: number;
   /** `Owner.purpose` label. */
   readonly label: string;
+  /** True when ops on this tensor are recorded for `backward()` (PyTorch's `requires_grad`). */
+  requiresGrad = false;
+  /**
+   * The gradient `backward()` accumulated into this leaf (null until then). Parameters own theirs;
+   * tensors made by ops (non-leaves) keep none, as in PyTorch.
+   */
+  grad: Tensor | null = null;
+  /** The recorded op that made this tensor (PyTorch's `grad_fn`); null for leaves. */
+  gradFn: Node | null = null;
   #buffer: GPUBuffer | null;
   readonly #owner: Tensor<DType> | null;
+  #releaseNote: string | null = null;
+  #valueRange: readonly [number, number] | null = null;
 
   private constructor(
     shape: readonly number[],
@@ -215,9 +265,8 @@ export class Tensor<D extends DType = "f32"> {
     shape: readonly number[],
     options: TensorOptions<T> = {},
   ): Tensor<T> {
-    const dtype = (options.dtype ?? "f32") as T;
-    const tensor = new Tensor<T>(shape, dtype, options.label ?? "Tensor.data", null, null);
-    if (poison) tensor.fill(dtype === "f32" ? 0x7fc00000 : 0xdeadbeef, true);
+    const tensor = Tensor.#make(shape, options);
+    if (poison) tensor.fill(tensor.dtype === "f32" ? 0x7fc00000 : 0xdeadbeef, true);
     return tensor;
   }
 
@@ -253,10 +302,7 @@ export class Tensor<D extends DType = "f32"> {
     value: number,
     options: TensorOptions<T> = {},
   ): Tensor<T> {
-    const dtype = (options.dtype ?? "f32") as T;
-    const tensor = new Tensor<T>(shape, dtype, options.label ?? "Tensor.data", null, null);
-    tensor.fill(value);
-    return tensor;
+    return Tensor.#make(shape, options).fill(value);
   }
 
   /**
@@ -274,9 +320,18 @@ export class Tensor<D extends DType = "f32"> {
     shape: readonly number[],
     options: TensorOptions<T> = {},
   ): Tensor<T> {
+    return Tensor.#make(shape, options).write(data);
+  }
+
+  static #make<T extends DType>(shape: readonly number[], options: TensorOptions<T>): Tensor<T> {
     const dtype = (options.dtype ?? "f32") as T;
     const tensor = new Tensor<T>(shape, dtype, options.label ?? "Tensor.data", null, null);
-    tensor.write(data);
+    if (options.requiresGrad) {
+      if (dtype !== "f32") {
+        throw new Error(`Tensor: only f32 tensors can require grad, not ${dtype}`);
+      }
+      tensor.requiresGrad = true;
+    }
     return tensor;
   }
 
@@ -298,12 +353,43 @@ export class Tensor<D extends DType = "f32"> {
   /** The GPU buffer; throws once disposed. */
   get buffer(): GPUBuffer {
     const buffer = this.#owner ? this.#owner.buffer : this.#buffer;
-    if (!buffer || this.disposed) throw new Error(`Tensor "${this.label}" was disposed`);
+    if (!buffer || this.disposed) {
+      throw new Error(`Tensor "${this.label}" was disposed${this.#note()}`);
+    }
     return buffer;
   }
 
+  #note(): string {
+    const note = this.releaseNote;
+    return note ? `: ${note}` : "";
+  }
+
+  /** Why the tape released this tensor, when it did (else null). */
+  get releaseNote(): string | null {
+    return this.#owner ? this.#owner.releaseNote : this.#releaseNote;
+  }
+
   /**
-   * A view of the same data with another shape of the same size; disposing the view does nothing.
+   * `[min, max]` of integer data last uploaded from the CPU with `write` (losses check labels
+   * with it before any GPU work); null for f32 tensors and for data the GPU wrote.
+   */
+  get valueRange(): readonly [number, number] | null {
+    return this.#owner ? this.#owner.valueRange : this.#valueRange;
+  }
+
+  #setRange(range: readonly [number, number] | null): void {
+    (this.#owner ?? this).#valueRange = range;
+  }
+
+  /** The tensor that owns the buffer: this one, or the owner of a view. */
+  get base(): Tensor<D> {
+    return (this.#owner ?? this) as Tensor<D>;
+  }
+
+  /**
+   * The same data with another shape of the same size (one dimension may be −1: inferred), a
+   * view that shares the buffer, as PyTorch's `reshape`; recorded for autograd, so its gradient
+   * is the output gradient reshaped back.
    *
    * @example
    * ```ts
@@ -313,15 +399,230 @@ export class Tensor<D extends DType = "f32"> {
    * ```
    */
   reshape(shape: readonly number[]): Tensor<D> {
-    if (elementCount(shape) !== this.size) {
+    const resolved = resolveShape(this, shape);
+    const owner = (this.#owner ?? this) as Tensor<DType>;
+    const view = new Tensor<D>(resolved, this.dtype, this.label, owner.buffer, owner);
+    if (this.dtype === "f32") {
+      record("view", [this], view, (dy, [dx]) => passGradient(dx, dy));
+    }
+    return view;
+  }
+
+  /**
+   * PyTorch's `x.view(n, -1)`: `reshape` with the dimensions as arguments.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const x = Tensor.zeros([8, 16, 5, 5]);
+   * const flat = x.view(x.shape[0], -1); // [8, 400]
+   * ```
+   */
+  view(...shape: number[]): Tensor<D> {
+    return this.reshape(shape);
+  }
+
+  // Ops as methods (PyTorch's Tensor methods): each delegates to src/ops/, recorded on the tape.
+
+  /**
+   * PyTorch's `torch.flatten(x, startDim, endDim)`: dimensions `startDim`…`endDim` (negative
+   * counts from the end) merged into one, as a view (`reshape`).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const flat = Tensor.zeros([8, 16, 5, 5]).flatten(1); // [8, 400]
+   * ```
+   */
+  flatten(startDim = 0, endDim = -1): Tensor<D> {
+    const rank = Math.max(1, this.shape.length);
+    const start = startDim < 0 ? startDim + rank : startDim;
+    const end = endDim < 0 ? endDim + rank : endDim;
+    if (
+      !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end >= rank || start > end
+    ) {
       throw new Error(
-        `Tensor "${this.label}": cannot reshape [${this.shape.join(", ")}] to [${
-          shape.join(", ")
+        `Tensor "${this.label}": cannot flatten dimensions ${startDim}…${endDim} of shape [${
+          this.shape.join(", ")
         }]`,
       );
     }
+    const shape = this.shape.length === 0 ? [1] : this.shape;
+    const merged = shape.slice(start, end + 1).reduce((a, b) => a * b, 1);
+    return this.reshape([...shape.slice(0, start), merged, ...shape.slice(end + 1)]);
+  }
+
+  /**
+   * `this + other` (same shapes), `F.add`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.from([1, 2], [2]).add(Tensor.from([10, 20], [2])); // [11, 22]
+   * ```
+   */
+  add(this: Tensor, other: Tensor): Tensor {
+    return elementwiseOps.add(this, other);
+  }
+
+  /**
+   * `this·other` elementwise (same shapes), or `this·factor` for a number, `F.mul`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.from([1, 2], [2]).mul(Tensor.from([3, -1], [2])); // [3, -2]
+   * ```
+   */
+  mul(this: Tensor, other: Tensor | number): Tensor {
+    return elementwiseOps.mul(this, other);
+  }
+
+  /**
+   * `max(this, 0)`, `F.relu`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.from([-1, 2], [2]).relu(); // [0, 2]
+   * ```
+   */
+  relu(this: Tensor): Tensor {
+    return elementwiseOps.relu(this);
+  }
+
+  /**
+   * The column of each row's largest value of `[N, K]` (`dim` 1 or −1), i32 `[N]`: PyTorch's
+   * `outputs.argmax(1)`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const predicted = Tensor.from([0, 3, 1, 5, 5, 2], [2, 3]).argmax(1); // [1, 0]
+   * ```
+   */
+  argmax(this: Tensor, dim: number): Tensor<"i32"> {
+    return reduceOps.argmax(this, dim);
+  }
+
+  /**
+   * 1 where `this` equals `other` (i32 tensors of one shape), else 0: PyTorch's `a.eq(b)`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const outputs = Tensor.from([0, 3, 1, 5, 5, 2], [2, 3]);
+   * const labels = Tensor.from([1, 2], [2], { dtype: "i32" });
+   * console.log(await outputs.argmax(1).eq(labels).sum().item()); // 1 correct
+   * ```
+   */
+  eq(this: Tensor<"i32">, other: Tensor<"i32">): Tensor<"i32"> {
+    return reduceOps.eq(this, other);
+  }
+
+  /**
+   * The sum of every element, `[1]` of this dtype (f32, differentiable, or i32).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * console.log(await Tensor.from([1, 2, 3], [3]).sum().item()); // 6
+   * ```
+   */
+  sum(): Tensor<D> {
+    return reduceOps.sum(this);
+  }
+
+  /**
+   * The mean of every element of an f32 tensor, `[1]`, differentiable.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * console.log(await Tensor.from([1, 2, 3, 6], [4]).mean().item()); // 3
+   * ```
+   */
+  mean(this: Tensor): Tensor {
+    return reduceOps.mean(this);
+  }
+
+  /**
+   * The same data with no recorded history: ops on it are not traced back (PyTorch's
+   * `detach()`); shares the buffer.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const w = Tensor.zeros([2], { requiresGrad: true });
+   * console.log(w.detach().requiresGrad); // false
+   * ```
+   */
+  detach(): Tensor<D> {
     const owner = (this.#owner ?? this) as Tensor<DType>;
-    return new Tensor<D>(shape, this.dtype, this.label, owner.buffer, owner);
+    return new Tensor<D>(this.shape, this.dtype, this.label, owner.buffer, owner);
+  }
+
+  /**
+   * Takes a tensor made by an op out of automatic release: it stays until `dispose()`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const y = Tensor.from([-1, 2], [2]).relu().keep();
+   * y.dispose();
+   * ```
+   */
+  keep(): this {
+    keepTensor(this.base as Tensor<DType>);
+    return this;
+  }
+
+  /**
+   * Back-propagates from this tensor (a one-element loss, or any tensor with `{ gradient }`):
+   * every leaf that requires a gradient, parameters included, gets it added into `grad`.
+   * Records kernels into the open frame (the step's one submit comes later).
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const w = Tensor.from([1, -2, 3], [3], { requiresGrad: true });
+   * w.relu().sum().backward();
+   * console.log(await w.grad!.read()); // [1, 0, 1]
+   * ```
+   */
+  backward(options: BackwardOptions = {}): void {
+    backward(this as Tensor<DType>, options);
+  }
+
+  /**
+   * The value of a one-element tensor (PyTorch's `item()`): one readback.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * console.log(await Tensor.from([4], [1]).item()); // 4
+   * ```
+   */
+  async item(): Promise<number> {
+    if (this.size !== 1) {
+      throw new Error(
+        `Tensor "${this.label}": item() needs one element, the shape is [${this.shape.join(", ")}]`,
+      );
+    }
+    return (await this.read())[0];
   }
 
   /**
@@ -339,6 +640,7 @@ export class Tensor<D extends DType = "f32"> {
     const count = this.wordCount;
     if (count === 0) return this;
     const bits = rawBits ? value >>> 0 : bitsOf(value, this.dtype);
+    this.#setRange(this.dtype === "f32" || rawBits ? null : [value, value]);
     fillKernel.dispatch({ count, bits }, [this.buffer], grid(Math.ceil(count / WORKGROUP)));
     return this;
   }
@@ -366,6 +668,7 @@ export class Tensor<D extends DType = "f32"> {
     }
     const count = this.wordCount;
     if (count === 0) return this;
+    this.#setRange(source.valueRange);
     copyKernel.dispatch(
       { count, bits: 0 },
       [source.buffer, this.buffer],
@@ -393,6 +696,7 @@ export class Tensor<D extends DType = "f32"> {
         }] (${this.size} elements)`,
       );
     }
+    this.#setRange(this.dtype === "f32" ? null : rangeOf(data));
     const bytes = this.#toBytes(data);
     if (bytes.byteLength === 0) return this;
     const device = gpuDevice();
@@ -480,6 +784,12 @@ export class Tensor<D extends DType = "f32"> {
     if (this.#owner || !this.#buffer) return;
     bufferPool.release(this.#buffer);
     this.#buffer = null;
+    this.gradFn = null;
+  }
+
+  /** Records why the tape releases this tensor, for the error a later use gives. */
+  static markReleased(tensor: Tensor<DType>, note: string): void {
+    tensor.#releaseNote = note;
   }
 
   /** `Tensor(label, f32 [2, 3])`. */

@@ -1,14 +1,16 @@
 import { Generator, Tensor } from "../mod.ts";
 import {
   batchNormBackward,
+  batchNormEvalBackward,
   batchNormEvalForward,
   batchNormTrainForward,
 } from "../src/kernels/batch_norm.ts";
 import { assert, assertClose, assertThrows, randomArray, testSeed } from "./assert.ts";
 import { dot, f32, numericGrad, size } from "./numeric.ts";
-import { read64, upload } from "./gpu.ts";
+import { dispatchedKernels, read64, upload } from "./gpu.ts";
 import {
   batchNormBackwardRef,
+  batchNormEvalBackwardRef,
   batchNormEvalForwardRef,
   batchNormTrainForwardRef,
 } from "./reference/batch_norm.ts";
@@ -31,6 +33,85 @@ Deno.test("reference batch-norm backward matches finite differences", () => {
     assertClose(ref.dx, numericGrad(x, loss), { ...tol, message: `dx ${shape}` });
     assertClose(ref.dGamma, numericGrad(gamma, loss), { ...tol, message: `dGamma ${shape}` });
     assertClose(ref.dBeta, numericGrad(beta, loss), { ...tol, message: `dBeta ${shape}` });
+  }
+});
+
+Deno.test("reference eval batch-norm backward matches finite differences", () => {
+  const rng = new Generator(testSeed("reference eval batch norm"));
+  for (const shape of [[2, 3, 3, 2], [1, 2, 5, 1]]) {
+    const c = shape[1];
+    const x = randomArray(rng, size(shape), -2, 3);
+    const gamma = randomArray(rng, c, 0.5, 1.5);
+    const beta = randomArray(rng, c);
+    const rm = randomArray(rng, c);
+    const rv = randomArray(rng, c, 0.5, 2);
+    const w = randomArray(rng, size(shape));
+    const loss = () => dot(w, batchNormEvalForwardRef(x, shape, gamma, beta, rm, rv, 1e-5));
+    const ref = batchNormEvalBackwardRef(w, x, shape, gamma, rm, rv, 1e-5);
+    const tol = { atol: 1e-6, rtol: 1e-5 };
+    assertClose(ref.dx, numericGrad(x, loss), { ...tol, message: `dx ${shape}` });
+    assertClose(ref.dGamma, numericGrad(gamma, loss), { ...tol, message: `dGamma ${shape}` });
+    assertClose(ref.dBeta, numericGrad(beta, loss), { ...tol, message: `dBeta ${shape}` });
+  }
+});
+
+Deno.test("batch norm: eval backward vs reference; a null gradient is skipped, the others kept", async () => {
+  const rng = new Generator(testSeed("batch norm eval backward"));
+  for (const shape of [[3, 5, 7, 9], [5, 3, 33, 29], [1, 2, 1, 3]]) {
+    const c = shape[1];
+    const eps = 1e-3;
+    const [x, dy] = [0, 1].map(() => f32(randomArray(rng, size(shape), -2, 2)));
+    const [gamma, rm, rv, dGamma0, dBeta0] = [[0.5, 1.5], [-1, 1], [0.5, 2], [-1, 1], [-1, 1]]
+      .map(([lo, hi]) => f32(randomArray(rng, c, lo, hi)));
+    const args = [upload(dy, shape), upload(x, shape), upload(gamma, [c])] as const;
+    const stats = [upload(rm, [c]), upload(rv, [c])] as const;
+    const ref = batchNormEvalBackwardRef(dy, x, shape, gamma, rm, rv, eps);
+    const msg = `shape [${shape}]`;
+    const tol = { atol: 1e-4, rtol: 1e-4 };
+    const dx = Tensor.empty(shape);
+    const dGamma = upload(dGamma0, [c]);
+    const dBeta = upload(dBeta0, [c]);
+    batchNormEvalBackward(...args, ...stats, dx, dGamma, dBeta, { eps });
+    assertClose(await read64(dx), ref.dx, { ...tol, message: `eval dx ${msg}` });
+    assertClose(await read64(dGamma), ref.dGamma.map((v, i) => v + dGamma0[i]), {
+      atol: 1e-3,
+      rtol: 1e-4,
+      message: `eval dGamma (accumulated) ${msg}`,
+    });
+    assertClose(await read64(dBeta), ref.dBeta.map((v, i) => v + dBeta0[i]), {
+      atol: 1e-3,
+      rtol: 1e-4,
+      message: `eval dBeta (accumulated) ${msg}`,
+    });
+
+    // Only dx (a frozen γ and β), then only a parameter gradient (no dx kernel).
+    const dxOnly = Tensor.empty(shape);
+    batchNormEvalBackward(...args, ...stats, dxOnly, null, null, { eps });
+    assertClose(await read64(dxOnly), ref.dx, { ...tol, message: `dx alone ${msg}` });
+    const dBetaOnly = Tensor.zeros([c]);
+    const kernels = dispatchedKernels(() =>
+      batchNormEvalBackward(...args, ...stats, null, null, dBetaOnly, { eps })
+    );
+    assert(
+      kernels.includes("BatchNorm.backwardFinalize") && !kernels.includes("BatchNorm.backwardDx"),
+      `the parameter gradients' kernels and no dx kernel: ${kernels}`,
+    );
+    assertClose(await read64(dBetaOnly), ref.dBeta, { atol: 1e-3, rtol: 1e-4, message: msg });
+
+    // The training backward with nulls gives what it gives with every gradient.
+    const saveMean = upload(rm, [c]);
+    const saveInvStd = upload(rv.map((v) => 1 / Math.sqrt(v + eps)), [c]);
+    const train = batchNormBackwardRef(dy, x, shape, gamma, rm, await read64(saveInvStd));
+    const trainDx = Tensor.empty(shape);
+    batchNormBackward(...args, saveMean, saveInvStd, trainDx, null, null);
+    assertClose(await read64(trainDx), train.dx, { ...tol, message: `train dx alone ${msg}` });
+    const trainDGamma = Tensor.zeros([c]);
+    batchNormBackward(...args, saveMean, saveInvStd, null, trainDGamma, null);
+    assertClose(await read64(trainDGamma), train.dGamma, {
+      atol: 1e-3,
+      rtol: 1e-4,
+      message: `train dGamma alone ${msg}`,
+    });
   }
 });
 

@@ -137,7 +137,14 @@ for (const config of CONFIGS) {
       const twice = ref.dWeight.map((v, i) => 2 * v + dWeight0[i]);
       assertClose(await read64(dWeight), twice, { ...TOL, message: `dW twice ${label}` });
 
-      for (const t of [xT, weightT, biasT, dyT, dx, dWeight, dBias]) t.dispose();
+      // No dWeight (a frozen weight): dx overwritten, dBias accumulated a second time.
+      const dxAgain = Tensor.empty(d.x);
+      conv2dBackward(dyT, xT, weightT, dxAgain, null, dBias, opts);
+      assertClose(await read64(dxAgain), ref.dx, { ...TOL, message: `dx without dW ${label}` });
+      const dBiasTwice = ref.dBias.map((v, i) => 2 * v + dBias0[i]);
+      assertClose(await read64(dBias), dBiasTwice, { ...TOL, message: `dBias twice ${label}` });
+
+      for (const t of [xT, weightT, biasT, dyT, dx, dxAgain, dWeight, dBias]) t.dispose();
     }
   });
 }

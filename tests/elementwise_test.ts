@@ -6,6 +6,7 @@ import {
   dropout2d,
   dropout2dBackward,
   dropoutBackward,
+  mul,
   relu,
   reluBackward,
   scale,
@@ -82,7 +83,7 @@ Deno.test("reference PCG hash matches the C definition", () => {
   assertEquals([pcgHash(0), pcgHash(1)], [129708002, 2831084092]);
 });
 
-Deno.test("relu, add, addInto, scale vs reference", async () => {
+Deno.test("relu, add, addInto, mul, scale vs reference", async () => {
   const rng = new Generator(testSeed("elementwise gpu"));
   for (const shape of SHAPES) {
     const n = size(shape);
@@ -103,6 +104,9 @@ Deno.test("relu, add, addInto, scale vs reference", async () => {
     assertClose(await read64(sum), addRef(x, b), { ...TIGHT, message: `add [${shape}]` });
     addInto(sum, gb);
     assertClose(await read64(sum), addRef(addRef(x, b), b), MIX);
+    const product = Tensor.empty(shape);
+    mul(gx, gb, product);
+    assertClose(await read64(product), mulRef(x, b), { ...TIGHT, message: `mul [${shape}]` });
     const scaled = Tensor.empty(shape);
     scale(gx, scaled, -0.37);
     assertClose(await read64(scaled), scaleRef(x, Math.fround(-0.37)), TIGHT);
@@ -225,6 +229,8 @@ Deno.test("elementwise: bad inputs name the argument", () => {
   assertThrows(() => add(x, x, x.reshape([120])), "add: y has shape [120]");
   assertThrows(() => add(x, like(), x), "add: y shares its buffer with a");
   assertThrows(() => addInto(odd, x), "addInto: x has shape [2, 3, 4, 5]");
+  assertThrows(() => mul(x, odd, like()), "mul: b has shape [2, 3, 4, 6]");
+  assertThrows(() => mul(x, like(), x), "mul: y shares its buffer with a");
   assertThrows(() => scale(x, like(), NaN), "scale: factor");
   assertThrows(() => dropout(x, like(), like(), { p: 1, seed: 0 }), "dropout: p must be in [0, 1)");
   assertThrows(() => dropout(x, like(), like(), { p: -0.1, seed: 0 }), "p must be in [0, 1)");

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { initGpu, setPoison, Tensor } from "../mod.ts";
+import { initGpu, Kernel, setPoison, Tensor } from "../mod.ts";
+import { assertEquals, assertThrows } from "./assert.ts";
 
 await initGpu();
 setPoison(true);
@@ -22,4 +23,36 @@ export function upload(
   label = "Test.input",
 ): Tensor {
   return Tensor.from(data, shape, { label });
+}
+
+/** The labels of the kernels `fn` dispatches, in order (a spy on `Kernel.dispatch`). */
+export function dispatchedKernels(fn: () => void): string[] {
+  const labels: string[] = [];
+  const dispatch = Kernel.prototype.dispatch;
+  Kernel.prototype.dispatch = function (this: Kernel, ...args) {
+    labels.push(this.spec.label);
+    return dispatch.apply(this, args);
+  };
+  try {
+    fn();
+  } finally {
+    Kernel.prototype.dispatch = dispatch;
+  }
+  return labels;
+}
+
+/** Runs `fn`, which must throw an error including `message` without dispatching a kernel. */
+export function assertThrowsBeforeGpuWork(fn: () => unknown, message: string): void {
+  let error: unknown = null;
+  const kernels = dispatchedKernels(() => {
+    try {
+      fn();
+    } catch (e) {
+      error = e;
+    }
+  });
+  assertThrows(() => {
+    if (error) throw error;
+  }, message);
+  assertEquals(kernels, [], `no GPU work before "${message}"`);
 }

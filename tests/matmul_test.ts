@@ -177,7 +177,14 @@ Deno.test("linearBackward overwrites dx and accumulates dWeight and dBias", asyn
           message: `${message} dBias`,
         });
       }
-      for (const t of [dy, x, weight, dx, dWeight, dBias]) t?.dispose();
+      // A frozen weight: dx alone (dWeight untouched, not passed).
+      const dxAlone = Tensor.empty([N, K]);
+      linearBackward(dy, x, weight, dxAlone, null, null);
+      assertClose(await read64(dxAlone), ref.dx, {
+        ...tolerance(M),
+        message: `${message} dx alone`,
+      });
+      for (const t of [dy, x, weight, dx, dxAlone, dWeight, dBias]) t?.dispose();
     }
   }
 });

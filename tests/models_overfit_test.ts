@@ -45,8 +45,7 @@ Deno.test("BasicCNN overfits 64 CIFAR-10 images to ≥ 95 % training accuracy", 
   for (let step = 1; step <= 400 && accuracy < 0.95; step++) {
     model.zeroGrad();
     const logits = model.forward(images);
-    lossFn.forward(logits, targets);
-    model.backward(lossFn.backward());
+    lossFn.forward(logits, targets).backward();
     for (const { p, m, v } of moments) {
       adamStep(p.data, p.grad, m, v, {
         lr: 0.003,

@@ -13,6 +13,7 @@ import type { BatchNorm2d } from "../src/nn/batch_norm2d.ts";
 import { assert, assertClose, assertEquals, assertThrows, testSeed } from "./assert.ts";
 import { read64, upload } from "./gpu.ts";
 import { type Arr, refCrossEntropy, refModel, smoothNumericGrad } from "./reference/nn.ts";
+import { ARTICLE_MODELS } from "../examples/article.ts";
 
 const NAMES = ["very-basic-net", "basic-net", "basic-cnn", "conv-bn-net", "deep-bn-net", "resnet"];
 
@@ -166,7 +167,7 @@ for (const name of NAMES) {
     const lossFn = new CrossEntropyLoss();
     const out = model.forward(upload(x, shape));
     const loss = lossFn.forward(out, Tensor.from(labels, [n], { dtype: "i32" }));
-    model.backward(lossFn.backward());
+    loss.backward();
 
     assertClose(await read64(out), refOut.data, { atol: 1e-4, rtol: 1e-3, message: "output" });
     assertClose(await read64(loss), [refLoss.loss], { atol: 1e-4, rtol: 1e-4, message: "loss" });
@@ -259,10 +260,39 @@ Deno.test("dropout: true applies each BnLayer's Dropout2d in training only", asy
   plain.train();
   dropped.train();
   const a = await read64(plain.forward(x));
-  const b = await read64(dropped.forward(x));
+  const out = dropped.forward(x);
+  const b = await read64(out);
   assert(a.some((v, i) => Math.abs(v - b[i]) > 1e-4), "training outputs differ");
-  dropped.backward(Tensor.full([2, 10], 0.1)); // runs through the dropout backward
+  out.backward({ gradient: Tensor.full([2, 10], 0.1) }); // runs through the dropout backward
   for (const p of dropped.parameters()) {
     assert((await p.grad.read()).every(Number.isFinite), "finite gradients");
+  }
+});
+
+Deno.test("the article's models written by hand as in examples/article.ts equal the factories", async () => {
+  const rng = new Generator(testSeed("article transliteration"));
+  const n = 3;
+  const x = Float64Array.from({ length: n * 3 * 32 * 32 }, () => rng.uniform());
+  const labels = Int32Array.from({ length: n }, () => rng.int(10));
+  for (const name of NAMES) {
+    const factory = createModel(name, { seed: 1 });
+    const written = ARTICLE_MODELS[name]();
+    written.loadStateDict(await factory.stateDict());
+    assertEquals(written.toString(), factory.toString(), `${name} prints as the factory`);
+    const grads = [];
+    for (const model of [factory, written]) {
+      model.zeroGrad();
+      const out = model.forward(upload(x, [n, 3, 32, 32]));
+      const loss = new CrossEntropyLoss().forward(out, Tensor.from(labels, [n], { dtype: "i32" }));
+      loss.backward();
+      grads.push({
+        out: await out.read(),
+        grads: await Promise.all(model.parameters().map((p) => p.grad.read())),
+      });
+    }
+    const [f, w] = grads;
+    assertEquals(w.out, f.out, `${name}: identical logits`);
+    assertEquals(w.grads.length, f.grads.length);
+    w.grads.forEach((g, i) => assertEquals(g, f.grads[i], `${name}: gradient ${i} bit-identical`));
   }
 });

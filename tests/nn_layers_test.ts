@@ -9,6 +9,7 @@ import type { Module, StateDict } from "../src/nn/module.ts";
 import { AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool2d } from "../src/nn/pooling.ts";
 import { assert, assertClose, assertEquals, assertThrows, testSeed } from "./assert.ts";
 import { read64, upload } from "./gpu.ts";
+import { f32, size } from "./numeric.ts";
 import { dropoutMaskRef } from "./reference/elementwise.ts";
 import {
   type Arr,
@@ -45,9 +46,9 @@ function refParam(state: StateDict, name: string): RefParam {
 }
 
 /**
- * Runs forward and backward of `gpu` and `ref` on the same random input and output gradient, twice
- * (so parameter gradients must accumulate), and compares output, input gradient and every
- * parameter gradient by name.
+ * Runs `gpu`'s forward on a random input that requires grad and back-propagates a random output
+ * gradient through the tape twice (`retainGraph` on the first), so the input's and every
+ * parameter's gradient must accumulate; compares output and gradients with `ref` by name.
  */
 async function compareLayer(
   name: string,
@@ -58,7 +59,7 @@ async function compareLayer(
   backward: Tolerance = BACKWARD,
 ): Promise<void> {
   const x = random(rng, xShape);
-  const xT = upload(x.data, xShape);
+  const xT = Tensor.from(x.data, xShape, { requiresGrad: true, label: "Test.input" });
   const y = gpu.forward(xT);
   const yRef = ref.forward(x);
   assertEquals(y.shape, yRef.shape, `${name} output shape`);
@@ -66,10 +67,13 @@ async function compareLayer(
   const dy = random(rng, yRef.shape);
   const dyT = upload(dy.data, dy.shape);
   for (let pass = 1; pass <= 2; pass++) {
-    const dx = gpu.backward(dyT);
+    y.backward({ gradient: dyT, retainGraph: pass === 1 });
     const dxRef = ref.backward(dy);
-    assertEquals(dx.shape, xShape, `${name} dx shape`);
-    assertClose(await read64(dx), dxRef.data, { ...backward, message: `${name} dx` });
+    assertEquals(xT.grad?.shape, xShape, `${name} dx shape`);
+    assertClose(await read64(xT.grad!), dxRef.data.map((v) => pass * v), {
+      ...backward,
+      message: `${name} dx (accumulated ${pass}×)`,
+    });
   }
   const refParams = new Map(ref.params());
   assertEquals(gpu.namedParameters().map(([n]) => n), [...refParams.keys()], `${name} params`);
@@ -146,18 +150,16 @@ Deno.test("BatchNorm2d: training uses batch statistics and updates running ones;
     assertClose(await read64(layer.runningVar), ref.runningVar, { ...FORWARD, message: "var" });
     assertEquals(await layer.numBatchesTracked.read(), new Float32Array([1]));
 
+    // Eval: the running statistics normalise, are constants in the backward, and stay.
     layer.eval();
     ref.setTraining(false);
-    const x = random(rng, shape);
-    const y = layer.forward(upload(x.data, shape));
-    assertClose(await read64(y), ref.forward(x).data, { ...FORWARD, message: "eval forward" });
+    await compareLayer(`BatchNorm2d eval x=[${shape}]`, layer, ref, shape, rng);
     assertEquals(
       await layer.numBatchesTracked.read(),
       new Float32Array([1]),
       "eval counts nothing",
     );
     assertClose(await read64(layer.runningMean), ref.runningMean, { ...FORWARD, message: "kept" });
-    assertThrows(() => layer.backward(y), "eval mode");
   }
 });
 
@@ -192,7 +194,7 @@ Deno.test("ReLU, LogSoftmax, Flatten and the pools match the reference", async (
   }
 });
 
-Deno.test("Sequential and Residual chain forward and backward", async () => {
+Deno.test("Sequential and Residual chain forward; the tape derives their backward", async () => {
   const rng = new Generator(testSeed("containers"));
   const conv = new Conv2d(3, 3, 3, { padding: 1, generator: rng });
   const fc = new Linear(3 * 5 * 6, 4, { generator: rng });
@@ -231,40 +233,39 @@ Deno.test("ModuleList names, iterates and refuses to be called", () => {
 
 Deno.test("Dropout and Dropout2d: GPU mask from the layer's generator, identity in eval", async () => {
   const seed = testSeed("Dropout");
+  /** x through `layer` and dy back through the tape: the output and the input's gradient. */
+  const run = async (layer: Module, x: Arr, dy: Arr): Promise<[Float64Array, Float64Array]> => {
+    const xT = Tensor.from(x.data, x.shape, { requiresGrad: true });
+    const y = layer.forward(xT);
+    const out = await read64(y);
+    y.backward({ gradient: upload(dy.data, dy.shape) });
+    return [out, await read64(xT.grad!)];
+  };
   for (const [shape, p] of [[[3, 7, 5], 0.3], [[1000], 0.5], [[2, 3], 0]] as const) {
     const layer = new Dropout(p, { seed });
-    const maskSeed = new Generator(seed).nextU32();
+    const mask = dropoutMaskRef(size(shape), p, new Generator(seed).nextU32());
     const rng = new Generator(seed + 1);
     const x = random(rng, [...shape]);
-    const xT = upload(x.data, shape);
-    const mask = dropoutMaskRef(x.data.length, p, maskSeed);
-    const y = layer.forward(xT);
-    assertClose(await read64(y), x.data.map((v, i) => v * mask[i]), { atol: 0, rtol: 1e-6 });
     const dy = random(rng, [...shape]);
-    const dx = layer.backward(upload(dy.data, shape));
-    assertClose(await read64(dx), dy.data.map((v, i) => v * mask[i]), { atol: 0, rtol: 1e-6 });
+    const [y, dx] = await run(layer, x, dy);
+    assertClose(y, x.data.map((v, i) => v * mask[i]), { atol: 0, rtol: 1e-6 });
+    assertClose(dx, dy.data.map((v, i) => v * mask[i]), { atol: 0, rtol: 1e-6 });
     layer.eval();
-    assert(layer.forward(xT) === xT, "eval forward is the identity");
-    assert(layer.backward(dx) === dx, "eval backward is the identity");
+    const [yEval, dxEval] = await run(layer, x, dy);
+    assertClose(yEval, f32(x.data), { atol: 0, rtol: 0, message: "eval forward is the identity" });
+    assertClose(dxEval, f32(dy.data), { atol: 0, rtol: 0, message: "eval backward: the identity" });
   }
   const layer = new Dropout2d(0.25, { seed });
-  const maskSeed = new Generator(seed).nextU32();
+  const mask = dropoutMaskRef(15, 0.25, new Generator(seed).nextU32());
   const shape = [3, 5, 4, 3];
   const x = random(new Generator(seed + 2), shape);
-  const mask = dropoutMaskRef(15, 0.25, maskSeed);
-  const y = layer.forward(upload(x.data, shape));
-  assertClose(await read64(y), x.data.map((v, i) => v * mask[Math.floor(i / 12)]), {
-    atol: 0,
-    rtol: 1e-6,
-  });
-  const dx = layer.backward(upload(x.data, shape));
-  assertClose(await read64(dx), x.data.map((v, i) => v * mask[Math.floor(i / 12)]), {
-    atol: 0,
-    rtol: 1e-6,
-  });
+  const [y, dx] = await run(layer, x, x);
+  const masked = x.data.map((v, i) => v * mask[Math.floor(i / 12)]);
+  assertClose(y, masked, { atol: 0, rtol: 1e-6 });
+  assertClose(dx, masked, { atol: 0, rtol: 1e-6 });
   // A second forward draws a new seed: a different mask.
-  const again = await read64(layer.forward(upload(x.data, shape)));
-  assert(again.some((v, i) => v !== x.data[i] * mask[Math.floor(i / 12)]), "fresh mask per step");
+  const [again] = await run(layer, x, x);
+  assert(again.some((v, i) => v !== masked[i]), "fresh mask per step");
 });
 
 Deno.test("layers reject bad shapes and options, naming the argument", () => {
@@ -278,22 +279,33 @@ Deno.test("layers reject bad shapes and options, naming the argument", () => {
     () => conv.forward(Tensor.zeros([1, 2, 8, 8])),
     "Conv2d.forward: x has shape [1, 2, 8, 8]",
   );
-  assertThrows(() => conv.forward(Tensor.zeros([1, 3, 2, 2])), "too small");
+  assertThrows(
+    () => conv.forward(Tensor.zeros([1, 3, 2, 2])),
+    "conv2d: kernel 3×3 of weight [4, 3, 3, 3] is larger than the padded input 2×2",
+  );
   assertThrows(() => new Conv2d(3, 4, 3, { stride: 0 }), "stride");
-  assertThrows(() => conv.backward(Tensor.zeros([1, 4, 6, 6])), "call forward first");
-  conv.forward(Tensor.zeros([1, 3, 8, 8]));
-  assertThrows(() => conv.backward(Tensor.zeros([1, 4, 7, 6])), "Conv2d.backward: dy has shape");
+  assertThrows(
+    () => new Residual(new Linear(4, 3)).forward(Tensor.zeros([2, 4])),
+    "Residual.forward: fn(x) has shape [2, 3], expected [2, 4]",
+  );
+  assertThrows(() => new Flatten().forward(Tensor.zeros([])), "Flatten.forward: x must have");
   assertThrows(
     () => new BatchNorm2d(3).forward(Tensor.zeros([2, 4, 1, 1])),
     "BatchNorm2d.forward: x",
   );
   assertThrows(() => new BatchNorm2d(3, { momentum: 2 }), "momentum");
-  assertThrows(() => new MaxPool2d(2).forward(Tensor.zeros([1, 1, 1, 4])), "smaller than 2×2");
-  assertThrows(() => new AdaptiveAvgPool2d(2), "output_size 1");
+  assertThrows(
+    () => new MaxPool2d(2).forward(Tensor.zeros([1, 1, 1, 4])),
+    "smaller than the 2×2 window",
+  );
+  assertThrows(() => new AdaptiveAvgPool2d(2), "only output size 1");
   assertThrows(() => new Dropout(1), "p must be in [0, 1)");
   assertThrows(() => new Dropout2d(-0.1), "p must be in [0, 1)");
   assertThrows(() => new LogSoftmax(0), "dim");
-  assertThrows(() => new LogSoftmax().forward(Tensor.zeros([2, 3, 4])), "LogSoftmax.forward: x");
+  assertThrows(
+    () => new LogSoftmax().forward(Tensor.zeros([2, 3, 4])),
+    "logSoftmax: x has shape [2, 3, 4]",
+  );
   assertThrows(
     () => new ReLU().forward(Tensor.zeros([2], { dtype: "i32" }) as unknown as Tensor),
     "dtype",

@@ -1,4 +1,17 @@
-import { basicCnn, bufferPool, flush, Generator, resnet, Tensor } from "../mod.ts";
+import {
+  basicCnn,
+  basicNet,
+  bufferPool,
+  convBnNet,
+  deepBnNet,
+  defaultGenerator,
+  flush,
+  Generator,
+  manualSeed,
+  resnet,
+  Tensor,
+  veryBasicNet,
+} from "../mod.ts";
 import { LogSoftmax, ReLU } from "../src/nn/activation.ts";
 import { BatchNorm2d } from "../src/nn/batch_norm2d.ts";
 import { Flatten, ModuleList, Residual, Sequential } from "../src/nn/containers.ts";
@@ -7,10 +20,10 @@ import { Dropout, Dropout2d } from "../src/nn/dropout.ts";
 import { biasInit, fanIn, fanOut, kaimingNormal, kaimingUniform } from "../src/nn/init.ts";
 import { Linear } from "../src/nn/linear.ts";
 import { CrossEntropyLoss } from "../src/nn/loss.ts";
-import { pythonFloat } from "../src/nn/module.ts";
+import { type Module, pythonFloat } from "../src/nn/module.ts";
 import { AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool2d } from "../src/nn/pooling.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import "./gpu.ts";
+import { dispatchedKernels } from "./gpu.ts";
 
 function tinyNet(seed: number): Sequential {
   const generator = new Generator(seed);
@@ -189,60 +202,146 @@ Deno.test("train and eval switch the whole tree; zeroGrad clears every gradient"
   assert(model.namedModules().every(([, m]) => !m.training));
   model.train();
   assert(model.namedModules().every(([, m]) => m.training));
-  model.forward(Tensor.full([2, 3, 4, 4], 0.3));
-  model.backward(Tensor.full([2, 3], 1));
+  model.forward(Tensor.full([2, 3, 4, 4], 0.3)).backward({ gradient: Tensor.full([2, 3], 1) });
   const grads = await Promise.all(model.parameters().map((p) => p.grad.read()));
   assert(grads.some((g) => g.some((v) => v !== 0)), "backward wrote gradients");
   model.zeroGrad();
   for (const p of model.parameters()) assert((await p.grad.read()).every((v) => v === 0));
 });
 
-Deno.test("a training step reuses its tensors: no buffer is created after the first step", async () => {
+Deno.test("a training step through the tape creates no buffer once warm, and leaks none", () => {
   const model = new Sequential(tinyNet(0), new Dropout(0.1, { seed: 1 }));
-  const lossFn = new CrossEntropyLoss({ sum: true });
+  const lossFn = new CrossEntropyLoss();
   const x = Tensor.full([5, 3, 6, 6], 0.25);
   const labels = Tensor.from([0, 1, 2, 1, 0], [5], { dtype: "i32" });
   const step = () => {
     model.zeroGrad();
-    const y = model.forward(x);
-    lossFn.forward(y, labels);
-    model.backward(lossFn.backward());
-    return y;
+    lossFn.forward(model.forward(x), labels).backward();
+    flush();
   };
-  const first = step();
-  flush();
+  // Op-made tensors live two top-level calls (model and loss): warm up past that.
+  for (let i = 0; i < 3; i++) step();
   const stats = bufferPool.stats();
-  for (let i = 0; i < 3; i++) assert(step() === first, "the output tensor is reused");
-  flush();
+  for (let i = 0; i < 3; i++) step();
   assertEquals(bufferPool.stats().created, stats.created, "no new buffers");
   assertEquals(bufferPool.stats().live, stats.live, "no leaked buffers");
-  assertEquals((await lossFn.lossSum!.read()).length, 1);
-  // A new batch size reallocates (and frees the old tensors).
-  assert(model.forward(Tensor.full([2, 3, 6, 6], 0.25)) !== first);
   const live = bufferPool.stats().live;
   model.dispose();
-  assert(bufferPool.stats().live < live, "dispose releases the module's tensors");
+  assert(bufferPool.stats().live < live, "dispose releases the parameters and buffers");
 });
 
-Deno.test("inputGrad = false skips the input gradient but not the parameter gradients", async () => {
-  const make = () => new Conv2d(3, 4, 3, { padding: 1, seed: 5 });
-  const full = make();
-  const first = make();
-  first.inputGrad = false;
-  const x = Tensor.from(Array.from({ length: 2 * 3 * 5 * 5 }, (_, i) => Math.cos(i)), [2, 3, 5, 5]);
-  const dy = Tensor.from(Array.from({ length: 2 * 4 * 5 * 5 }, (_, i) => Math.sin(i)), [
+Deno.test("only the first layer, on images, skips its input gradient", async () => {
+  const make = () =>
+    new Sequential(
+      new Conv2d(3, 4, 3, { padding: 1, seed: 5 }),
+      new Conv2d(4, 2, 3, { padding: 1, seed: 6 }),
+    );
+  const data = Array.from({ length: 2 * 3 * 5 * 5 }, (_, i) => Math.cos(i));
+  const dy = Tensor.from(Array.from({ length: 2 * 2 * 5 * 5 }, (_, i) => Math.sin(i)), [
     2,
-    4,
+    2,
     5,
     5,
   ]);
-  full.forward(x);
-  first.forward(x);
-  assertEquals(full.backward(dy).shape, [2, 3, 5, 5]);
-  assertEquals(first.backward(dy).shape, [0]);
-  assertEquals(await first.weight.grad.read(), await full.weight.grad.read());
-  for (const model of [resnet(), basicCnn()]) {
-    const layer = model.children()[0][1];
-    assertEquals(layer.inputGrad, false, `${model.typeName()}'s first layer`);
+  const gathers = (model: Module, x: Tensor) => {
+    const y = model.forward(x);
+    return dispatchedKernels(() => y.backward({ gradient: dy }))
+      .filter((label) => label === "Conv2d.gather").length;
+  };
+  const onImages = make();
+  const onGradInput = make();
+  const images = Tensor.from(data, [2, 3, 5, 5]);
+  assertEquals(gathers(onImages, images), 1, "the second conv's dx only");
+  assertEquals(gathers(onGradInput, Tensor.from(data, [2, 3, 5, 5], { requiresGrad: true })), 2);
+  assertEquals(images.grad, null);
+  const grads = async (model: Module) =>
+    await Promise.all(model.parameters().map((p) => p.grad.read()));
+  assertEquals(await grads(onImages), await grads(onGradInput), "the same parameter gradients");
+});
+
+Deno.test("manualSeed seeds the default generator that layers without a seed draw from", async () => {
+  const values = async (layer: Linear | Conv2d) => [
+    ...await layer.weight.data.read(),
+    ...await layer.bias!.data.read(),
+  ];
+  const [a, b] = [await values(new Linear(4, 4)), await values(new Linear(4, 4))];
+  assert(a.some((v, i) => v !== b[i]), "two new Linear(4, 4) differ");
+  assert(manualSeed(7) === defaultGenerator(), "manualSeed returns the default generator");
+  const first = [await values(new Linear(4, 4)), await values(new Conv2d(2, 3, 3))];
+  manualSeed(7);
+  const again = [await values(new Linear(4, 4)), await values(new Conv2d(2, 3, 3))];
+  assertEquals(again, first, "the same manualSeed gives the same layers");
+  assertEquals(await values(new Linear(4, 4, { seed: 7 })), first[0], "as { seed: 7 } does");
+  manualSeed(7);
+  assertEquals(
+    await veryBasicNet().stateDict(),
+    await veryBasicNet({ seed: 7 }).stateDict(),
+    "a factory without a seed draws from the default generator",
+  );
+  assertThrows(() => manualSeed(1.5), "manualSeed: seed must be an integer, got 1.5");
+});
+
+Deno.test("an explicit seed or generator initialises exactly as before manualSeed existed", async () => {
+  manualSeed(99);
+  const linear = new Linear(4, 4, { seed: 3 });
+  // Values from the code before the default generator (commit cfb376e).
+  assertEquals([...(await linear.weight.data.read()).slice(0, 4)], [
+    0.21914809942245483,
+    -0.1168837621808052,
+    0.08383359760046005,
+    -0.35171401500701904,
+  ]);
+  assertEquals([...await linear.bias!.data.read()], [
+    -0.23931150138378143,
+    0.4444529712200165,
+    -0.46265172958374023,
+    -0.23478999733924866,
+  ]);
+  const conv = new Conv2d(3, 2, 3, { seed: 11 });
+  assertEquals([...(await conv.weight.data.read()).slice(0, 3)], [
+    -0.1922665387392044,
+    -0.054411545395851135,
+    -0.06220823526382446,
+  ]);
+  assertEquals([...await conv.bias!.data.read()], [0.1915821135044098, 0.12677985429763794]);
+  const shared = new Generator(3);
+  const [s1, s2] = [
+    new Linear(4, 4, { generator: shared }),
+    new Linear(4, 4, { generator: shared }),
+  ];
+  const [w1, w2] = [await s1.weight.data.read(), await s2.weight.data.read()];
+  assertEquals(w1, await linear.weight.data.read(), "a generator as fresh as the seed's");
+  assert(w2.some((v, i) => v !== w1[i]), "a shared generator moves on");
+  // The factories with seed 5: their first and last parameters as before, so results reproduce.
+  const factories: [string, () => Module, number[], number[]][] = [
+    ["veryBasicNet", () => veryBasicNet({ seed: 5 }), [0.01234606746584177, 0.004484973847866058], [
+      -0.01700785383582115,
+      0.004845729097723961,
+    ]],
+    ["basicNet", () => basicNet({ seed: 5 }), [0.01234606746584177, 0.004484973847866058], [
+      0.0992281511425972,
+      -0.0921485498547554,
+    ]],
+    ["basicCnn", () => basicCnn({ seed: 5 }), [0.07901483029127121, 0.028703831136226654], [
+      -0.07669533789157867,
+      0.06077682226896286,
+    ]],
+    ["convBnNet", () => convBnNet(undefined, undefined, { seed: 5 }), [
+      0.07901483029127121,
+      0.028703831136226654,
+    ], [-0.01659892499446869, 0.013707597739994526]],
+    ["deepBnNet", () => deepBnNet(undefined, undefined, { seed: 5 }), [
+      0.07901483029127121,
+      0.028703831136226654,
+    ], [0.03651724383234978, 0.07328017801046371]],
+    ["resnet", () => resnet(undefined, undefined, { seed: 5 }), [
+      0.07901483029127121,
+      0.028703831136226654,
+    ], [-0.05366230383515358, -0.034339915961027145]],
+  ];
+  for (const [name, make, first, last] of factories) {
+    const params = make().parameters();
+    assertEquals([...(await params[0].data.read()).slice(0, 2)], first, `${name} first`);
+    assertEquals([...(await params.at(-1)!.data.read()).slice(-2)], last, `${name} last`);
   }
 });

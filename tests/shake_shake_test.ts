@@ -1,13 +1,22 @@
 import { Generator, Tensor } from "../mod.ts";
-import { crossEntropy } from "../src/kernels/loss.ts";
+import { noGrad } from "../src/autograd.ts";
 import { sgdStep } from "../src/kernels/optim.ts";
 import { createModel, modelNames } from "../src/models/registry.ts";
 import { ShakeShake26, shakeShake26 } from "../src/models/shake_shake.ts";
 import { BatchNorm2d } from "../src/nn/batch_norm2d.ts";
 import type { Module } from "../src/nn/module.ts";
 import { DownsamplingShortcut, type ShakeMode, ShakeShakeBlock } from "../src/nn/shake_shake.ts";
-import { assert, assertClose, assertEquals, assertThrows, testSeed } from "./assert.ts";
+import * as F from "../src/ops/functional.ts";
+import {
+  assert,
+  assertClose,
+  assertEquals,
+  assertThrows,
+  randomArray,
+  testSeed,
+} from "./assert.ts";
 import { read64, upload } from "./gpu.ts";
+import { dot } from "./numeric.ts";
 import {
   type Arr,
   numericGrad,
@@ -25,8 +34,7 @@ const FORWARD = { atol: 1e-4, rtol: 1e-3 };
 const BACKWARD = { atol: 2e-4, rtol: 2e-3 };
 
 function random(rng: Generator, shape: number[], lo = -1, hi = 1): Arr {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { data: Float64Array.from({ length: n }, () => rng.uniformRange(lo, hi)), shape };
+  return { data: randomArray(rng, shape.reduce((a, b) => a * b, 1), lo, hi), shape };
 }
 
 function uniform(rng: Generator, n: number): Float64Array {
@@ -46,29 +54,46 @@ async function stateOf(module: Module): Promise<RefState> {
   return await module.stateDict();
 }
 
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
-
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
 
-/** Compares every parameter gradient of `gpu` with the reference's of the same name. */
-async function compareGrads(label: string, gpu: Module, ref: RefLayer): Promise<void> {
-  const refParams = new Map(ref.params());
+/**
+ * Compares every parameter gradient of `gpu` with the sum of the gradients of the same name in
+ * `refs` (one reference per call of the GPU module).
+ */
+async function compareGrads(label: string, gpu: Module, ...refs: RefLayer[]): Promise<void> {
+  const refParams = refs.map((ref) => new Map(ref.params()));
   const names = gpu.namedParameters().map(([n]) => n);
-  assertEquals(names.toSorted(), [...refParams.keys()].toSorted(), `${label} parameter names`);
+  assertEquals(names.toSorted(), [...refParams[0].keys()].toSorted(), `${label} parameter names`);
   for (const [name, p] of gpu.namedParameters()) {
-    assertClose(await read64(p.grad), refParams.get(name)!.grad, {
-      ...BACKWARD,
-      message: `${label} ${name}.grad`,
-    });
+    const expected = new Float64Array(p.grad.size);
+    for (const params of refParams) {
+      params.get(name)!.grad.forEach((g, i) => expected[i] += g);
+    }
+    assertClose(await read64(p.grad), expected, { ...BACKWARD, message: `${label} ${name}.grad` });
   }
+}
+
+/** Uploads `x` as a leaf that requires a gradient (its `grad` receives dx). */
+function leaf(x: Arr): Tensor {
+  return Tensor.from(x.data, x.shape, { requiresGrad: true, label: "Test.x" });
+}
+
+/** Back-propagates `dy` (uploaded) from `y` and returns the gradient of the leaf `x`. */
+async function gradientOf(x: Tensor, y: Tensor, dy: Arr): Promise<Float64Array> {
+  const gradient = upload(dy.data, dy.shape);
+  y.backward({ gradient });
+  gradient.dispose();
+  return await read64(x.grad!);
+}
+
+/** Frees a leaf made by {@link leaf} and its gradient. */
+function disposeLeaf(x: Tensor): void {
+  x.grad?.dispose();
+  x.dispose();
 }
 
 // [x shape, out channels, stride]: identity shortcut, downsampling on odd sizes (the shifted
@@ -150,13 +175,13 @@ Deno.test("block: forward mixes with α, backward uses β (not α), against the 
     ref.beta = beta;
 
     const x = random(rng, shape);
-    const xT = upload(x.data, shape);
+    const xT = leaf(x);
     const y = block.forward(xT);
     const yRef = ref.forward(x);
     assertEquals(y.shape, yRef.shape, `${label} shape`);
     assertClose(await read64(y), yRef.data, { ...FORWARD, message: `${label} forward` });
     const dy = random(rng, yRef.shape);
-    const dx = await read64(block.backward(upload(dy.data, dy.shape)));
+    const dx = await gradientOf(xT, y, dy);
     const dxRef = ref.backward(dy).data;
     assertClose(dx, dxRef, { ...BACKWARD, message: `${label} dx` });
     await compareGrads(label, block, ref);
@@ -175,7 +200,7 @@ Deno.test("block: forward mixes with α, backward uses β (not α), against the 
     const p1 = block.residualPath1.conv1.weight.grad;
     const plainP1 = new Map(plain.params()).get("residual_path1.conv1.weight")!.grad;
     assert(maxAbsDiff(await read64(p1), plainP1) > 0.01, `${label}: path 1 grads follow β`);
-    xT.dispose();
+    disposeLeaf(xT);
     block.dispose();
   }
 });
@@ -209,8 +234,18 @@ Deno.test("block: eval output is the average of the branches plus the shortcut",
     // And the reference in eval mode with the same running statistics.
     const ref = new RefShakeShakeBlock(await stateOf(block), "", stride);
     ref.setTraining(false);
-    assertClose(y, ref.forward(x).data, { ...FORWARD, message: `${label} reference` });
-    assertThrows(() => block.backward(Tensor.zeros([...block.forward(xT).shape])), "eval mode");
+    const yRef = ref.forward(x);
+    assertClose(y, yRef.data, { ...FORWARD, message: `${label} reference` });
+
+    // A backward in eval mode is the true gradient of the average (β = 0.5, not the fixed β).
+    const xLeaf = leaf(x);
+    const dy = random(rng, yRef.shape);
+    ref.beta = new Float64Array(shape[0]).fill(0.5);
+    assertClose(await gradientOf(xLeaf, block.forward(xLeaf), dy), ref.backward(dy).data, {
+      ...BACKWARD,
+      message: `${label} eval dx`,
+    });
+    disposeLeaf(xLeaf);
     xT.dispose();
     xr.dispose();
     block.dispose();
@@ -251,13 +286,13 @@ Deno.test("shortcut: forward and backward match the reference's pad-shift and su
     const ref = refDownsamplingShortcut(await stateOf(shortcut), "", stride);
     const x = random(rng, shape);
     // The reference opens with the block's ReLU; the GPU module takes relu(x).
-    const xr = upload(x.data.map((v) => Math.max(v, 0)), shape);
+    const xr = leaf({ data: x.data.map((v) => Math.max(v, 0)), shape });
     const yRef = ref.forward(x);
     const y = shortcut.forward(xr);
     assertEquals(y.shape, yRef.shape, `${label} shape`);
     assertClose(await read64(y), yRef.data, { ...FORWARD, message: `${label} forward` });
     const dy = random(rng, yRef.shape);
-    const dx = await read64(shortcut.backward(upload(dy.data, dy.shape)));
+    const dx = await gradientOf(xr, y, dy);
     const dxRef = ref.backward(dy).data;
     // The reference's dx went through its ReLU; compare where x > 0 (elsewhere it is 0 there).
     assertClose(
@@ -266,7 +301,7 @@ Deno.test("shortcut: forward and backward match the reference's pad-shift and su
       { ...BACKWARD, message: `${label} dx` },
     );
     await compareGrads(label, shortcut, ref);
-    xr.dispose();
+    disposeLeaf(xr);
     shortcut.dispose();
   }
 });
@@ -276,10 +311,13 @@ Deno.test("block: modes, levels and the seeded draws", async () => {
   const run = async (mode: ShakeMode, level: "image" | "batch", seed = 3) => {
     const block = new ShakeShakeBlock(2, 2, { mode, level, seed });
     const xT = Tensor.full(shape, 0.5);
-    const y = await read64(block.forward(xT));
-    block.backward(Tensor.full(shape, 1));
+    const yT = block.forward(xT);
+    const y = await read64(yT);
+    const ones = Tensor.full(shape, 1);
+    yT.backward({ gradient: ones });
     const result = { alpha: block.lastAlpha, beta: block.lastBeta!, y };
     block.dispose();
+    ones.dispose();
     xT.dispose();
     return result;
   };
@@ -307,22 +345,78 @@ Deno.test("block: modes, levels and the seeded draws", async () => {
   assertEquals([evenEven.alpha, evenEven.beta], [half, half], "even-even");
 });
 
-/** Cross-entropy loss of `model` on (x, labels) in training mode; backward when `grad`. */
+/** `n` draws of `rng.uniform()` as the blocks store them. */
+function draws(rng: Generator, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.uniform());
+}
+
+Deno.test("block: called twice in one step, each call has its α and β, gradients sum", async () => {
+  const rng = new Generator(testSeed("shake twice"));
+  const shape = [3, 4, 5, 6];
+  const block = new ShakeShakeBlock(4, 4, { generator: rng });
+  randomizeBatchNorms(block, rng);
+  const x = random(rng, shape);
+  const dy = random(rng, shape);
+  const state = await stateOf(block);
+  // The draws the block will make: α of call 1, α of call 2, then (backward) β of call 2, of 1.
+  const replay = new Generator();
+  replay.setState(rng.getState());
+  const [alpha1, alpha2, beta2, beta1] = [0, 1, 2, 3].map(() => draws(replay, shape[0]));
+
+  const xT = leaf(x);
+  const y = block.forward(block.forward(xT));
+  const [ref1, ref2] = [0, 1].map(() => new RefShakeShakeBlock(state, "", 1));
+  [ref1.alpha, ref1.beta, ref2.alpha, ref2.beta] = [alpha1, beta1, alpha2, beta2].map((a) =>
+    Float64Array.from(a)
+  );
+  const yRef = ref2.forward(ref1.forward(x));
+  assertClose(await read64(y), yRef.data, { ...FORWARD, message: "forward twice" });
+  const dx = await gradientOf(xT, y, dy);
+  assertClose(dx, ref1.backward(ref2.backward(dy)).data, { ...BACKWARD, message: "dx" });
+  await compareGrads("block twice", block, ref1, ref2);
+  assertEquals(block.lastBeta, beta1, "the last backward is the first call's");
+  assertEquals(rng.getState(), replay.getState(), "nothing else drawn");
+  disposeLeaf(xT);
+  block.dispose();
+});
+
+Deno.test("model: a step draws every block's α in order, then every β in reverse", async () => {
+  const rng = new Generator(testSeed("shake draw order"));
+  const model = shakeShake26({ width: 2, seed: rng.int(1000) });
+  const n = 3;
+  const xT = upload(random(rng, [n, 3, 8, 8]).data, [n, 3, 8, 8]);
+  const labels = Tensor.from([0, 1, 2], [n], { dtype: "i32" });
+  const replay = new Generator();
+  replay.setState(model.generator.getState());
+  await lossOf(model, xT, labels, true);
+  const blocks = model.blocks();
+  const alphas = blocks.map(() => draws(replay, n));
+  const betas = blocks.map(() => draws(replay, n)).reverse();
+  blocks.forEach((block, i) => {
+    assertEquals(block.lastAlpha, alphas[i], `block ${i} α`);
+    assertEquals(block.lastBeta, betas[i], `block ${i} β`);
+  });
+  assertEquals(model.generator.getState(), replay.getState(), "nothing else drawn");
+  // Without the tape (evaluation), only α is drawn.
+  await lossOf(model, xT, labels, false);
+  blocks.forEach(() => draws(replay, n));
+  assertEquals(model.generator.getState(), replay.getState(), "noGrad draws no β");
+  xT.dispose();
+  labels.dispose();
+  model.dispose();
+});
+
+/** Cross-entropy loss of `model` on (x, labels) in training mode; `loss.backward()` when `grad`. */
 async function lossOf(
   model: Module,
   x: Tensor,
   labels: Tensor<"i32">,
   grad: boolean,
 ): Promise<number> {
-  const logits = model.forward(x);
-  const loss = Tensor.empty([1]);
-  const dLogits = grad ? Tensor.empty(logits.shape) : null;
-  crossEntropy(logits, labels, loss, dLogits);
-  if (dLogits) model.backward(dLogits);
-  const value = (await loss.read())[0];
-  loss.dispose();
-  dLogits?.dispose();
-  return value;
+  if (!grad) return await noGrad(() => F.crossEntropy(model.forward(x), labels)).item();
+  const loss = F.crossEntropy(model.forward(x), labels);
+  loss.backward();
+  return await loss.item();
 }
 
 Deno.test("model: whole-network gradients against float64 and finite differences", async () => {
@@ -497,14 +591,13 @@ Deno.test("bad inputs name the argument", () => {
   assertThrows(() => new ShakeShakeBlock(2, 3), "outChannels must be even");
   assertThrows(() => new ShakeShakeBlock(2, 4, { stride: 0 }), "stride must be");
   const block = new ShakeShakeBlock(2, 2, { seed: 0 });
-  assertThrows(() => block.backward(Tensor.zeros([1, 2, 3, 3])), "call forward first");
   assertThrows(() => block.forward(Tensor.zeros([1, 3, 3, 3])), "x has shape [1, 3, 3, 3]");
   assertThrows(() => block.fixCoefficients({ alpha: [0.5], beta: [0.5, 0.5] }), "alpha has 1");
   block.fixCoefficients({ alpha: [0.5], beta: [0.5] });
   assertThrows(() => block.forward(Tensor.zeros([2, 2, 3, 3])), "fixed alpha has 1 values");
   block.fixCoefficients(null);
   const y = block.forward(Tensor.zeros([2, 2, 3, 3]));
-  assertThrows(() => block.backward(Tensor.zeros([2, 2, 4, 3])), "dy has shape [2, 2, 4, 3]");
+  assertThrows(() => y.backward({ gradient: Tensor.zeros([2, 2, 4, 3]) }), "[2, 2, 4, 3]");
   assertEquals(y.shape, [2, 2, 3, 3]);
   block.dispose();
 });

@@ -1,7 +1,7 @@
 /**
  * Batch normalisation kernels for [N, C, H, W] tensors, exactly as PyTorch's `BatchNorm2d`:
  * training forward with batch statistics (biased variance to normalise, unbiased variance into
- * the running estimate), eval forward with running statistics, and the backward pass.
+ * the running estimate), eval forward with running statistics, and the backward of each.
  *
  * Per-channel reductions run a workgroup per (chunk of N·H·W, channel), each computing its
  * chunk's mean and then Σ(x − mean)² (two passes over data still in cache), and a thread per
@@ -246,7 +246,8 @@ export function batchNormEvalForward(
 /**
  * Backward of the training forward, with the statistics it saved:
  * `dx = γ·invStd·(dy − mean(dy) − x̂·mean(dy·x̂))` (overwritten), `dGamma += Σ dy·x̂`,
- * `dBeta += Σ dy`, sums over N·H·W, `x̂ = (x − saveMean)·saveInvStd`.
+ * `dBeta += Σ dy`, sums over N·H·W, `x̂ = (x − saveMean)·saveInvStd`. A gradient passed as null
+ * is not written (its dispatch is skipped for dx).
  *
  * @example
  * ```ts
@@ -269,21 +270,97 @@ export function batchNormBackward(
   gamma: Tensor, // gamma: [C]
   saveMean: Tensor, // saveMean: [C], from batchNormTrainForward
   saveInvStd: Tensor, // saveInvStd: [C], from batchNormTrainForward
-  dx: Tensor, // dx: [N, C, H, W], overwritten
-  dGamma: Tensor, // dGamma: [C], accumulated (+=)
-  dBeta: Tensor, // dBeta: [C], accumulated (+=)
+  dx: Tensor | null, // dx: [N, C, H, W], overwritten
+  dGamma: Tensor | null, // dGamma: [C], accumulated (+=)
+  dBeta: Tensor | null, // dBeta: [C], accumulated (+=)
 ): void {
-  const owner = "batchNormBackward";
-  const l = checkArgs(owner, x, { gamma, saveMean, saveInvStd, dGamma, dBeta }, { dy, dx });
-  checkNoAlias(owner, { dy, x, gamma, saveMean, saveInvStd }, { dx, dGamma, dBeta });
+  const grads = { dx, dGamma, dBeta };
+  recordBackward("batchNormBackward", dy, x, gamma, { saveMean, saveInvStd }, grads, { eval: 0 });
+}
+
+/**
+ * Backward of the eval forward, whose running statistics are constants:
+ * `dx = γ·dy/sqrt(runningVar + eps)` (overwritten), `dGamma += Σ dy·x̂`, `dBeta += Σ dy`, sums
+ * over N·H·W, `x̂ = (x − runningMean)/sqrt(runningVar + eps)`. A gradient passed as null is not
+ * written (its dispatch is skipped for dx).
+ *
+ * @example
+ * ```ts
+ * import { batchNormEvalBackward, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const shape = [1, 3, 2, 2];
+ * const dx = Tensor.empty(shape), dGamma = Tensor.zeros([3]), dBeta = Tensor.zeros([3]);
+ * batchNormEvalBackward(
+ *   Tensor.full(shape, 1),
+ *   Tensor.full(shape, 2),
+ *   Tensor.full([3], 1),
+ *   Tensor.zeros([3]),
+ *   Tensor.full([3], 1),
+ *   dx,
+ *   dGamma,
+ *   dBeta,
+ *   { eps: 1e-5 },
+ * );
+ * ```
+ */
+export function batchNormEvalBackward(
+  dy: Tensor, // dy: [N, C, H, W]
+  x: Tensor, // x: [N, C, H, W], the eval forward's input
+  gamma: Tensor, // gamma: [C]
+  runningMean: Tensor, // runningMean: [C], as the eval forward used it
+  runningVar: Tensor, // runningVar: [C], as the eval forward used it
+  dx: Tensor | null, // dx: [N, C, H, W], overwritten
+  dGamma: Tensor | null, // dGamma: [C], accumulated (+=)
+  dBeta: Tensor | null, // dBeta: [C], accumulated (+=)
+  opts: BatchNormEvalOptions = {},
+): void {
+  const owner = "batchNormEvalBackward";
+  const { eps = 1e-5 } = opts;
+  checkEps(owner, eps);
+  const grads = { dx, dGamma, dBeta };
+  recordBackward(owner, dy, x, gamma, { runningMean, runningVar }, grads, { eval: 1, eps });
+}
+
+/** The gradients a backward writes; null: not needed, not written. */
+interface Grads {
+  dx: Tensor | null; // dx: [N, C, H, W], overwritten
+  dGamma: Tensor | null; // dGamma: [C], accumulated (+=)
+  dBeta: Tensor | null; // dBeta: [C], accumulated (+=)
+}
+
+/**
+ * The backward dispatches. `stats` holds the mean then the inverse std (eval 0) or the running
+ * variance (eval 1), under the caller's argument names.
+ */
+function recordBackward(
+  owner: string,
+  dy: Tensor, // dy: [N, C, H, W]
+  x: Tensor, // x: [N, C, H, W]
+  gamma: Tensor, // gamma: [C]
+  stats: Record<string, Tensor>, // [C] each
+  grads: Grads,
+  extra: { eval: number; eps?: number },
+): void {
+  const outputs = Object.fromEntries(
+    Object.entries(grads).filter((e): e is [string, Tensor] => e[1] !== null),
+  );
+  const { dx, ...channelGrads } = outputs;
+  const l = checkArgs(owner, x, { gamma, ...stats, ...channelGrads }, dx ? { dy, dx } : { dy });
+  checkNoAlias(owner, { dy, x, gamma, ...stats }, outputs);
   if (l.count * l.c === 0) return;
-  const p = params(l);
+  const [mean, stat] = Object.values(stats);
+  const p = params(l, extra);
   const work = scratchOf(l.c * l.chunks * 2 + l.c * 4);
-  backwardReduceKernel.dispatch(p, [dy, x, saveMean, work], [l.chunks, l.c]);
+  // The finalize kernel writes both parameter gradients: one nobody needs goes to a temporary.
+  const dGamma = grads.dGamma ?? Tensor.empty([l.c], { label: "BatchNorm.unusedDGamma" });
+  const dBeta = grads.dBeta ?? Tensor.empty([l.c], { label: "BatchNorm.unusedDBeta" });
+  backwardReduceKernel.dispatch(p, [dy, x, mean, work], [l.chunks, l.c]);
   backwardFinalizeKernel.dispatch(
     p,
-    [saveMean, saveInvStd, gamma, dGamma, dBeta, work],
+    [mean, stat, gamma, dGamma, dBeta, work],
     [Math.ceil(l.c / 64)],
   );
-  backwardDxKernel.dispatch(p, [dy, x, work, dx], elementwiseGrid(l));
+  if (dx) backwardDxKernel.dispatch(p, [dy, x, work, dx], elementwiseGrid(l));
+  if (!grads.dGamma) dGamma.dispose();
+  if (!grads.dBeta) dBeta.dispose();
 }

@@ -257,7 +257,7 @@ function registerDirection(
 // do not matter to the timing.
 registerDirection(FORWARD, (k, g, t) => forward(k, g, t.x, t.weight, null, t.y));
 registerDirection(BACKWARD_DATA, (k, g, t) => inputGrad(k, g, t.y, t.weight, t.x));
-registerDirection(BACKWARD_WEIGHT, (k, g, t) => weightGrad(k, g, t.y, t.x, t.weight, null));
+registerDirection(BACKWARD_WEIGHT, (k, g, t) => weightGrad(k, g, t.y, t.x, t.weight));
 
 /** Sizes of one convolution, after validation. */
 interface Geometry {
@@ -313,6 +313,29 @@ function geometry(
   const oh = conv2dOutputSize(h, kh, stride, padding);
   const ow = conv2dOutputSize(w, kw, stride, padding);
   return { n, c, h, w, o, kh, kw, oh, ow, stride, padding };
+}
+
+/**
+ * The output shape `[N, O, OH, OW]` of `conv2dForward(x, weight, …)`, after the checks it makes
+ * on x, weight and the options (errors name `owner`): ops allocate their output with it.
+ *
+ * @example
+ * ```ts
+ * import { conv2dOutputShape, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.zeros([8, 3, 32, 32]);
+ * const weight = Tensor.zeros([16, 3, 5, 5]);
+ * conv2dOutputShape("Example", x, weight, { stride: 1, padding: 2 }); // [8, 16, 32, 32]
+ * ```
+ */
+export function conv2dOutputShape(
+  owner: string,
+  x: Tensor, // x: [N, C, H, W]
+  weight: Tensor, // weight: [O, C, KH, KW]
+  opts: Conv2dOptions,
+): number[] { // → [N, O, OH, OW]
+  const g = geometry(owner, ["x", x], ["weight", weight], opts);
+  return [g.n, g.o, g.oh, g.ow];
 }
 
 /** Throws when an output shares its GPU buffer with another argument (no kernel can run so). */
@@ -450,14 +473,15 @@ function forward(
 
 /**
  * Records the gradients of `conv2dForward`: dx is overwritten, dWeight and dBias are accumulated
- * (`+=`), as parameter gradients are everywhere in hajime.
+ * (`+=`), as parameter gradients are everywhere in hajime. Each gradient may be null: its
+ * kernels are skipped (images into a first layer need no dx; a frozen weight no dWeight).
  *
  * @param dy gradient of the output, `[N, O, OH, OW]`
  * @param x the forward input, `[N, C, H, W]`
  * @param weight the forward kernels, `[O, C, KH, KW]`
  * @param dx gradient of the input, `[N, C, H, W]` (overwritten), or null to skip it
- * @param dWeight gradient of the kernels, `[O, C, KH, KW]` (accumulated)
- * @param dBias gradient of the bias, `[O]` (accumulated), or null when there is no bias
+ * @param dWeight gradient of the kernels, `[O, C, KH, KW]` (accumulated), or null to skip it
+ * @param dBias gradient of the bias, `[O]` (accumulated), or null (no bias, or none needed)
  *
  * @example
  * ```ts
@@ -477,7 +501,7 @@ export function conv2dBackward(
   x: Tensor, // x: [N, C, H, W]
   weight: Tensor, // weight: [O, C, KH, KW]
   dx: Tensor | null, // dx: [N, C, H, W]
-  dWeight: Tensor, // dWeight: [O, C, KH, KW]
+  dWeight: Tensor | null, // dWeight: [O, C, KH, KW]
   dBias: Tensor | null, // dBias: [O]
   opts: Conv2dOptions,
 ): void {
@@ -485,12 +509,13 @@ export function conv2dBackward(
   const g = geometry(owner, ["x", x], ["weight", weight], opts);
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   if (dx) checkShape(owner, "dx", dx, [g.n, g.c, g.h, g.w]);
-  checkShape(owner, "dWeight", dWeight, [g.o, g.c, g.kh, g.kw]);
+  if (dWeight) checkShape(owner, "dWeight", dWeight, [g.o, g.c, g.kh, g.kw]);
   if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
   checkDistinct(owner, { dx, dWeight, dBias }, { dy, x, weight });
   if (g.n === 0) return;
   if (dx) inputGrad(chosenKernels(BACKWARD_DATA, g), g, dy, weight, dx);
-  weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight, dBias);
+  if (dWeight) weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight);
+  if (dBias) biasGrad(g, dy, dBias);
 }
 
 /**
@@ -555,7 +580,9 @@ export function conv2dBackwardWeight(
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
   checkDistinct(owner, { dWeight, dBias }, { dy, x });
-  if (g.n > 0) weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight, dBias);
+  if (g.n === 0) return;
+  weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight);
+  if (dBias) biasGrad(g, dy, dBias);
 }
 
 /** dx = conv2d of dy with the mirrored kernels, per phase of the stride. */
@@ -604,18 +631,8 @@ function inputGrad(k: Kernels, g: Geometry, dy: Tensor, weight: Tensor, dx: Tens
   wT.dispose();
 }
 
-/**
- * dWeight += Σ dy · im2col(x), the reduction split into chunks of rows when tiles are few;
- * dBias += Σ dy.
- */
-function weightGrad(
-  k: Kernels,
-  g: Geometry,
-  dy: Tensor,
-  x: Tensor,
-  dWeight: Tensor,
-  dBias: Tensor | null,
-): void {
+/** dWeight += Σ dy · im2col(x), the reduction split into chunks of rows when tiles are few. */
+function weightGrad(k: Kernels, g: Geometry, dy: Tensor, x: Tensor, dWeight: Tensor): void {
   const plane = g.oh * g.ow;
   // dy[n, pos, o]: the output channels a tile reduces are contiguous.
   const dyT = transposed(
@@ -671,11 +688,13 @@ function weightGrad(
     );
     partial.dispose();
   }
-  if (dBias) {
-    k.biasGrad.dispatch(
-      { batch: g.n, channels: g.o, plane: g.oh * g.ow },
-      [dy, dBias],
-      grid(g.o),
-    );
-  }
+}
+
+/** dBias += Σ dy over the batch and the plane (the same kernel in every variant). */
+function biasGrad(g: Geometry, dy: Tensor, dBias: Tensor): void {
+  kernels(defaultWorkgroup()).biasGrad.dispatch(
+    { batch: g.n, channels: g.o, plane: g.oh * g.ow },
+    [dy, dBias],
+    grid(g.o),
+  );
 }

@@ -1,7 +1,7 @@
 /**
- * Elementwise kernels: ReLU, sums, scaling, dropout (per element and per channel) and the
- * Shake-Shake branch mix, forward and backward. Outputs are caller-allocated and may not share a
- * buffer with any argument (WebGPU cannot bind one buffer as both input and output).
+ * Elementwise kernels: ReLU, sums, products, scaling, dropout (per element and per channel) and
+ * the Shake-Shake branch mix, forward and backward. Outputs are caller-allocated and may not share
+ * a buffer with any argument (WebGPU cannot bind one buffer as both input and output).
  *
  * Dropout masks are a hash of (seed, element index) computed on the GPU: the same seed gives the
  * same mask, and the caller draws the seed from its `Generator`.
@@ -52,7 +52,7 @@ const addIntoKernel = kernel("addInto", 1, 1);
 const scaleKernel = kernel("scale", 1, 1);
 const dropoutKernel = kernel("dropout", 1, 2);
 const dropout2dKernel = kernel("dropout2d", 1, 2);
-const dropoutBackwardKernel = kernel("dropoutBackward", 2, 1);
+const mulKernel = kernel("mul", 2, 1);
 const dropout2dBackwardKernel = kernel("dropout2dBackward", 2, 1);
 const shakeMixKernel = shakeKernel("shakeMix", 3, 1);
 const shakeMixBackwardKernel = shakeKernel("shakeMixBackward", 2, 2);
@@ -185,6 +185,27 @@ export function addInto(
 }
 
 /**
+ * Product: `y = a·b`, elementwise (same shapes).
+ *
+ * @example
+ * ```ts
+ * import { initGpu, mul, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const y = Tensor.empty([2]);
+ * mul(Tensor.from([1, 2], [2]), Tensor.from([10, -3], [2]), y); // [10, -6]
+ * ```
+ */
+export function mul(
+  a: Tensor, // a: any shape
+  b: Tensor, // b: same shape
+  y: Tensor, // y: same shape, overwritten
+): void {
+  checkSame("mul", "a", a, { b, y });
+  checkNoAlias("mul", { a, b }, { y });
+  run(mulKernel, a.size, [a, b, y]);
+}
+
+/**
  * Scaling: `y = factor·x`, e.g. for gradient scaling.
  *
  * @example
@@ -277,7 +298,7 @@ export function dropoutBackward(
 ): void {
   checkSame("dropoutBackward", "dy", dy, { mask, dx });
   checkNoAlias("dropoutBackward", { dy, mask }, { dx });
-  run(dropoutBackwardKernel, dy.size, [dy, mask, dx]);
+  run(mulKernel, dy.size, [dy, mask, dx]);
 }
 
 /**

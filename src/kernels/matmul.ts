@@ -14,7 +14,7 @@
 
 import { autotuner, registerKernelFamily } from "../gpu/autotune.ts";
 import { grid, Kernel } from "../gpu/kernel.ts";
-import { checkShape, Tensor } from "../tensor.ts";
+import { checkNoAlias, checkShape, Tensor } from "../tensor.ts";
 import matmulWgsl from "../../shaders/matmul.wgsl" with { type: "text" };
 
 /** Options of {@link matmul}. */
@@ -290,8 +290,8 @@ export function linearForward(x: Tensor, weight: Tensor, bias: Tensor | null, y:
  * @param x `[N, K]`, the forward input
  * @param weight `[M, K]`
  * @param dx `[N, K]`, overwritten; null when the input needs no gradient
- * @param dWeight `[M, K]`, accumulated into
- * @param dBias `[M]`, accumulated into; null when the layer has no bias
+ * @param dWeight `[M, K]`, accumulated into; null when the weight needs no gradient
+ * @param dBias `[M]`, accumulated into; null when there is no bias or it needs no gradient
  *
  * @example
  * ```ts
@@ -311,7 +311,7 @@ export function linearBackward(
   x: Tensor,
   weight: Tensor,
   dx: Tensor | null,
-  dWeight: Tensor,
+  dWeight: Tensor | null,
   dBias: Tensor | null,
 ): void {
   const owner = "Matmul.linearBackward";
@@ -321,14 +321,12 @@ export function linearBackward(
   const M = weight.shape[0];
   checkShape(owner, "dy", dy, [N, M]); // dy: [N, M]
   if (dx) checkShape(owner, "dx", dx, [N, K]); // dx: [N, K]
-  checkShape(owner, "dWeight", dWeight, [M, K]); // dWeight: [M, K]
+  if (dWeight) checkShape(owner, "dWeight", dWeight, [M, K]); // dWeight: [M, K]
   if (dBias) checkShape(owner, "dBias", dBias, [M]); // dBias: [M]
-  // Each output apart from the inputs and from the outputs checked after it.
-  if (dx) checkDistinct(owner, "dx", dx, { dy, x, weight, dWeight, ...(dBias ? { dBias } : {}) });
-  checkDistinct(owner, "dWeight", dWeight, { dy, x, weight, ...(dBias ? { dBias } : {}) });
-  if (dBias) checkDistinct(owner, "dBias", dBias, { dy, x, weight });
+  const outputs = Object.entries({ dx, dWeight, dBias }).filter(([, t]) => t !== null);
+  checkNoAlias(owner, { dy, x, weight }, Object.fromEntries(outputs) as Record<string, Tensor>);
   if (dx) recordTuned(dy, weight, dx, N, K, M, false, false, false);
-  recordTuned(dy, x, dWeight, M, K, N, true, false, true);
+  if (dWeight) recordTuned(dy, x, dWeight, M, K, N, true, false, true);
   if (dBias && M > 0 && N > 0) {
     columnSumsKernel.dispatch({ rows: N, cols: M }, [dy, dBias], grid(Math.ceil(M / WG_1D)));
   }

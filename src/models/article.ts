@@ -3,22 +3,21 @@
  * them: the same module names (so state dicts map one to one), the same printed tree, the same
  * parameter counts, the same forward order (BnLayer is conv → ReLU → BN), the log_softmax heads,
  * and the Dropout2d that BnLayer owns but never calls (real dropout is the opt-in
- * `dropout: true`). Functional calls of the article (`F.relu`, pooling, `view`, `log_softmax`)
- * are unregistered layer objects here, so they are neither printed nor saved, as in PyTorch.
+ * `dropout: true`). Each forward reads as the article's: layers and the functional calls
+ * (`F.relu`, pooling, `view`, `log_softmax`); the tape derives the backward.
  *
  * @module
  */
 
-import { add } from "../kernels/elementwise.ts";
-import { LogSoftmax, ReLU } from "../nn/activation.ts";
 import { BatchNorm2d } from "../nn/batch_norm2d.ts";
-import { Flatten, ModuleList } from "../nn/containers.ts";
+import { ModuleList } from "../nn/containers.ts";
 import { Conv2d } from "../nn/conv2d.ts";
 import { Dropout2d } from "../nn/dropout.ts";
 import { type InitOptions, resolveGenerator } from "../nn/init.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
-import { AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool2d } from "../nn/pooling.ts";
+import { MaxPool2d } from "../nn/pooling.ts";
+import * as F from "../ops/functional.ts";
 import type { Generator } from "../random.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
 
@@ -80,7 +79,6 @@ export class BnLayer extends Module {
   readonly bn: BatchNorm2d;
   /** Whether the forward applies `dropout`. */
   readonly useDropout: boolean;
-  readonly #relu = new ReLU();
 
   /** `in_chan` → `out_chan` channels. */
   constructor(inChannels: number, outChannels: number, options: BnLayerOptions = {}) {
@@ -103,14 +101,8 @@ export class BnLayer extends Module {
 
   /** x: [N, in, H, W] → bn(relu(conv(x))) (then dropout when enabled). */
   forward(x: Tensor): Tensor {
-    const y = this.bn.forward(this.#relu.forward(this.conv.forward(x)));
+    const y = this.bn.forward(F.relu(this.conv.forward(x)));
     return this.useDropout ? this.dropout.forward(y) : y;
-  }
-
-  /** The same chain in reverse. */
-  backward(dy: Tensor): Tensor {
-    if (this.useDropout) dy = this.dropout.backward(dy);
-    return this.conv.backward(this.#relu.backward(this.bn.backward(dy)));
   }
 }
 
@@ -129,19 +121,7 @@ export class BnLayer extends Module {
 export class ResnetLayer extends BnLayer {
   /** x → x + bn(relu(conv(x))). */
   override forward(x: Tensor): Tensor {
-    const inner = super.forward(x);
-    checkShape("ResnetLayer.forward", "BnLayer(x)", inner, x.shape);
-    const y = this.owned("y", x.shape);
-    add(x, inner, y);
-    return y;
-  }
-
-  /** dy → dy + BnLayer.backward(dy). */
-  override backward(dy: Tensor): Tensor {
-    const inner = super.backward(dy);
-    const dx = this.owned("dx", inner.shape);
-    add(dy, inner, dx);
-    return dx;
+    return x.add(super.forward(x));
   }
 }
 
@@ -172,7 +152,6 @@ function checkImages(owner: string, x: Tensor, size: number | null): void {
 export class VeryBasicNet extends Module {
   /** Linear(3072, 10). */
   readonly fc: Linear;
-  readonly #flatten = new Flatten();
 
   /** Builds the model. */
   constructor(options: ModelOptions = {}) {
@@ -186,12 +165,7 @@ export class VeryBasicNet extends Module {
   /** x: [N, 3, 32, 32] → logits [N, 10]. */
   forward(x: Tensor): Tensor {
     checkImages("VeryBasicNet.forward", x, 32);
-    return this.fc.forward(this.#flatten.forward(x));
-  }
-
-  /** dLogits: [N, 10] → dx: [N, 3, 32, 32]. */
-  backward(dy: Tensor): Tensor {
-    return this.#flatten.backward(this.fc.backward(dy));
+    return this.fc.forward(x.view(x.shape[0], -1));
   }
 }
 
@@ -211,8 +185,6 @@ export class BasicNet extends Module {
   readonly fc1: Linear;
   /** Linear(40, 10). */
   readonly fc2: Linear;
-  readonly #flatten = new Flatten();
-  readonly #relu = new ReLU();
 
   /** Builds the model. */
   constructor(options: ModelOptions = {}) {
@@ -225,20 +197,16 @@ export class BasicNet extends Module {
   /** x: [N, 3, 32, 32] → logits [N, 10]. */
   forward(x: Tensor): Tensor {
     checkImages("BasicNet.forward", x, 32);
-    return this.fc2.forward(this.#relu.forward(this.fc1.forward(this.#flatten.forward(x))));
-  }
-
-  /** dLogits: [N, 10] → dx: [N, 3, 32, 32]. */
-  backward(dy: Tensor): Tensor {
-    return this.#flatten.backward(this.fc1.backward(this.#relu.backward(this.fc2.backward(dy))));
+    x = x.view(x.shape[0], -1);
+    x = F.relu(this.fc1.forward(x));
+    return this.fc2.forward(x);
   }
 }
 
 /**
  * The article's `BasicCNN`: Conv(3→8, 5) → ReLU → MaxPool 2 → Conv(8→16, 5) → ReLU → MaxPool 2
- * → flatten(400) → Linear 120 → ReLU → Linear 84 → ReLU → Linear 10; 62,958 parameters. The one
- * `pool` module of the article is applied twice; here a twin without state dict entries serves
- * the second call, since each layer object keeps what its own backward needs.
+ * → flatten(400) → Linear 120 → ReLU → Linear 84 → ReLU → Linear 10; 62,958 parameters. As in
+ * the article, the one `pool` module is applied twice.
  *
  * @example
  * ```ts
@@ -261,16 +229,12 @@ export class BasicCNN extends Module {
   readonly fc2: Linear;
   /** Linear(84, 10). */
   readonly fc3: Linear;
-  readonly #pool2 = new MaxPool2d(2, 2);
-  readonly #relus = [new ReLU(), new ReLU(), new ReLU(), new ReLU()];
-  readonly #flatten = new Flatten();
 
   /** Builds the model. */
   constructor(options: ModelOptions = {}) {
     super();
     const generator = resolveGenerator(options);
     this.conv1 = this.register("conv1", new Conv2d(3, 8, 5, { generator }));
-    this.conv1.inputGrad = false; // images need no gradient
     this.conv2 = this.register("conv2", new Conv2d(8, 16, 5, { generator }));
     this.pool = this.register("pool", new MaxPool2d(2, 2));
     this.fc1 = this.register("fc1", new Linear(16 * 5 * 5, 120, { generator }));
@@ -281,48 +245,12 @@ export class BasicCNN extends Module {
   /** x: [N, 3, 32, 32] → logits [N, 10]. */
   forward(x: Tensor): Tensor {
     checkImages("BasicCNN.forward", x, 32);
-    const [r1, r2, r3, r4] = this.#relus;
-    x = this.pool.forward(r1.forward(this.conv1.forward(x)));
-    x = this.#pool2.forward(r2.forward(this.conv2.forward(x)));
-    x = r3.forward(this.fc1.forward(this.#flatten.forward(x)));
-    return this.fc3.forward(r4.forward(this.fc2.forward(x)));
-  }
-
-  /** dLogits: [N, 10] → dx: [N, 3, 32, 32]. */
-  backward(dy: Tensor): Tensor {
-    const [r1, r2, r3, r4] = this.#relus;
-    dy = this.fc2.backward(r4.backward(this.fc3.backward(dy)));
-    dy = this.#flatten.backward(this.fc1.backward(r3.backward(dy)));
-    dy = this.conv2.backward(r2.backward(this.#pool2.backward(dy)));
-    return this.conv1.backward(r1.backward(this.pool.backward(dy)));
-  }
-}
-
-/**
- * Global pooling → flatten → Linear → log_softmax, the head of the three BatchNorm models.
- * Holds no registered state: the owner registers `out` itself.
- */
-class Head {
-  readonly #pool: AdaptiveAvgPool2d | AdaptiveMaxPool2d;
-  readonly #flatten = new Flatten();
-  readonly #logSoftmax = new LogSoftmax(-1);
-  readonly #out: Linear;
-
-  constructor(kind: "avg" | "max", out: Linear) {
-    this.#pool = kind === "avg" ? new AdaptiveAvgPool2d(1) : new AdaptiveMaxPool2d(1);
-    this.#out = out;
-  }
-
-  forward(x: Tensor): Tensor {
-    return this.#logSoftmax.forward(
-      this.#out.forward(this.#flatten.forward(this.#pool.forward(x))),
-    );
-  }
-
-  backward(dy: Tensor): Tensor {
-    return this.#pool.backward(
-      this.#flatten.backward(this.#out.backward(this.#logSoftmax.backward(dy))),
-    );
+    x = this.pool.forward(F.relu(this.conv1.forward(x)));
+    x = this.pool.forward(F.relu(this.conv2.forward(x)));
+    x = x.view(-1, 16 * 5 * 5);
+    x = F.relu(this.fc1.forward(x));
+    x = F.relu(this.fc2.forward(x));
+    return this.fc3.forward(x);
   }
 }
 
@@ -345,7 +273,6 @@ export class ConvBnNet extends Module {
   readonly layer: ModuleList<BnLayer>;
   /** Linear(l[-1], classes). */
   readonly out: Linear;
-  readonly #head: Head;
 
   /** Builds the model for channel widths `layers` and `classes` outputs. */
   constructor(layers: readonly number[], classes: number, options: ModelOptions = {}) {
@@ -357,7 +284,6 @@ export class ConvBnNet extends Module {
       "conv1",
       new Conv2d(3, layers[0], 5, { stride: 1, padding: 2, generator }),
     );
-    this.conv1.inputGrad = false; // images need no gradient
     this.layer = this.register(
       "layer",
       new ModuleList(
@@ -365,7 +291,6 @@ export class ConvBnNet extends Module {
       ),
     );
     this.out = this.register("out", new Linear(layers.at(-1)!, classes, { generator }));
-    this.#head = new Head("avg", this.out);
   }
 
   /** x: [N, 3, H, W] → log-probabilities [N, classes]. */
@@ -373,14 +298,9 @@ export class ConvBnNet extends Module {
     checkImages("ConvBnNet.forward", x, null);
     x = this.conv1.forward(x);
     for (const l of this.layer) x = l.forward(x);
-    return this.#head.forward(x);
-  }
-
-  /** dLogProbs: [N, classes] → dx: [N, 3, H, W]. */
-  backward(dy: Tensor): Tensor {
-    dy = this.#head.backward(dy);
-    for (let i = this.layer.length - 1; i >= 0; i--) dy = this.layer.at(i).backward(dy);
-    return this.conv1.backward(dy);
+    x = F.adaptiveAvgPool2d(x, 1);
+    x = x.view(x.shape[0], -1);
+    return F.logSoftmax(this.out.forward(x), -1);
   }
 }
 
@@ -406,7 +326,6 @@ export class DeepBnNet extends Module {
   readonly layers2: ModuleList<BnLayer>;
   /** Linear(l[-1], classes). */
   readonly out: Linear;
-  readonly #head: Head;
 
   /** Builds the model for channel widths `layers` and `classes` outputs. */
   constructor(layers: readonly number[], classes: number, options: ModelOptions = {}) {
@@ -418,7 +337,6 @@ export class DeepBnNet extends Module {
       "conv1",
       new Conv2d(3, layers[0], 5, { stride: 1, padding: 2, generator }),
     );
-    this.conv1.inputGrad = false; // images need no gradient
     const widths = layers.slice(1);
     this.layers = this.register(
       "layers",
@@ -429,7 +347,6 @@ export class DeepBnNet extends Module {
       new ModuleList(widths.map((l) => new BnLayer(l, l, { stride: 1, dropout, generator }))),
     );
     this.out = this.register("out", new Linear(layers.at(-1)!, classes, { generator }));
-    this.#head = new Head("max", this.out);
   }
 
   /** x: [N, 3, H, W] → log-probabilities [N, classes]. */
@@ -439,16 +356,9 @@ export class DeepBnNet extends Module {
     for (let i = 0; i < this.layers.length; i++) {
       x = this.layers2.at(i).forward(this.layers.at(i).forward(x));
     }
-    return this.#head.forward(x);
-  }
-
-  /** dLogProbs: [N, classes] → dx: [N, 3, H, W]. */
-  backward(dy: Tensor): Tensor {
-    dy = this.#head.backward(dy);
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      dy = this.layers.at(i).backward(this.layers2.at(i).backward(dy));
-    }
-    return this.conv1.backward(dy);
+    x = F.adaptiveMaxPool2d(x, 1);
+    x = x.view(x.shape[0], -1);
+    return F.logSoftmax(this.out.forward(x), -1);
   }
 }
 
@@ -477,7 +387,6 @@ export class Resnet extends Module {
   readonly layers3: ModuleList<ResnetLayer>;
   /** Linear(l[-1], classes). */
   readonly out: Linear;
-  readonly #head: Head;
 
   /** Builds the model for channel widths `layers` and `classes` outputs. */
   constructor(layers: readonly number[], classes: number, options: ModelOptions = {}) {
@@ -489,7 +398,6 @@ export class Resnet extends Module {
       "conv1",
       new Conv2d(3, layers[0], 5, { stride: 1, padding: 2, generator }),
     );
-    this.conv1.inputGrad = false; // images need no gradient
     const widths = layers.slice(1);
     this.layers = this.register(
       "layers",
@@ -500,7 +408,6 @@ export class Resnet extends Module {
     this.layers2 = this.register("layers2", residuals());
     this.layers3 = this.register("layers3", residuals());
     this.out = this.register("out", new Linear(layers.at(-1)!, classes, { generator }));
-    this.#head = new Head("max", this.out);
   }
 
   /** x: [N, 3, H, W] → log-probabilities [N, classes]. */
@@ -510,16 +417,9 @@ export class Resnet extends Module {
     for (let i = 0; i < this.layers.length; i++) {
       x = this.layers3.at(i).forward(this.layers2.at(i).forward(this.layers.at(i).forward(x)));
     }
-    return this.#head.forward(x);
-  }
-
-  /** dLogProbs: [N, classes] → dx: [N, 3, H, W]. */
-  backward(dy: Tensor): Tensor {
-    dy = this.#head.backward(dy);
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      dy = this.layers.at(i).backward(this.layers2.at(i).backward(this.layers3.at(i).backward(dy)));
-    }
-    return this.conv1.backward(dy);
+    x = F.adaptiveMaxPool2d(x, 1);
+    x = x.view(x.shape[0], -1);
+    return F.logSoftmax(this.out.forward(x), -1);
   }
 }
 

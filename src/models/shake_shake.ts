@@ -9,14 +9,13 @@
  * @module
  */
 
-import { ReLU } from "../nn/activation.ts";
 import { BatchNorm2d } from "../nn/batch_norm2d.ts";
-import { Flatten, Sequential } from "../nn/containers.ts";
+import { Sequential } from "../nn/containers.ts";
 import { Conv2d } from "../nn/conv2d.ts";
 import { type InitOptions, kaimingNormal, resolveGenerator } from "../nn/init.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
-import { AdaptiveAvgPool2d } from "../nn/pooling.ts";
+import * as F from "../ops/functional.ts";
 import { type ShakeLevel, type ShakeMode, ShakeShakeBlock } from "../nn/shake_shake.ts";
 import type { Generator } from "../random.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
@@ -83,9 +82,6 @@ export class ShakeShake26 extends Module {
   readonly stage3: Sequential;
   /** Linear(4K, classes). */
   readonly fc: Linear;
-  readonly #relu = new ReLU();
-  readonly #pool = new AdaptiveAvgPool2d(1);
-  readonly #flatten = new Flatten();
 
   /** Builds the model; see {@link ShakeShakeOptions}. */
   constructor(options: ShakeShakeOptions = {}) {
@@ -106,7 +102,6 @@ export class ShakeShake26 extends Module {
       new Conv2d(3, STEM_WIDTH, 3, { padding: 1, bias: false, generator }),
     );
     this.conv.weight.data.write(kaimingNormal(this.conv.weight.shape, generator, "fan_out"));
-    this.conv.inputGrad = false; // images need no gradient
     this.bn = this.register("bn", new BatchNorm2d(STEM_WIDTH));
     const stage = (inChannels: number, outChannels: number, stride: number): Sequential =>
       new Sequential(
@@ -140,14 +135,8 @@ export class ShakeShake26 extends Module {
     checkShape("ShakeShake26.forward", "x", x, [null, 3, null, null]);
     let h = this.bn.forward(this.conv.forward(x));
     h = this.stage3.forward(this.stage2.forward(this.stage1.forward(h)));
-    return this.fc.forward(this.#flatten.forward(this.#pool.forward(this.#relu.forward(h))));
-  }
-
-  /** dLogits: [N, classes] → dx: [N, 3, H, W]; every parameter gradient accumulates. */
-  backward(dy: Tensor): Tensor {
-    let d = this.#relu.backward(this.#pool.backward(this.#flatten.backward(this.fc.backward(dy))));
-    d = this.stage1.backward(this.stage2.backward(this.stage3.backward(d)));
-    return this.conv.backward(this.bn.backward(d));
+    const pooled = F.adaptiveAvgPool2d(F.relu(h), 1);
+    return this.fc.forward(pooled.view(pooled.shape[0], -1));
   }
 }
 

@@ -1,12 +1,13 @@
 /**
- * Parameter-free activations: `ReLU` and `LogSoftmax` (over the class axis of `[N, K]`).
+ * Parameter-free activations as modules, forward only: `ReLU` and `LogSoftmax` (over the class
+ * axis of `[N, K]`), each one op (src/ops/), so one object may be called any number of times.
  *
  * @module
  */
 
-import { relu, reluBackward } from "../kernels/elementwise.ts";
-import { logSoftmax, logSoftmaxBackward } from "../kernels/loss.ts";
-import { checkShape, type Tensor } from "../tensor.ts";
+import { relu } from "../ops/elementwise.ts";
+import { logSoftmax } from "../ops/loss.ts";
+import type { Tensor } from "../tensor.ts";
 import { Module } from "./module.ts";
 
 /**
@@ -17,30 +18,15 @@ import { Module } from "./module.ts";
  * import { initGpu, ReLU, Tensor } from "@hajime/nn";
  * await initGpu();
  * const act = new ReLU();
- * const y = act.forward(Tensor.from([-1, 2], [2])); // [0, 2]
- * const dx = act.backward(Tensor.from([5, 5], [2])); // [0, 5]
+ * const x = Tensor.from([-1, 2], [2], { requiresGrad: true });
+ * act.forward(x).backward({ gradient: Tensor.from([5, 5], [2]) });
+ * console.log(await x.grad!.read()); // [0, 5]
  * ```
  */
 export class ReLU extends Module {
-  #y: Tensor | null = null;
-
-  /** x: any shape → y: same shape. */
+  /** x: any shape → y: same shape, the `relu` op. */
   forward(x: Tensor): Tensor {
-    checkShape("ReLU.forward", "x", x, x.shape);
-    const y = this.owned("y", x.shape);
-    relu(x, y);
-    this.#y = y;
-    return y;
-  }
-
-  /** dy → dx = dy where the output was positive, else 0. */
-  backward(dy: Tensor): Tensor {
-    const y = this.#y;
-    if (!y) throw new Error("ReLU.backward: call forward first");
-    checkShape("ReLU.backward", "dy", dy, y.shape);
-    const dx = this.owned("dx", y.shape);
-    reluBackward(dy, y, dx);
-    return dx;
+    return relu(x);
   }
 }
 
@@ -58,7 +44,6 @@ export class ReLU extends Module {
 export class LogSoftmax extends Module {
   /** The axis as printed: 1 or −1 (both mean the class axis of `[N, K]`). */
   readonly dim: number;
-  #y: Tensor | null = null;
 
   /** `dim` is 1 or −1: the class axis of `[N, K]`. */
   constructor(dim = 1) {
@@ -69,23 +54,9 @@ export class LogSoftmax extends Module {
     this.dim = dim;
   }
 
-  /** x: [N, K] → y: [N, K]. */
+  /** x: [N, K] → y: [N, K], the `logSoftmax` op. */
   forward(x: Tensor): Tensor {
-    checkShape("LogSoftmax.forward", "x", x, [null, null]);
-    const y = this.owned("y", x.shape);
-    logSoftmax(x, y);
-    this.#y = y;
-    return y;
-  }
-
-  /** dy: [N, K] → dx = dy − exp(y)·Σ dy. */
-  backward(dy: Tensor): Tensor {
-    const y = this.#y;
-    if (!y) throw new Error("LogSoftmax.backward: call forward first");
-    checkShape("LogSoftmax.backward", "dy", dy, y.shape);
-    const dx = this.owned("dx", y.shape);
-    logSoftmaxBackward(dy, y, dx);
-    return dx;
+    return logSoftmax(x, this.dim);
   }
 
   /** `dim=1`. */

@@ -6,11 +6,7 @@
  * @module
  */
 
-import {
-  batchNormBackward,
-  batchNormEvalForward,
-  batchNormTrainForward,
-} from "../kernels/batch_norm.ts";
+import { batchNorm } from "../ops/batch_norm.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 import { Module, Parameter, pythonFloat, type StateEntry } from "./module.ts";
 
@@ -33,7 +29,7 @@ export interface BatchNorm2dOptions {
 /**
  * Batch normalisation over N, H and W for each channel. In training mode it normalises with the
  * batch statistics and updates the running ones (unbiased variance, as PyTorch); in eval mode it
- * uses the running statistics.
+ * uses the running statistics. Each training-mode call updates them, as in PyTorch.
  *
  * @example
  * ```ts
@@ -63,8 +59,6 @@ export class BatchNorm2d extends Module {
   /** Scalar (shape `[]`): training forwards so far, mirrored from a CPU counter. */
   readonly numBatchesTracked: Tensor;
   #batches = 0;
-  #x: Tensor | null = null;
-  #trainedForward = false;
 
   /** Creates the layer: γ = 1, β = 0, running mean 0 and variance 1. */
   constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
@@ -103,65 +97,19 @@ export class BatchNorm2d extends Module {
     );
   }
 
-  /** x: [N, C, H, W] → y: [N, C, H, W]. */
+  /**
+   * x: [N, C, H, W] → y: [N, C, H, W], the `batchNorm` op with this layer's parameters and
+   * running statistics, in the layer's mode; a training forward counts in `num_batches_tracked`.
+   */
   forward(x: Tensor): Tensor {
     checkShape("BatchNorm2d.forward", "x", x, [null, this.numFeatures, null, null]);
-    const y = this.owned("y", x.shape);
-    if (this.training) {
-      const saveMean = this.owned("saveMean", [this.numFeatures]);
-      const saveInvStd = this.owned("saveInvStd", [this.numFeatures]);
-      batchNormTrainForward(
-        x,
-        this.weight.data,
-        this.bias.data,
-        this.runningMean,
-        this.runningVar,
-        y,
-        saveMean,
-        saveInvStd,
-        { momentum: this.momentum, eps: this.eps },
-      );
-      this.numBatchesTracked.fill(++this.#batches);
-    } else {
-      batchNormEvalForward(
-        x,
-        this.weight.data,
-        this.bias.data,
-        this.runningMean,
-        this.runningVar,
-        y,
-        {
-          eps: this.eps,
-        },
-      );
-    }
-    this.#x = x;
-    this.#trainedForward = this.training;
+    const y = batchNorm(x, this.runningMean, this.runningVar, this.weight.data, this.bias.data, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+    if (this.training) this.numBatchesTracked.fill(++this.#batches);
     return y;
-  }
-
-  /** dy: [N, C, H, W] → dx; weight.grad and bias.grad accumulate. Needs a training forward. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    if (!x) throw new Error("BatchNorm2d.backward: call forward first");
-    if (!this.#trainedForward) {
-      throw new Error(
-        "BatchNorm2d.backward: the last forward ran in eval mode; backward needs train()",
-      );
-    }
-    checkShape("BatchNorm2d.backward", "dy", dy, x.shape);
-    const dx = this.owned("dx", x.shape);
-    batchNormBackward(
-      dy,
-      x,
-      this.weight.data,
-      this.owned("saveMean", [this.numFeatures]),
-      this.owned("saveInvStd", [this.numFeatures]),
-      dx,
-      this.weight.grad,
-      this.bias.grad,
-    );
-    return dx;
   }
 
   /** Keeps the CPU counter in step with a loaded `num_batches_tracked`. */

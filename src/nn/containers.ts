@@ -1,12 +1,12 @@
 /**
- * Containers and shape glue: `Sequential` (children run in order, backward in reverse),
- * `ModuleList` (a named list, printed and saved but not callable, as in PyTorch), `Residual`
- * (y = x + f(x)) and `Flatten` (a view, no copy).
+ * Containers and shape glue, forward only (the tape derives their backward): `Sequential`
+ * (children run in order), `ModuleList` (a named list, printed and saved but not callable, as in
+ * PyTorch), `Residual` (y = x + f(x)) and `Flatten` (a view, no copy).
  *
  * @module
  */
 
-import { add } from "../kernels/elementwise.ts";
+import { add } from "../ops/elementwise.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
 import { Module } from "./module.ts";
 
@@ -19,7 +19,7 @@ import { Module } from "./module.ts";
  * await initGpu();
  * const mlp = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
  * const y = mlp.forward(Tensor.zeros([3, 4])); // [3, 2]
- * const dx = mlp.backward(Tensor.full([3, 2], 1)); // [3, 4]
+ * y.backward({ gradient: Tensor.full([3, 2], 1) }); // every Linear's grads accumulate
  * ```
  */
 export class Sequential extends Module {
@@ -48,18 +48,12 @@ export class Sequential extends Module {
     for (const m of this.#modules) x = m.forward(x);
     return x;
   }
-
-  /** dy through every child's backward in reverse order. */
-  backward(dy: Tensor): Tensor {
-    for (let i = this.#modules.length - 1; i >= 0; i--) dy = this.#modules[i].backward(dy);
-    return dy;
-  }
 }
 
 /**
  * A list of modules named `0`, `1`, ... for parameters, state dicts and printing,
- * `nn.ModuleList`. The owner iterates it in its own forward and backward; calling `forward` on
- * the list itself is an error, as in PyTorch.
+ * `nn.ModuleList`. The owner iterates it in its own forward; calling `forward` on the list
+ * itself is an error, as in PyTorch.
  *
  * @example
  * ```ts
@@ -106,11 +100,6 @@ export class ModuleList<T extends Module = Module> extends Module {
     throw new Error("ModuleList.forward: a ModuleList is not callable; iterate its entries");
   }
 
-  /** Not callable: iterate the list in reverse in the owner's backward. */
-  backward(_dy: Tensor): Tensor {
-    throw new Error("ModuleList.backward: a ModuleList is not callable; iterate its entries");
-  }
-
   /** PyTorch's ModuleList print: consecutive identical entries collapse to `(0-3): 4 x ...`. */
   override toString(): string {
     if (this.#modules.length === 0) return `${this.typeName()}()`;
@@ -130,8 +119,8 @@ export class ModuleList<T extends Module = Module> extends Module {
 }
 
 /**
- * A residual connection: y = x + fn(x), dx = dy + fn.backward(dy). `fn` must keep the shape.
- * The child is named `fn`.
+ * A residual connection: y = x + fn(x) (the `add` op). `fn` must keep the shape. The child is
+ * named `fn`.
  *
  * @example
  * ```ts
@@ -155,18 +144,7 @@ export class Residual extends Module {
   forward(x: Tensor): Tensor {
     const fx = this.fn.forward(x);
     checkShape("Residual.forward", "fn(x)", fx, x.shape);
-    const y = this.owned("y", x.shape);
-    add(x, fx, y);
-    return y;
-  }
-
-  /** dy → dy + fn.backward(dy). */
-  backward(dy: Tensor): Tensor {
-    const dfx = this.fn.backward(dy);
-    checkShape("Residual.backward", "fn.backward(dy)", dfx, dy.shape);
-    const dx = this.owned("dx", dy.shape);
-    add(dy, dfx, dx);
-    return dx;
+    return add(x, fx);
   }
 }
 
@@ -182,33 +160,10 @@ export class Residual extends Module {
  * ```
  */
 export class Flatten extends Module {
-  #x: Tensor | null = null;
-  #y: Tensor | null = null;
-  #dy: Tensor | null = null;
-  #dx: Tensor | null = null;
-  #dxFor: Tensor | null = null;
-
-  /** x: [N, ...] → y: [N, product of the rest], a view. */
+  /** x: [N, ...] → y: [N, product of the rest], a view (recorded: its gradient is dy reshaped). */
   forward(x: Tensor): Tensor {
     if (x.shape.length < 1) throw new Error("Flatten.forward: x must have a batch axis");
-    if (x !== this.#x) {
-      this.#x = x;
-      this.#y = x.reshape([x.shape[0], x.size / Math.max(1, x.shape[0])]);
-    }
-    return this.#y!;
-  }
-
-  /** dy: [N, D] → dx: dy viewed in the input's shape. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    if (!x) throw new Error("Flatten.backward: call forward first");
-    checkShape("Flatten.backward", "dy", dy, this.#y!.shape);
-    if (dy !== this.#dy || x !== this.#dxFor) {
-      this.#dy = dy;
-      this.#dxFor = x;
-      this.#dx = dy.reshape(x.shape);
-    }
-    return this.#dx!;
+    return x.reshape([x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]);
   }
 
   /** `start_dim=1, end_dim=-1`. */

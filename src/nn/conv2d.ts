@@ -6,7 +6,7 @@
  * @module
  */
 
-import { conv2dBackward, conv2dForward, conv2dOutputSize } from "../kernels/conv2d.ts";
+import { conv2d } from "../ops/conv2d.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 import { biasInit, type InitOptions, kaimingUniform, resolveGenerator } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
@@ -56,10 +56,11 @@ export class Conv2d extends Module {
   readonly weight: Parameter;
   /** `[out]`, or null without bias. */
   readonly bias: Parameter | null;
-  #x: Tensor | null = null;
-  #yShape: readonly number[] = [];
 
-  /** Creates the layer with PyTorch's default initialisation from the options' generator. */
+  /**
+   * Creates the layer with PyTorch's default initialisation, drawn from the options' generator
+   * or seed, else from the default generator (`manualSeed`).
+   */
   constructor(
     inChannels: number,
     outChannels: number,
@@ -97,46 +98,13 @@ export class Conv2d extends Module {
     );
   }
 
-  /** x: [N, in, H, W] → y: [N, out, OH, OW]. */
+  /** x: [N, in, H, W] → y: [N, out, OH, OW], the `conv2d` op with this layer's parameters. */
   forward(x: Tensor): Tensor {
     checkShape("Conv2d.forward", "x", x, [null, this.inChannels, null, null]);
-    const [n, , h, w] = x.shape;
-    const k = this.kernelSize;
-    const oh = conv2dOutputSize(h, k, this.stride, this.padding);
-    const ow = conv2dOutputSize(w, k, this.stride, this.padding);
-    if (oh < 1 || ow < 1) {
-      throw new Error(
-        `Conv2d.forward: x has shape [${x.shape.join(", ")}], too small for kernel ${k} ` +
-          `with padding ${this.padding}`,
-      );
-    }
-    const y = this.owned("y", [n, this.outChannels, oh, ow]);
-    conv2dForward(x, this.weight.data, this.bias?.data ?? null, y, this.#options());
-    this.#x = x;
-    this.#yShape = y.shape;
-    return y;
-  }
-
-  /** dy: [N, out, OH, OW] → dx: [N, in, H, W]; weight.grad and bias.grad accumulate. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    if (!x) throw new Error("Conv2d.backward: call forward first");
-    checkShape("Conv2d.backward", "dy", dy, this.#yShape);
-    const dx = this.owned("dx", this.inputGrad ? x.shape : [0]);
-    conv2dBackward(
-      dy,
-      x,
-      this.weight.data,
-      this.inputGrad ? dx : null,
-      this.weight.grad,
-      this.bias?.grad ?? null,
-      this.#options(),
-    );
-    return dx;
-  }
-
-  #options(): { stride: number; padding: number } {
-    return { stride: this.stride, padding: this.padding };
+    return conv2d(x, this.weight.data, this.bias?.data ?? null, {
+      stride: this.stride,
+      padding: this.padding,
+    });
   }
 
   /** `3, 16, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)` as PyTorch prints it. */

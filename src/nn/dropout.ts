@@ -1,20 +1,17 @@
 /**
- * Dropout layers: `Dropout` zeroes single elements, `Dropout2d` whole channels, each kept value
- * scaled by 1/(1−p). Active in training mode only; in eval mode both pass the input through. The
- * mask is drawn on the GPU from a seed taken from the layer's `Generator` at every forward.
+ * Dropout layers, forward only: `Dropout` zeroes single elements, `Dropout2d` whole channels,
+ * each kept value scaled by 1/(1−p). Active in training mode only; in eval mode both return the
+ * input itself. The mask is drawn on the GPU from a seed taken from the layer's `Generator` at
+ * every forward (ops `dropout` and `dropout2d`).
  *
  * @module
  */
 
-import { dropout, dropout2d, dropout2dBackward, dropoutBackward } from "../kernels/elementwise.ts";
+import { checkDropoutP, dropout, dropout2d } from "../ops/elementwise.ts";
 import type { Generator } from "../random.ts";
-import { checkShape, type Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { type InitOptions, resolveGenerator } from "./init.ts";
 import { Module, pythonFloat } from "./module.ts";
-
-function checkP(owner: string, p: number): void {
-  if (!(p >= 0 && p < 1)) throw new Error(`${owner}: p must be in [0, 1), got ${p}`);
-}
 
 /**
  * Elementwise dropout, `nn.Dropout(p)`.
@@ -32,36 +29,21 @@ export class Dropout extends Module {
   readonly p: number;
   /** Where the per-forward mask seeds come from (a trainer may share its own). */
   generator: Generator;
-  #mask: Tensor | null = null;
-  #dropped = false;
 
-  /** Zeroes each element with probability `p` (default 0.5) in training mode. */
+  /**
+   * Zeroes each element with probability `p` (default 0.5) in training mode; seeds from the
+   * options' generator or seed, else the default generator.
+   */
   constructor(p = 0.5, options: InitOptions = {}) {
     super();
-    checkP("Dropout", p);
+    checkDropoutP("Dropout", p);
     this.p = p;
     this.generator = resolveGenerator(options);
   }
 
   /** x: any shape → y: same shape (x itself in eval mode). */
   forward(x: Tensor): Tensor {
-    checkShape("Dropout.forward", "x", x, x.shape);
-    this.#dropped = this.training;
-    if (!this.training) return x;
-    const y = this.owned("y", x.shape);
-    this.#mask = this.owned("mask", x.shape);
-    dropout(x, y, this.#mask, { p: this.p, seed: this.generator.nextU32() });
-    return y;
-  }
-
-  /** dy → dx = dy·mask (dy itself after an eval forward). */
-  backward(dy: Tensor): Tensor {
-    if (!this.#dropped) return dy;
-    const mask = this.#mask!;
-    checkShape("Dropout.backward", "dy", dy, mask.shape);
-    const dx = this.owned("dx", mask.shape);
-    dropoutBackward(dy, mask, dx);
-    return dx;
+    return dropout(x, this.p, { training: this.training, generator: this.generator });
   }
 
   /** `p=0.5, inplace=False`. */
@@ -86,38 +68,21 @@ export class Dropout2d extends Module {
   readonly p: number;
   /** Where the per-forward mask seeds come from (a trainer may share its own). */
   generator: Generator;
-  #mask: Tensor | null = null;
-  #x: Tensor | null = null;
-  #dropped = false;
 
-  /** Zeroes each channel of each image with probability `p` (default 0.5) in training mode. */
+  /**
+   * Zeroes each channel of each image with probability `p` (default 0.5) in training mode;
+   * seeds from the options' generator or seed, else the default generator.
+   */
   constructor(p = 0.5, options: InitOptions = {}) {
     super();
-    checkP("Dropout2d", p);
+    checkDropoutP("Dropout2d", p);
     this.p = p;
     this.generator = resolveGenerator(options);
   }
 
   /** x: [N, C, H, W] → y: same shape (x itself in eval mode). */
   forward(x: Tensor): Tensor {
-    checkShape("Dropout2d.forward", "x", x, [null, null, null, null]);
-    this.#dropped = this.training;
-    if (!this.training) return x;
-    const y = this.owned("y", x.shape);
-    this.#mask = this.owned("mask", [x.shape[0], x.shape[1]]);
-    dropout2d(x, y, this.#mask, { p: this.p, seed: this.generator.nextU32() });
-    this.#x = x;
-    return y;
-  }
-
-  /** dy: [N, C, H, W] → dx = dy·mask[n, c] (dy itself after an eval forward). */
-  backward(dy: Tensor): Tensor {
-    if (!this.#dropped) return dy;
-    const x = this.#x!;
-    checkShape("Dropout2d.backward", "dy", dy, x.shape);
-    const dx = this.owned("dx", x.shape);
-    dropout2dBackward(dy, this.#mask!, dx);
-    return dx;
+    return dropout2d(x, this.p, { training: this.training, generator: this.generator });
   }
 
   /** `p=0.2, inplace=False`. */

@@ -6,10 +6,11 @@
  * @module
  */
 
-import { Generator } from "../random.ts";
+import { defaultGenerator, Generator } from "../random.ts";
 
 /**
- * Where a layer's initial values come from: a generator to share, or a seed for a fresh one.
+ * Where a layer's initial values come from: a generator to share, or a seed for a fresh one;
+ * with neither, the default generator (`manualSeed` reseeds it), as in PyTorch.
  *
  * @example
  * ```ts
@@ -19,15 +20,17 @@ import { Generator } from "../random.ts";
  * ```
  */
 export interface InitOptions {
-  /** Seed of a fresh generator (0 when neither this nor `generator` is given). */
+  /** Seed of a fresh generator for this layer (or model) alone. */
   seed?: number;
   /** A generator to draw from; a model passes one to all its layers, in construction order. */
   generator?: Generator;
 }
 
 /**
- * The generator `options` names: `options.generator`, else a new one seeded with `options.seed`
- * (default 0), so the same seed always gives the same model.
+ * The generator `options` names: `options.generator`, else a new one seeded with
+ * `options.seed`, so the same seed always gives the same layer or model; else the shared
+ * default generator (`defaultGenerator()`, reseeded by `manualSeed`), so that layers built
+ * one after another get different weights.
  *
  * @example
  * ```ts
@@ -36,7 +39,8 @@ export interface InitOptions {
  * ```
  */
 export function resolveGenerator(options: InitOptions = {}): Generator {
-  return options.generator ?? new Generator(options.seed ?? 0);
+  if (options.generator) return options.generator;
+  return options.seed === undefined ? defaultGenerator() : new Generator(options.seed);
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { linearBackward, linearForward } from "../kernels/matmul.ts";
+import { linear } from "../ops/linear.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 import { biasInit, type InitOptions, kaimingUniform, resolveGenerator } from "./init.ts";
 import { Module, Parameter } from "./module.ts";
@@ -33,7 +33,7 @@ export interface LinearOptions extends InitOptions {
  * await initGpu();
  * const fc = new Linear(3072, 10, { seed: 0 });
  * const y = fc.forward(Tensor.zeros([32, 3072])); // [32, 10]
- * const dx = fc.backward(Tensor.full([32, 10], 1)); // [32, 3072]; fc.weight.grad accumulates
+ * y.backward({ gradient: Tensor.full([32, 10], 1) }); // fc.weight.grad, fc.bias.grad accumulate
  * ```
  */
 export class Linear extends Module {
@@ -45,9 +45,11 @@ export class Linear extends Module {
   readonly weight: Parameter;
   /** `[out]`, or null without bias. */
   readonly bias: Parameter | null;
-  #x: Tensor | null = null;
 
-  /** Creates the layer with PyTorch's default initialisation from the options' generator. */
+  /**
+   * Creates the layer with PyTorch's default initialisation, drawn from the options' generator
+   * or seed, else from the default generator (`manualSeed`).
+   */
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
     for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
@@ -67,30 +69,10 @@ export class Linear extends Module {
     );
   }
 
-  /** x: [N, in] → y: [N, out]. */
+  /** x: [N, in] → y: [N, out], the `linear` op with this layer's parameters. */
   forward(x: Tensor): Tensor {
     checkShape("Linear.forward", "x", x, [null, this.inFeatures]);
-    const y = this.owned("y", [x.shape[0], this.outFeatures]);
-    linearForward(x, this.weight.data, this.bias?.data ?? null, y);
-    this.#x = x;
-    return y;
-  }
-
-  /** dy: [N, out] → dx: [N, in]; weight.grad += dyᵀ·x, bias.grad += Σₙ dy. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    if (!x) throw new Error("Linear.backward: call forward first");
-    checkShape("Linear.backward", "dy", dy, [x.shape[0], this.outFeatures]);
-    const dx = this.owned("dx", this.inputGrad ? x.shape : [0]);
-    linearBackward(
-      dy,
-      x,
-      this.weight.data,
-      this.inputGrad ? dx : null,
-      this.weight.grad,
-      this.bias?.grad ?? null,
-    );
-    return dx;
+    return linear(x, this.weight.data, this.bias?.data ?? null);
   }
 
   /** `in_features=3072, out_features=10, bias=True`. */

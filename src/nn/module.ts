@@ -1,39 +1,42 @@
 /**
- * The layer object model: `Module` (forward and backward side by side, parameters, buffers,
- * train/eval, state dicts with PyTorch's dotted names, PyTorch-style printing) and `Parameter`
- * (a tensor and its accumulated gradient).
+ * The layer object model: `Module` (a `forward` only, parameters, buffers, train/eval, state
+ * dicts with PyTorch's dotted names, PyTorch-style printing) and `Parameter` (a leaf tensor that
+ * requires a gradient, and that gradient).
  *
- * Layers follow llm.c's discipline: `forward` keeps what `backward` needs, and every output or
- * input-gradient tensor is owned by its layer, allocated once per input shape and reused, so a
- * training loop allocates nothing per step and binds the same buffers every step.
+ * Modules hold no per-call state: their forward calls ops (src/ops/), which record what
+ * backward needs on the tape (src/autograd.ts), so a module may be called any number of times in
+ * a step and `loss.backward()` derives every gradient.
  *
  * @module
  */
 
-import { type DType, Tensor } from "../tensor.ts";
+import { beginStep, callModel } from "../autograd.ts";
+import { Tensor } from "../tensor.ts";
 
 /**
- * A trainable tensor and its gradient (same shape, zero-initialised). Backward passes add into
- * `grad`; `Module.zeroGrad()` clears it.
+ * A trainable leaf tensor (`data`, which requires a gradient) and its gradient (same shape,
+ * zero-initialised). `loss.backward()` adds into `grad`; `zeroGrad()` clears it.
  *
  * @example
  * ```ts
  * import { initGpu, Parameter, Tensor } from "@hajime/nn";
  * await initGpu();
  * const w = new Parameter(Tensor.zeros([10, 3], { label: "Example.weight" }));
- * console.log(w.grad.shape); // [10, 3]
+ * console.log(w.grad.shape, w.data.requiresGrad); // [10, 3] true
  * ```
  */
 export class Parameter {
-  /** The values. */
+  /** The values: a leaf that requires a gradient; ops take it as they take any tensor. */
   readonly data: Tensor;
-  /** The accumulated gradient, same shape as `data`. */
+  /** The accumulated gradient, same shape as `data` (`data.grad` is the same tensor). */
   readonly grad: Tensor;
 
   /** Wraps `data` and allocates a zero gradient labelled `<label>.grad`. */
   constructor(data: Tensor) {
     this.data = data;
     this.grad = Tensor.zeros(data.shape, { label: `${data.label}.grad` });
+    data.requiresGrad = true;
+    data.grad = this.grad;
   }
 
   /** The shape of `data`. */
@@ -92,21 +95,17 @@ function addIndent(text: string, spaces: number): string {
 /**
  * The base of every layer and model. Subclasses register children, parameters and buffers in
  * their constructor (the order is the order of `stateDict()` and of `toString()`), and implement
- * `forward` and `backward` next to each other.
+ * `forward` only: `loss.backward()` derives the gradients from what the forward's ops recorded.
  *
  * @example
  * ```ts
- * import { initGpu, Linear, Module, ReLU, Tensor } from "@hajime/nn";
+ * import { F, initGpu, Linear, Module, Tensor } from "@hajime/nn";
  * await initGpu();
  * class Mlp extends Module {
- *   fc1: Linear = this.register("fc1", new Linear(4, 8, { seed: 1 }));
- *   act: ReLU = new ReLU(); // functional, like F.relu: not registered, not printed
- *   fc2: Linear = this.register("fc2", new Linear(8, 2, { seed: 2 }));
+ *   fc1: Linear = this.register("fc1", new Linear(4, 8));
+ *   fc2: Linear = this.register("fc2", new Linear(8, 2));
  *   forward(x: Tensor): Tensor {
- *     return this.fc2.forward(this.act.forward(this.fc1.forward(x)));
- *   }
- *   backward(dy: Tensor): Tensor {
- *     return this.fc1.backward(this.act.backward(this.fc2.backward(dy)));
+ *     return this.fc2.forward(F.relu(this.fc1.forward(x)));
  *   }
  * }
  * const model = new Mlp();
@@ -116,29 +115,32 @@ function addIndent(text: string, spaces: number): string {
 export abstract class Module {
   /** True in training mode (the default); BatchNorm and dropout behave differently in eval. */
   training = true;
-  /**
-   * False when nothing needs the gradient of this layer's input, as for a model's first layer
-   * (PyTorch computes none for images, which do not require grad). Linear and Conv2d then skip
-   * the input-gradient kernels and `backward` returns an empty tensor of shape [0].
-   */
-  inputGrad = true;
   #children: [string, Module][] = [];
   #parameters: [string, Parameter][] = [];
   #buffers: [string, Tensor][] = [];
-  #owned = new Map<string, Tensor<DType>>();
 
   /**
-   * Runs the layer on `x` and returns its output. The output is owned by the module and stays
-   * valid until its next `forward`; the module keeps what `backward` needs.
+   * Wraps the subclass's `forward` so that a top-level model call may begin a new step of
+   * op-made tensors (src/autograd.ts: how long they live).
+   */
+  constructor() {
+    const forward = (this as unknown as { forward: unknown }).forward;
+    Object.defineProperty(this, "forward", {
+      value: (...inputs: Tensor[]): Tensor =>
+        callModel(
+          () => (forward as (...xs: Tensor[]) => Tensor).apply(this, inputs),
+          this.training,
+        ),
+      writable: true,
+      configurable: true,
+    });
+  }
+
+  /**
+   * Runs the module on `x` and returns its output, made by ops (recorded for `backward()` when
+   * an input or a parameter requires a gradient).
    */
   abstract forward(x: Tensor): Tensor;
-
-  /**
-   * Back-propagates `dy` (the gradient of the loss with respect to the last output): adds the
-   * parameter gradients into each `Parameter.grad` and returns the gradient with respect to the
-   * last input, owned by the module.
-   */
-  abstract backward(dy: Tensor): Tensor;
 
   /** The class name PyTorch prints (`Conv2d`, `BnLayer`, ...). */
   typeName(): string {
@@ -184,26 +186,6 @@ export abstract class Module {
     const taken = [...this.#children, ...this.#parameters, ...this.#buffers]
       .some(([n]) => n === name);
     if (taken) throw new Error(`${this.typeName()}: name "${name}" is already registered`);
-  }
-
-  /**
-   * A tensor owned by this module under `name` with `shape`: the same tensor while the shape
-   * stays, a fresh one (the old one disposed) when it changes. Layers keep their outputs and
-   * input gradients here, so steady-state steps allocate nothing.
-   */
-  protected owned<D extends DType = "f32">(
-    name: string,
-    shape: readonly number[],
-    dtype: D = "f32" as D,
-  ): Tensor<D> {
-    const current = this.#owned.get(name);
-    if (current && current.dtype === dtype && sameShape(current.shape, shape)) {
-      return current as Tensor<D>;
-    }
-    current?.dispose();
-    const tensor = Tensor.empty<D>(shape, { dtype, label: `${this.typeName()}.${name}` });
-    this.#owned.set(name, tensor as Tensor<DType>);
-    return tensor;
   }
 
   /** Direct children with their names, in registration order. */
@@ -256,8 +238,9 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Records a fill of every parameter gradient with 0. */
+  /** Records a fill of every parameter gradient with 0; begins a new step (src/autograd.ts). */
   zeroGrad(): void {
+    beginStep();
     for (const p of this.parameters()) p.grad.fill(0);
   }
 
@@ -346,8 +329,6 @@ export abstract class Module {
     for (const [, module] of this.namedModules()) {
       for (const [, p] of module.#parameters) p.dispose();
       for (const [, t] of module.#buffers) t.dispose();
-      for (const t of module.#owned.values()) t.dispose();
-      module.#owned.clear();
     }
   }
 

@@ -1,19 +1,19 @@
 /**
- * Pooling layers on NCHW batches: `MaxPool2d` (no padding, floor mode), and the global pools
- * `AdaptiveAvgPool2d(1)` and `AdaptiveMaxPool2d(1)` whose `[N, C, 1, 1]` outputs feed a `Flatten`.
+ * Pooling layers on NCHW batches, forward only: `MaxPool2d` (no padding, floor mode), and the
+ * global pools `AdaptiveAvgPool2d(1)` and `AdaptiveMaxPool2d(1)` whose `[N, C, 1, 1]` outputs
+ * feed a `Flatten`. Each is one op (src/ops/pool.ts), so one object (the article's `self.pool`)
+ * may be applied any number of times.
  *
  * @module
  */
 
 import {
-  adaptiveAvgPool1Backward,
-  adaptiveAvgPool1Forward,
-  adaptiveMaxPool1Backward,
-  adaptiveMaxPool1Forward,
-  maxPool2dBackward,
-  maxPool2dForward,
-} from "../kernels/pool.ts";
-import { checkShape, type Tensor } from "../tensor.ts";
+  adaptiveAvgPool2d,
+  adaptiveMaxPool2d,
+  checkAdaptiveOutputSize,
+  maxPool2d,
+} from "../ops/pool.ts";
+import type { Tensor } from "../tensor.ts";
 import { Module } from "./module.ts";
 
 /**
@@ -33,8 +33,6 @@ export class MaxPool2d extends Module {
   readonly kernelSize: number;
   /** Step between windows. */
   readonly stride: number;
-  #x: Tensor | null = null;
-  #argmax: Tensor<"i32"> | null = null;
 
   /** A `kernelSize`×`kernelSize` window moved by `stride` (default `kernelSize`). */
   constructor(kernelSize: number, stride: number = kernelSize) {
@@ -48,53 +46,15 @@ export class MaxPool2d extends Module {
     this.stride = stride;
   }
 
-  /** x: [N, C, H, W] → y: [N, C, ⌊(H−k)/s⌋+1, ⌊(W−k)/s⌋+1]. */
+  /** x: [N, C, H, W] → y: [N, C, ⌊(H−k)/s⌋+1, ⌊(W−k)/s⌋+1], the `maxPool2d` op. */
   forward(x: Tensor): Tensor {
-    checkShape("MaxPool2d.forward", "x", x, [null, null, null, null]);
-    const [n, c, h, w] = x.shape;
-    const k = this.kernelSize;
-    if (h < k || w < k) {
-      throw new Error(
-        `MaxPool2d.forward: x has shape [${x.shape.join(", ")}], smaller than ${k}×${k}`,
-      );
-    }
-    const shape = [
-      n,
-      c,
-      Math.floor((h - k) / this.stride) + 1,
-      Math.floor((w - k) / this.stride) + 1,
-    ];
-    const y = this.owned("y", shape);
-    const argmax = this.owned("argmax", shape, "i32");
-    maxPool2dForward(x, y, argmax, { kernel: k, stride: this.stride });
-    this.#x = x;
-    this.#argmax = argmax;
-    return y;
-  }
-
-  /** dy: [N, C, OH, OW] → dx: [N, C, H, W], zero except where a maximum was taken. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    const argmax = this.#argmax;
-    if (!x || !argmax) throw new Error("MaxPool2d.backward: call forward first");
-    checkShape("MaxPool2d.backward", "dy", dy, argmax.shape);
-    const dx = this.owned("dx", x.shape);
-    maxPool2dBackward(dy, argmax, dx);
-    return dx;
+    return maxPool2d(x, this.kernelSize, this.stride);
   }
 
   /** `kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False`. */
   override extraRepr(): string {
     return `kernel_size=${this.kernelSize}, stride=${this.stride}, padding=0, dilation=1, ` +
       "ceil_mode=False";
-  }
-}
-
-function checkOutputSize(owner: string, outputSize: number): void {
-  if (outputSize !== 1) {
-    throw new Error(
-      `${owner}: only output_size 1 (global pooling) is supported, got ${outputSize}`,
-    );
   }
 }
 
@@ -109,33 +69,15 @@ function checkOutputSize(owner: string, outputSize: number): void {
  * ```
  */
 export class AdaptiveAvgPool2d extends Module {
-  #x: Tensor | null = null;
-
   /** Only `outputSize` 1 exists: the article's `F.adaptive_avg_pool2d(x, 1)`. */
   constructor(outputSize = 1) {
     super();
-    checkOutputSize("AdaptiveAvgPool2d", outputSize);
+    checkAdaptiveOutputSize("AdaptiveAvgPool2d", outputSize);
   }
 
   /** x: [N, C, H, W] → y: [N, C, 1, 1], the mean of each channel. */
   forward(x: Tensor): Tensor {
-    checkShape("AdaptiveAvgPool2d.forward", "x", x, [null, null, null, null]);
-    const [n, c] = x.shape;
-    const y = this.owned("y", [n, c, 1, 1]);
-    adaptiveAvgPool1Forward(x, y.reshape([n, c]));
-    this.#x = x;
-    return y;
-  }
-
-  /** dy: [N, C, 1, 1] → dx: [N, C, H, W] = dy / (H·W). */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    if (!x) throw new Error("AdaptiveAvgPool2d.backward: call forward first");
-    const [n, c] = x.shape;
-    checkShape("AdaptiveAvgPool2d.backward", "dy", dy, [n, c, 1, 1]);
-    const dx = this.owned("dx", x.shape);
-    adaptiveAvgPool1Backward(dy.reshape([n, c]), dx);
-    return dx;
+    return adaptiveAvgPool2d(x, 1);
   }
 
   /** `output_size=1`. */
@@ -155,33 +97,15 @@ export class AdaptiveAvgPool2d extends Module {
  * ```
  */
 export class AdaptiveMaxPool2d extends Module {
-  #x: Tensor | null = null;
-
   /** Only `outputSize` 1 exists: the article's `F.adaptive_max_pool2d(x, 1)`. */
   constructor(outputSize = 1) {
     super();
-    checkOutputSize("AdaptiveMaxPool2d", outputSize);
+    checkAdaptiveOutputSize("AdaptiveMaxPool2d", outputSize);
   }
 
   /** x: [N, C, H, W] → y: [N, C, 1, 1], the maximum of each channel. */
   forward(x: Tensor): Tensor {
-    checkShape("AdaptiveMaxPool2d.forward", "x", x, [null, null, null, null]);
-    const [n, c] = x.shape;
-    const y = this.owned("y", [n, c, 1, 1]);
-    adaptiveMaxPool1Forward(x, y.reshape([n, c]), this.owned("argmax", [n, c], "i32"));
-    this.#x = x;
-    return y;
-  }
-
-  /** dy: [N, C, 1, 1] → dx: [N, C, H, W], the gradient at each channel's maximum, 0 elsewhere. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    if (!x) throw new Error("AdaptiveMaxPool2d.backward: call forward first");
-    const [n, c] = x.shape;
-    checkShape("AdaptiveMaxPool2d.backward", "dy", dy, [n, c, 1, 1]);
-    const dx = this.owned("dx", x.shape);
-    adaptiveMaxPool1Backward(dy.reshape([n, c]), this.owned("argmax", [n, c], "i32"), dx);
-    return dx;
+    return adaptiveMaxPool2d(x, 1);
   }
 
   /** `output_size=1`. */

@@ -7,28 +7,17 @@
  * PyTorch port by hysts: `residual_path1`, `residual_path2` (each `conv1`, `bn1`, `conv2`, `bn2`,
  * no conv biases) and, where the width or the stride changes, `shortcut` (`conv1`, `conv2`, `bn`).
  * The ReLU that opens both paths and the downsampling shortcut is computed once per block: the
- * three see the same `relu(x)`, and their input gradients are summed before one ReLU backward.
+ * three see the same `relu(x)`, and the tape sums their gradients before its backward.
+ *
+ * Every module here is forward-only: the ops record what `loss.backward()` needs.
  *
  * @module
  */
 
-import {
-  add,
-  addInto,
-  relu,
-  reluBackward,
-  shakeMix,
-  shakeMixBackward,
-} from "../kernels/elementwise.ts";
-import {
-  concatChannels,
-  shiftSubsample,
-  shiftSubsampleBackward,
-  splitChannels,
-} from "../kernels/pool.ts";
+import { isGradEnabled, opTensor, passGradient, record } from "../autograd.ts";
+import * as F from "../ops/functional.ts";
 import type { Generator } from "../random.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
-import { ReLU } from "./activation.ts";
 import { BatchNorm2d } from "./batch_norm2d.ts";
 import { Conv2d } from "./conv2d.ts";
 import { type InitOptions, kaimingNormal, resolveGenerator } from "./init.ts";
@@ -141,7 +130,6 @@ export class ResidualPath extends Module {
   readonly conv2: Conv2d;
   /** BatchNorm2d(out). */
   readonly bn2: BatchNorm2d;
-  readonly #relu: ReLU = new ReLU();
 
   /** `inChannels` → `outChannels` at `stride`; He-normal weights from `generator`. */
   constructor(inChannels: number, outChannels: number, stride: number, generator: Generator) {
@@ -154,14 +142,8 @@ export class ResidualPath extends Module {
 
   /** x: [N, in, H, W] (already through the block's ReLU) → [N, out, ⌈H/s⌉, ⌈W/s⌉]. */
   forward(x: Tensor): Tensor {
-    const h = this.#relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    const h = F.relu(this.bn1.forward(this.conv1.forward(x)));
     return this.bn2.forward(this.conv2.forward(h));
-  }
-
-  /** dy → dx (overwritten, owned by conv1); parameter gradients accumulate. */
-  backward(dy: Tensor): Tensor {
-    const dh = this.#relu.backward(this.conv2.backward(this.bn2.backward(dy)));
-    return this.conv1.backward(this.bn1.backward(dh));
   }
 }
 
@@ -192,7 +174,6 @@ export class DownsamplingShortcut extends Module {
   readonly conv2: Conv2d;
   /** BatchNorm2d(out) over the concatenation. */
   readonly bn: BatchNorm2d;
-  #x: Tensor | null = null;
 
   /** `inChannels` → `outChannels` (even) at `stride`; He-normal weights from `generator`. */
   constructor(inChannels: number, outChannels: number, stride: number, generator: Generator) {
@@ -215,38 +196,12 @@ export class DownsamplingShortcut extends Module {
   /** x: [N, in, H, W] (already through the block's ReLU) → [N, out, ⌈H/s⌉, ⌈W/s⌉]. */
   forward(x: Tensor): Tensor {
     checkShape("DownsamplingShortcut.forward", "x", x, [null, this.conv1.inChannels, null, null]);
-    const [n, c, h, w] = x.shape;
-    const sub = [n, c, Math.ceil(h / this.stride), Math.ceil(w / this.stride)];
-    const s1 = this.owned("sample1", sub);
-    const s2 = this.owned("sample2", sub);
-    shiftSubsample(x, s1, { stride: this.stride, shift: 0 });
-    shiftSubsample(x, s2, { stride: this.stride, shift: DownsamplingShortcut.SHIFT });
-    const f1 = this.conv1.forward(s1);
-    const f2 = this.conv2.forward(s2);
-    const joined = this.owned("joined", [n, 2 * f1.shape[1], sub[2], sub[3]]);
-    concatChannels(f1, f2, joined);
-    this.#x = x;
-    return this.bn.forward(joined);
-  }
-
-  /** dy: [N, out, ⌈H/s⌉, ⌈W/s⌉] → dx: [N, in, H, W] (owned); parameter gradients accumulate. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    if (!x) throw new Error("DownsamplingShortcut.backward: call forward first");
-    const dJoined = this.bn.backward(dy);
-    const [n, c, oh, ow] = dJoined.shape;
-    const d1 = this.owned("dFlow1", [n, c / 2, oh, ow]);
-    const d2 = this.owned("dFlow2", [n, c / 2, oh, ow]);
-    splitChannels(dJoined, d1, d2);
-    const dx = this.owned("dx", x.shape);
-    const dShifted = this.owned("dxShifted", x.shape);
-    shiftSubsampleBackward(this.conv1.backward(d1), dx, { stride: this.stride, shift: 0 });
-    shiftSubsampleBackward(this.conv2.backward(d2), dShifted, {
-      stride: this.stride,
-      shift: DownsamplingShortcut.SHIFT,
-    });
-    addInto(dx, dShifted);
-    return dx;
+    const stride = this.stride;
+    const flow1 = this.conv1.forward(F.shiftSubsample(x, { stride, shift: 0 }));
+    const flow2 = this.conv2.forward(
+      F.shiftSubsample(x, { stride, shift: DownsamplingShortcut.SHIFT }),
+    );
+    return this.bn.forward(F.concatChannels(flow1, flow2));
   }
 }
 
@@ -255,10 +210,13 @@ export class DownsamplingShortcut extends Module {
  * the shortcut is the identity, or a {@link DownsamplingShortcut} of `relu x` when the width or
  * the stride changes. In training, each forward draws α and each backward draws β per image (or
  * per batch) from the block's generator as `mode` says, and the backward sends β·g to
- * `residual_path1` and (1 − β)·g to `residual_path2`; in eval mode α = 0.5.
+ * `residual_path1` and (1 − β)·g to `residual_path2`. In eval mode α = 0.5, and a backward is
+ * the true gradient of that average (β = 0.5).
  *
- * The coefficients live in two small `[N]` tensors owned by the block, filled by `Tensor.write`
- * from the CPU draws each step.
+ * β is drawn when the gradient reaches the block's output, as a hand-written backward would draw
+ * it: a step draws every block's α in forward order, then every β in reverse order, so a seeded
+ * run repeats and a checkpoint of the generator resumes it exactly. Each call draws its own
+ * coefficients, so a block may be called several times in a step.
  *
  * @example
  * ```ts
@@ -266,8 +224,8 @@ export class DownsamplingShortcut extends Module {
  * await initGpu();
  * const block = new ShakeShakeBlock(16, 32, { stride: 2, seed: 0 });
  * const y = block.forward(Tensor.zeros([4, 16, 32, 32])); // [4, 32, 16, 16], fresh α per image
- * const dx = block.backward(Tensor.full([4, 32, 16, 16], 1)); // fresh β per image
- * console.log(block.toString());
+ * y.backward({ gradient: Tensor.full([4, 32, 16, 16], 1) }); // fresh β per image
+ * console.log(block.toString(), block.lastAlpha, block.lastBeta);
  * ```
  */
 export class ShakeShakeBlock extends Module {
@@ -292,10 +250,6 @@ export class ShakeShakeBlock extends Module {
   #fixed: { alpha: Float32Array; beta: Float32Array } | null = null;
   #alpha: Float32Array = new Float32Array(0);
   #beta: Float32Array | null = null;
-  #x: Tensor | null = null;
-  #xr: Tensor | null = null;
-  #yShape: readonly number[] = [];
-  #trainedForward = false;
 
   /** `inChannels` → `outChannels`; He-normal conv weights from the options' generator. */
   constructor(inChannels: number, outChannels: number, options: ShakeShakeBlockOptions = {}) {
@@ -380,70 +334,58 @@ export class ShakeShakeBlock extends Module {
     return out;
   }
 
-  #checkFixed(name: "alpha" | "beta", values: Float32Array, n: number): Float32Array {
-    if (values.length !== n) {
+  /** The forward's α for a batch of `n`: 0.5 in eval, else fixed or drawn as `mode` says. */
+  #forwardAlpha(n: number): Float32Array {
+    if (!this.training) return new Float32Array(n).fill(0.5);
+    if (!this.#fixed) return this.#coefficients(n, this.mode.startsWith("shake-"));
+    if (this.#fixed.alpha.length !== n) {
       throw new Error(
-        `ShakeShakeBlock: fixed ${name} has ${values.length} values, the batch has ${n} images`,
+        `ShakeShakeBlock: fixed alpha has ${this.#fixed.alpha.length} values, the batch has ` +
+          `${n} images`,
       );
     }
-    return values;
+    return this.#fixed.alpha;
+  }
+
+  /** The backward's β for the forward that used `alpha`: fixed, α, drawn or 0.5 by `mode`. */
+  #backwardBeta(alpha: Float32Array): Float32Array {
+    if (this.#fixed) return this.#fixed.beta;
+    if (this.mode.endsWith("-keep")) return alpha;
+    return this.#coefficients(alpha.length, this.mode.endsWith("-shake"));
+  }
+
+  /**
+   * `y` unchanged (a view) whose gradient, when it arrives, first draws β into `beta` (read by
+   * the mix's backward, which runs after this one).
+   */
+  #drawBetaInBackward(y: Tensor, beta: Tensor, alpha: Float32Array): Tensor {
+    const out = y.detach();
+    record("ShakeShakeBlock.beta", [y], out, (dy, [dyIn]) => {
+      this.#beta = this.#backwardBeta(alpha);
+      beta.write(this.#beta);
+      passGradient(dyIn, dy);
+    });
+    return out;
   }
 
   /** x: [N, in, H, W] → y: [N, out, ⌈H/s⌉, ⌈W/s⌉]. */
   forward(x: Tensor): Tensor {
     checkShape("ShakeShakeBlock.forward", "x", x, [null, this.inChannels, null, null]);
     const n = x.shape[0];
-    if (!this.training) this.#alpha = new Float32Array(n).fill(0.5);
-    else if (this.#fixed) this.#alpha = this.#checkFixed("alpha", this.#fixed.alpha, n);
-    else this.#alpha = this.#coefficients(n, this.mode.startsWith("shake-"));
-    const alpha = this.owned("alpha", [n]);
-    alpha.write(this.#alpha);
+    const alphaValues = this.#forwardAlpha(n);
+    this.#alpha = alphaValues;
+    const alpha = opTensor([n], { label: "ShakeShakeBlock.alpha" }).write(alphaValues);
+    // In eval a backward is the average's true gradient (β = α = 0.5); noGrad has none.
+    const drawsBeta = this.training && isGradEnabled();
+    const beta = drawsBeta ? opTensor([n], { label: "ShakeShakeBlock.beta" }) : alpha;
 
-    const xr = this.owned("xRelu", x.shape);
-    relu(x, xr);
+    const xr = F.relu(x);
     const h1 = this.residualPath1.forward(xr);
     const h2 = this.residualPath2.forward(xr);
-    const mixed = this.owned("mixed", h1.shape);
-    shakeMix(h1, h2, alpha, mixed);
+    const mixed = F.shakeMix(h1, h2, alpha, beta);
     const skip = this.shortcut ? this.shortcut.forward(xr) : x;
-    checkShape("ShakeShakeBlock.forward", "shortcut", skip, h1.shape);
-    const y = this.owned("y", h1.shape);
-    add(mixed, skip, y);
-    this.#x = x;
-    this.#xr = xr;
-    this.#yShape = y.shape;
-    this.#trainedForward = this.training;
-    return y;
-  }
-
-  /** dy → dx (owned); β·dy goes to `residual_path1`, (1 − β)·dy to `residual_path2`. */
-  backward(dy: Tensor): Tensor {
-    const x = this.#x;
-    const xr = this.#xr;
-    if (!x || !xr) throw new Error("ShakeShakeBlock.backward: call forward first");
-    if (!this.#trainedForward) {
-      throw new Error(
-        "ShakeShakeBlock.backward: the last forward ran in eval mode; backward needs train()",
-      );
-    }
-    const n = x.shape[0];
-    checkShape("ShakeShakeBlock.backward", "dy", dy, this.#yShape);
-    if (this.#fixed) this.#beta = this.#checkFixed("beta", this.#fixed.beta, n);
-    else if (this.mode.endsWith("-keep")) this.#beta = this.#alpha;
-    else this.#beta = this.#coefficients(n, this.mode.endsWith("-shake"));
-    const beta = this.owned("beta", [n]);
-    beta.write(this.#beta);
-
-    const d1 = this.owned("dPath1", dy.shape);
-    const d2 = this.owned("dPath2", dy.shape);
-    shakeMixBackward(dy, beta, d1, d2);
-    const dxr = this.owned("dxRelu", x.shape);
-    add(this.residualPath1.backward(d1), this.residualPath2.backward(d2), dxr);
-    if (this.shortcut) addInto(dxr, this.shortcut.backward(dy));
-    const dx = this.owned("dx", x.shape);
-    reluBackward(dxr, xr, dx);
-    if (!this.shortcut) addInto(dx, dy);
-    return dx;
+    const y = F.add(mixed, skip);
+    return drawsBeta ? this.#drawBetaInBackward(y, beta, alphaValues) : y;
   }
 
   /** `16, 32, stride=2, mode=shake-shake, level=image`. */

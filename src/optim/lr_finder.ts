@@ -186,7 +186,6 @@ export async function findLr(
   } finally {
     await batches.close();
     ring.dispose();
-    if (!options.loss) loss.dispose();
     model.loadStateDict(modelState);
     optimizer.loadStateDict(optimizerState);
     for (const [m, mode] of modes) m.training = mode;

@@ -8,6 +8,7 @@
  */
 
 import type { Module, Parameter } from "../nn/module.ts";
+import { beginStep } from "../autograd.ts";
 import { Tensor } from "../tensor.ts";
 
 /** A parameter with the dotted name it has in its model (`layers.0.conv.weight`). */
@@ -180,8 +181,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     return this.groups.flatMap((g) => [...g.params]);
   }
 
-  /** Records a fill of every parameter's gradient with 0. */
+  /** Records a fill of every parameter's gradient with 0; begins a new step (src/autograd.ts). */
   zeroGrad(): void {
+    beginStep();
     for (const { param } of this.namedParameters()) param.grad.fill(0);
   }
 

@@ -12,6 +12,7 @@ import type { Batch } from "../data/loader.ts";
 import { gpuDevice } from "../gpu/device.ts";
 import { autotuner } from "../gpu/autotune.ts";
 import { copyEncoder, flush } from "../gpu/step.ts";
+import { noGrad } from "../autograd.ts";
 import { countCorrect } from "../kernels/loss.ts";
 import { CrossEntropyLoss, type Loss } from "../nn/loss.ts";
 import type { Module } from "../nn/module.ts";
@@ -267,9 +268,27 @@ export function recordTrainStep(
   if (losses) {
     copyEncoder().copyBufferToBuffer(value.buffer, 0, losses.tensor.buffer, losses.slot * 4, 4);
   }
-  model.backward(loss.backward());
+  value.backward();
   optimizer.step();
   return value;
+}
+
+/**
+ * Throws unless every parameter the optimizer updates belongs to `model` (an optimizer built
+ * for another model would train nothing of this one, silently).
+ */
+function checkOptimizerParameters(model: Module, optimizer: AnyOptimizer): void {
+  const own = new Set(model.parameters());
+  const all = optimizer.groups.flatMap((g) => g.params);
+  const foreign = all.filter(({ param }) => !own.has(param));
+  if (foreign.length > 0) {
+    throw new Error(
+      `fit: ${foreign.length} of the optimizer's ${all.length} parameters (first "${
+        foreign[0].name
+      }") are not parameters of the model being trained: build the optimizer from this model ` +
+        "(new Adam(model, ...))",
+    );
+  }
 }
 
 /** The article's running-loss line, `epoch:1, step:500, loss:2.3222`. */
@@ -389,6 +408,7 @@ export async function fit(
   if (everySteps !== undefined && (!Number.isInteger(everySteps) || everySteps < 1)) {
     throw new RangeError(`fit: checkpoint.everySteps must be an integer ≥ 1, got ${everySteps}`);
   }
+  checkOptimizerParameters(model, optimizer);
   const loss = options.loss ?? new CrossEntropyLoss();
   // The last `logEvery` batch losses, then the epoch's correct count (see startRead).
   const ring = Tensor.zeros([logEvery + 1], { label: "Trainer.losses" });
@@ -609,7 +629,6 @@ export async function fit(
     await throttle.drain();
     ring.dispose();
     trainCorrect.dispose();
-    if (!options.loss) loss.dispose();
     for (const [m, mode] of previousModes) m.training = mode;
   }
   return { trainState: state, history, epochs: epochReports };
@@ -651,7 +670,7 @@ export async function evaluate(
   try {
     model.eval();
     for await (const batch of loader) {
-      const output = model.forward(batch.images);
+      const output = noGrad(() => model.forward(batch.images));
       const [n, k] = output.shape;
       if (classes === 0) {
         classes = k;
@@ -661,7 +680,7 @@ export async function evaluate(
       } else if (k !== classes) {
         throw new Error(`evaluate: the model gave ${k} classes, earlier batches ${classes}`);
       }
-      losses.append(loss.forward(output, batch.labels));
+      losses.append(noGrad(() => loss.forward(output, batch.labels)));
       countCorrect(output, batch.labels, correct);
       outputs!.append(output);
       labels!.append(batch.labels);
@@ -694,7 +713,6 @@ export async function evaluate(
     losses.dispose();
     outputs?.dispose();
     labels?.dispose();
-    if (!options.loss) loss.dispose();
   }
 }
 

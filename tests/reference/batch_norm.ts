@@ -122,3 +122,31 @@ export function batchNormBackwardRef(
   }
   return { dx, dGamma, dBeta };
 }
+
+/**
+ * Backward of the eval forward (running statistics are constants): dx = γ·dy/sqrt(var + eps),
+ * and this call's dGamma = Σ dy·x̂, dBeta = Σ dy (not accumulated).
+ */
+export function batchNormEvalBackwardRef(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  gamma: ArrayLike<number>,
+  runningMean: ArrayLike<number>,
+  runningVar: ArrayLike<number>,
+  eps = 1e-5,
+): { dx: Float64Array; dGamma: Float64Array; dBeta: Float64Array } {
+  const [n, c, h, w] = shape;
+  const plane = h * w;
+  const dx = new Float64Array(n * c * plane);
+  const dGamma = new Float64Array(c);
+  const dBeta = new Float64Array(c);
+  for (let i = 0; i < dx.length; i++) {
+    const ch = Math.floor(i / plane) % c;
+    const invStd = 1 / Math.sqrt(runningVar[ch] + eps);
+    dx[i] = gamma[ch] * invStd * dy[i];
+    dGamma[ch] += dy[i] * (x[i] - runningMean[ch]) * invStd;
+    dBeta[ch] += dy[i];
+  }
+  return { dx, dGamma, dBeta };
+}

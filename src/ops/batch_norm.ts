@@ -1,0 +1,100 @@
+/**
+ * The batch-norm op over NCHW tensors as PyTorch's `F.batch_norm`, in training mode (batch
+ * statistics, running statistics updated in place) and eval mode (running statistics), each with
+ * its backward (kernels in src/kernels/batch_norm.ts, shaders/batch_norm.wgsl).
+ *
+ * @module
+ */
+
+import { gradForAdding, isGradEnabled, opTensor, record, writeGrad } from "../autograd.ts";
+import {
+  batchNormBackward,
+  batchNormEvalBackward,
+  batchNormEvalForward,
+  batchNormTrainForward,
+} from "../kernels/batch_norm.ts";
+import { checkShape, type Tensor } from "../tensor.ts";
+
+/**
+ * Options of `batchNorm` (PyTorch's defaults).
+ *
+ * @example
+ * ```ts
+ * import type { F } from "@hajime/nn";
+ * const options: F.BatchNormOptions = { training: true, momentum: 0.1, eps: 1e-5 };
+ * ```
+ */
+export interface BatchNormOptions {
+  /** Normalise with the batch statistics and update the running ones (default false). */
+  training?: boolean;
+  /** Weight of the batch statistics in the running ones (default 0.1). */
+  momentum?: number;
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * PyTorch's `F.batch_norm(x, runningMean, runningVar, weight, bias, training, momentum, eps)`
+ * per channel of an NCHW batch; the running statistics, γ (`weight`) and β (`bias`) are all
+ * required here. Training: `y = (x − mean)/sqrt(var + eps)·γ + β` with the batch's mean and
+ * biased variance, and `running = (1 − momentum)·running + momentum·batch` in place (unbiased
+ * variance); eval: the running statistics instead. Backward: dx overwritten, `dγ +=`, `dβ +=`,
+ * kernels of a gradient nobody needs skipped; an eval-mode backward treats the running
+ * statistics as the constants the forward saw.
+ *
+ * @example
+ * ```ts
+ * import { F, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const x = Tensor.from([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 1, 2]);
+ * const runningMean = Tensor.zeros([2]), runningVar = Tensor.full([2], 1);
+ * const weight = Tensor.full([2], 1), bias = Tensor.zeros([2]);
+ * const y = F.batchNorm(x, runningMean, runningVar, weight, bias, { training: true });
+ * console.log(await runningMean.read()); // [0.35, 0.55]: 0.1 × the batch means 3.5 and 5.5
+ * ```
+ */
+export function batchNorm(
+  x: Tensor, // x: [N, C, H, W]
+  runningMean: Tensor, // runningMean: [C], updated in place in training
+  runningVar: Tensor, // runningVar: [C], updated in place in training
+  weight: Tensor, // weight: [C] (γ)
+  bias: Tensor, // bias: [C] (β)
+  options: BatchNormOptions = {},
+): Tensor { // → y: [N, C, H, W]
+  const { training = false, momentum = 0.1, eps = 1e-5 } = options;
+  checkShape("batchNorm", "x", x, [null, null, null, null]);
+  const c = x.shape[1];
+  for (const [name, t] of Object.entries({ runningMean, runningVar, weight, bias })) {
+    checkShape("batchNorm", name, t, [c]);
+  }
+  const y = opTensor(x.shape, { label: "batchNorm.y" });
+  // What the backward normalises with: the batch's mean and inverse std in training, copies of
+  // the running statistics in eval (a later training forward updates those in place).
+  let mean: Tensor;
+  let stat: Tensor;
+  if (training) {
+    mean = opTensor([c], { label: "batchNorm.saveMean" });
+    stat = opTensor([c], { label: "batchNorm.saveInvStd" });
+    batchNormTrainForward(x, weight, bias, runningMean, runningVar, y, mean, stat, {
+      momentum,
+      eps,
+    });
+  } else {
+    batchNormEvalForward(x, weight, bias, runningMean, runningVar, y, { eps });
+    // Two copy dispatches, only when `record` keeps a node (evaluate runs under noGrad).
+    if (!isGradEnabled() || ![x, weight, bias].some((t) => t.requiresGrad)) return y;
+    mean = opTensor([c], { label: "batchNorm.evalMean" }).copyFrom(runningMean);
+    stat = opTensor([c], { label: "batchNorm.evalVar" }).copyFrom(runningVar);
+  }
+  record("batchNorm", [x, weight, bias], y, (dy, [dx, dWeight, dBias]) => {
+    const wGrad = dWeight ? gradForAdding(dWeight) : null;
+    const bGrad = dBias ? gradForAdding(dBias) : null;
+    const run = (into: Tensor | null) =>
+      training
+        ? batchNormBackward(dy, x, weight, mean, stat, into, wGrad, bGrad)
+        : batchNormEvalBackward(dy, x, weight, mean, stat, into, wGrad, bGrad, { eps });
+    if (dx) writeGrad(dx, run);
+    else run(null);
+  });
+  return y;
+}

@@ -485,11 +485,14 @@ function modelState(
     ): [string, readonly number[]] => [name, p.data.shape]),
     ...model.namedBuffers().map(([name, t]): [string, readonly number[]] => [name, t.shape]),
   ]);
+  const defaults = model.stateDefaults();
   const state = new Map<string, StateEntry>();
   for (const [name, shape] of expected) {
     const tensor = file.tensors.get(name);
     if (!tensor) {
-      if (strict) problems.push(`missing "${name}"`);
+      const fallback = defaults.get(name);
+      if (fallback) state.set(name, fallback);
+      else if (strict) problems.push(`missing "${name}"`);
     } else if (!sameShape(tensor.shape, shape)) {
       problems.push(`"${name}" has shape ${shapeText(tensor.shape)}, expected ${shapeText(shape)}`);
     } else if (tensor.dtype === "BOOL") {

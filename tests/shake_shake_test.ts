@@ -248,7 +248,9 @@ Deno.test("shortcut: flow 1 samples x[i·s, j·s]; flow 2 x[i·s + 1, j·s + 1] 
     [3, 1, [0, 1, 2, 3, 4, 5, 6, 7, 8], [4, 5, 0, 7, 8, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1, 0, 3, 4]],
   ];
   for (const [size, stride, flow1, pytorch, lua] of cases) {
-    for (const [shift, flow2] of [[undefined, pytorch], ["pytorch", pytorch], ["lua", lua]] as const) {
+    for (
+      const [shift, flow2] of [[undefined, pytorch], ["pytorch", pytorch], ["lua", lua]] as const
+    ) {
       const shortcut = new DownsamplingShortcut(1, 2, stride, new Generator(0), shift);
       shortcut.conv1.weight.data.write([1]);
       shortcut.conv2.weight.data.write([1]);
@@ -281,7 +283,11 @@ Deno.test("shortcut: forward and backward match the reference's pad-shift and su
     [[3, 2, 6, 6], 4, 2],
     [[2, 3, 5, 4], 8, 1],
   ];
-  for (const [[shape, out, stride], shift] of cases.flatMap((c) => [[c, "pytorch"], [c, "lua"]] as const)) {
+  for (
+    const [[shape, out, stride], shift] of cases.flatMap((c) =>
+      [[c, "pytorch"], [c, "lua"]] as const
+    )
+  ) {
     const label = `shortcut ${shape[1]}→${out} stride ${stride} x=[${shape}] ${shift}`;
     const shortcut = new DownsamplingShortcut(shape[1], out, stride, rng, shift);
     randomizeBatchNorms(shortcut, rng);

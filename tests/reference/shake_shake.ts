@@ -85,7 +85,9 @@ export class RefShiftUpLeft extends RefLayer {
     const y = new Float64Array(x.data.length);
     for (let p = 0; p < n * c; p++) {
       for (let i = 0; i + 1 < h; i++) {
-        for (let j = 0; j + 1 < w; j++) y[(p * h + i) * w + j] = x.data[(p * h + i + 1) * w + j + 1];
+        for (let j = 0; j + 1 < w; j++) {
+          y[(p * h + i) * w + j] = x.data[(p * h + i + 1) * w + j + 1];
+        }
       }
     }
     return { data: y, shape: [...x.shape] };
@@ -96,7 +98,9 @@ export class RefShiftUpLeft extends RefLayer {
     const dx = new Float64Array(dy.data.length);
     for (let p = 0; p < n * c; p++) {
       for (let i = 0; i + 1 < h; i++) {
-        for (let j = 0; j + 1 < w; j++) dx[(p * h + i + 1) * w + j + 1] = dy.data[(p * h + i) * w + j];
+        for (let j = 0; j + 1 < w; j++) {
+          dx[(p * h + i + 1) * w + j + 1] = dy.data[(p * h + i) * w + j];
+        }
       }
     }
     return { data: dx, shape: [...dy.shape] };

@@ -216,6 +216,8 @@ const ARTICLE_DEFAULTS: TrainFlags = {
   maxSteps: null,
   trainLimit: null,
   testLimit: null,
+  override: [],
+  given: [],
   help: false,
 };
 
@@ -246,6 +248,7 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     "--max-steps=20",
     "--train-limit=1000",
     "--test-limit=200",
+    "--override=lr,seed",
   ], MODELS);
   assertEquals(flags, {
     ...ARTICLE_DEFAULTS,
@@ -270,6 +273,25 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     maxSteps: 20,
     trainLimit: 1000,
     testLimit: 200,
+    override: ["lr", "seed"],
+    given: [
+      "model",
+      "optimizer",
+      "lr",
+      "momentum",
+      "nesterov",
+      "weight-decay",
+      "schedule",
+      "epochs",
+      "max-steps",
+      "batch-size",
+      "augment",
+      "normalize",
+      "seed",
+      "data",
+      "train-limit",
+      "test-limit",
+    ],
   });
   assertEquals(parseTrainFlags(["--lr-find", "-h"], MODELS).lrFind, true);
   assertEquals(parseTrainFlags(["-h"], MODELS).help, true);
@@ -293,6 +315,19 @@ Deno.test("parseTrainFlags: the shake-shake preset, and flags overriding it", ()
     schedule: "cosine",
     augment: "crop-flip",
     normalize: true,
+    given: [
+      "model",
+      "optimizer",
+      "lr",
+      "momentum",
+      "nesterov",
+      "weight-decay",
+      "schedule",
+      "epochs",
+      "batch-size",
+      "augment",
+      "normalize",
+    ],
   });
   const custom = parseTrainFlags(
     ["--recipe", "shake-shake", "--model", "shake-shake-26-2x96d", "--epochs", "3", "--lr", "0.1"],
@@ -340,6 +375,10 @@ Deno.test("parseTrainFlags: every bad flag or value is a FlagError naming the fl
     [["--optimizer", "sgd", "--nesterov"], "--nesterov"],
     [["--optimizer", "adamw", "--momentum", "0.9", "--nesterov"], "--nesterov"],
     [["--resume", "r.safetensors", "--lr-find"], "--lr-find"],
+    [["--lr", "0.1", "--override", "lr"], "--override: only means something with --resume"],
+    [["--resume", "r", "--model", "resnet", "--override", "model"], '"model" cannot be overridden'],
+    [["--resume", "r", "--override", "lr"], "--override lr: give --lr too"],
+    [["--resume", "r", "--lr", "0.1", "--override", "lr,speed"], '"speed" cannot be overridden'],
   ];
   for (const [args, flag] of cases) assertFlagError(() => parseTrainFlags(args, MODELS), flag);
 });
@@ -369,6 +408,7 @@ const TRAIN_FLAGS = [
   "--max-steps",
   "--train-limit",
   "--test-limit",
+  "--override",
   "--help",
 ];
 
@@ -401,8 +441,8 @@ Deno.test("train.ts: --help exits 0 listing every flag and model; bad flags exit
 Deno.test("parsePredictFlags: defaults, and each bad value a FlagError naming the flag", () => {
   assertEquals(parsePredictFlags(["--checkpoint", "c.safetensors", "a.png", "dir"], MODELS), {
     checkpoint: "c.safetensors",
-    model: "resnet",
-    classes: [...CIFAR10_CLASSES],
+    model: null,
+    classes: null,
     normalize: false,
     paths: ["a.png", "dir"],
     batchSize: 64,

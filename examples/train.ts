@@ -13,7 +13,7 @@
  * Usage: deno run -A examples/train.ts [--help]
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   Adam,
   AdamW,
@@ -47,7 +47,6 @@ import {
   type Module,
   Normalize,
   oneCycle,
-  prepareCheckpointPath,
   Progress,
   RandomCrop,
   RandomHorizontalFlip,
@@ -190,24 +189,35 @@ interface Resumed {
   history: History | null;
 }
 
-/** Creates `--out` (and checks it takes files) and readies `--checkpoint`, before anything else. */
-async function prepareOutputs(out: string, checkpoint: string | null): Promise<void> {
-  const info = await Deno.stat(out).catch(() => null);
-  if (info && !info.isDirectory) throw new FlagError(`--out: ${out} is a file, not a folder`);
+/**
+ * A FlagError naming `flag` unless `folder` is a folder that takes new files, or one that can be
+ * made there: checked without creating anything, so a run that fails later leaves no litter.
+ */
+async function checkFolder(flag: string, folder: string): Promise<void> {
+  let at = folder;
+  let info = await Deno.stat(at).catch(() => null);
+  while (!info && dirname(at) !== at) {
+    at = dirname(at);
+    info = await Deno.stat(at).catch(() => null);
+  }
+  if (info && !info.isDirectory) throw new FlagError(`${flag}: ${at} is a file, not a folder`);
+  const probe = join(at, `.hajime-write-check-${Deno.pid}`);
   try {
-    await Deno.mkdir(out, { recursive: true });
-    const probe = join(out, `.hajime-write-check-${Deno.pid}`);
     await Deno.writeFile(probe, new Uint8Array(0));
     await Deno.remove(probe);
   } catch (error) {
-    throw new FlagError(`--out: ${out} cannot hold the report (${(error as Error).message})`);
+    throw new FlagError(`${flag}: ${at} does not take new files (${(error as Error).message})`);
   }
+}
+
+/** Checks `--out` and `--checkpoint` before anything else is done. */
+async function checkOutputs(out: string, checkpoint: string | null): Promise<void> {
+  await checkFolder("--out", out);
   if (checkpoint === null) return;
-  try {
-    await prepareCheckpointPath(checkpoint);
-  } catch (error) {
-    throw new FlagError(`--checkpoint: ${(error as Error).message}`);
+  if ((await Deno.stat(checkpoint).catch(() => null))?.isDirectory) {
+    throw new FlagError(`--checkpoint: ${checkpoint} is a folder; give a file name`);
   }
+  await checkFolder("--checkpoint", dirname(checkpoint));
 }
 
 /** Reads (and so verifies) the checkpoint to resume. */
@@ -243,18 +253,20 @@ function flagsForResume(flags: TrainFlags, resumed: Resumed): TrainFlags {
   return merged;
 }
 
-function mebibytes(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+function bytesText(bytes: number): string {
+  return bytes < 2 ** 30
+    ? `${(bytes / 2 ** 20).toFixed(1)} MiB`
+    : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
 /** A FlagError before training when a batch would need a buffer larger than the adapter binds. */
-function checkBatchSize(flags: TrainFlags, adapter: string): void {
-  const limit = largestBatch(() => createModel(flags.model, { seed: flags.seed }));
+async function checkBatchSize(flags: TrainFlags, adapter: string): Promise<void> {
+  const limit = await largestBatch(() => createModel(flags.model, { seed: flags.seed }));
   if (flags.batchSize <= limit.largest) return;
   throw new FlagError(
     `--batch-size ${flags.batchSize}: too large for this adapter (${adapter}): ${limit.label} ` +
-      `would take ${mebibytes(flags.batchSize * limit.bytesPerImage)}, more than the ` +
-      `${mebibytes(limit.limitBytes)} one buffer may hold; the largest batch that fits is ` +
+      `would take ${bytesText(flags.batchSize * limit.bytesPerImage)}, more than the ` +
+      `${bytesText(limit.limitBytes)} one buffer may hold; the largest batch that fits is ` +
       `${limit.largest}`,
   );
 }
@@ -527,14 +539,14 @@ async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
 async function start(given: TrainFlags): Promise<number> {
   const out = given.out ??
     `runs/${given.model}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
-  await prepareOutputs(out, given.checkpoint);
+  await checkOutputs(out, given.checkpoint);
   const resumed = given.resume === null ? null : await readResume(given.resume);
   const flags = resumed ? flagsForResume(given, resumed) : given;
 
   await initGpu();
   const info = gpuInfo();
   console.log(`adapter: ${info.description}${info.isSoftware ? " (software rasterizer)" : ""}`);
-  checkBatchSize(flags, info.description);
+  await checkBatchSize(flags, info.description);
   const model = createModel(flags.model, { seed: flags.seed });
   console.log(model.toString());
   console.log(`parameters: ${model.numParameters().toLocaleString("en-US")}`);
@@ -567,6 +579,8 @@ async function start(given: TrainFlags): Promise<number> {
     validationLoss: 0,
     wallSeconds: 0,
   };
+  // The checkpoint's folder is made by fit, which also removes temporaries of killed writes.
+  await Deno.mkdir(out, { recursive: true });
   try {
     await runTraining({ flags, out, model, train, test, recipe, resumed, info }, metrics);
   } catch (error) {

@@ -307,7 +307,7 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
         : `not one of ${OVERRIDABLE.join(", ")}`;
       throw new FlagError(`--override: "${name}" cannot be overridden (${why})`);
     }
-    if (!flags.given.includes(name)) {
+    if (!flags.given.includes(name) && name !== "data") {
       throw new FlagError(`--override ${name}: give --${name} too (the value to use)`);
     }
   }
@@ -331,7 +331,9 @@ function lengthFree(flag: string, schedule: string): boolean {
  * the checkpoint's value; a given one that contradicts it is a FlagError naming both values,
  * unless `--override` names it (`model` and `optimizer` never can). Changing `--epochs` is no
  * contradiction without a schedule (the run then equals one planned that long); with one, the
- * schedule's length would change, so it needs `--override epochs`.
+ * schedule's length would change, so it needs `--override epochs`. Another `--data` path is no
+ * contradiction either: the data is checked by content once loaded (`--override data` lets
+ * other content through).
  *
  * @example
  * ```ts
@@ -351,7 +353,7 @@ export function resumeFlags(flags: TrainFlags, recipe: Recipe, path: string): Tr
     if (!flags.given.includes(flag)) merged[key] = value;
     else if (
       flags[key] !== value && !flags.override.includes(flag) &&
-      !lengthFree(flag, schedule)
+      !lengthFree(flag, schedule) && flag !== "data"
     ) {
       contradictions.push(
         `--${flag} ${shown(flags[key])} contradicts the checkpoint's ${shown(value)}` +

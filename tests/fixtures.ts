@@ -9,6 +9,7 @@
 import jpeg from "jpeg-js";
 import * as png from "fast-png";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Generator } from "../mod.ts";
 
 /** Random RGB bytes [h, w, 3]. */
@@ -175,4 +176,29 @@ export function serve(
 export async function md5(data: Uint8Array): Promise<string> {
   const { createHash } = await import("node:crypto");
   return createHash("md5").update(data).digest("hex");
+}
+
+/** The repository root, where the examples run from. */
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Runs an example as `deno run` (with `permissions`, all by default) from the repository root. */
+export async function runExample(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  permissions: string[] = ["-A"],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, script, ...args],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }

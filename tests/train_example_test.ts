@@ -43,10 +43,9 @@ import {
   assertThrows,
   testSeed,
 } from "./assert.ts";
-import { jpegBytes, pngBytes, randomPixels, writeTree } from "./fixtures.ts";
+import { jpegBytes, pngBytes, randomPixels, runExample, writeTree } from "./fixtures.ts";
 import "./gpu.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CIFAR = fileURLToPath(new URL("../../shared/cifar10", import.meta.url));
 const MODELS = modelNames();
 
@@ -73,27 +72,6 @@ function assertFlagError(fn: () => unknown, includes: string): void {
   if (!(error instanceof FlagError)) {
     throw new AssertionError(`expected a FlagError, got ${error.name}: ${error.message}`);
   }
-}
-
-/** Runs an example as `deno run -A` from the repository root. */
-async function runExample(
-  script: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    cwd: ROOT,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
 }
 
 /**

@@ -13,7 +13,7 @@
 import { Autotuner, setAutotuner } from "../gpu/autotune.ts";
 import { gpuInfo } from "../gpu/device.ts";
 import { observeBindings } from "../gpu/kernel.ts";
-import { flush } from "../gpu/step.ts";
+import { flush, sync } from "../gpu/step.ts";
 import { CrossEntropyLoss } from "../nn/loss.ts";
 import type { Module } from "../nn/module.ts";
 import { Tensor } from "../tensor.ts";
@@ -82,11 +82,14 @@ function perImageBytes(
  * ```ts
  * import { createModel, initGpu, largestBatch } from "@hajime/nn";
  * await initGpu();
- * const limit = largestBatch(() => createModel("resnet"));
+ * const limit = await largestBatch(() => createModel("resnet"));
  * console.log(`up to ${limit.largest} images per batch (${limit.label} is the largest)`);
  * ```
  */
-export function largestBatch(build: () => Module, options: BatchLimitOptions = {}): BatchLimit {
+export async function largestBatch(
+  build: () => Module,
+  options: BatchLimitOptions = {},
+): Promise<BatchLimit> {
   const { imageShape = [3, 32, 32] } = options;
   const limits = gpuInfo().limits;
   const limitBytes = options.limitBytes ??
@@ -99,6 +102,7 @@ export function largestBatch(build: () => Module, options: BatchLimitOptions = {
     model.train();
     two = perImageBytes(model, imageShape, 2);
     three = perImageBytes(model, imageShape, 3);
+    await sync(); // the probes' GPU work ends here, not in the middle of training
   } finally {
     model.dispose();
     setAutotuner(previous);

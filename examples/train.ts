@@ -4,7 +4,7 @@
  * accuracy and confusion matrix, and writing a report (metrics.json, curves.svg, confusion.svg,
  * report.html).
  *
- * Everything that can be checked is checked before training: the output paths (created), the
+ * Everything that can be checked is checked before training: the output paths, the
  * batch size against the adapter, a resumed checkpoint's checksum and recipe against the flags.
  * Checkpoints carry the recipe and the metrics history, so a resumed run reports every epoch.
  * Any error is one line on stderr (exit 2 for a flag at fault, 1 otherwise); an error during

@@ -231,9 +231,12 @@ async function readResume(path: string): Promise<Resumed> {
     }
     throw error;
   }
-  const history = metadata[METRICS_KEY] === undefined
-    ? null
-    : JSON.parse(metadata[METRICS_KEY]) as History;
+  let history: History | null = null;
+  try {
+    if (metadata[METRICS_KEY] !== undefined) history = JSON.parse(metadata[METRICS_KEY]);
+  } catch {
+    throw new Error(`${path}: metadata "${METRICS_KEY}" is not JSON`);
+  }
   return { path, recipe: readRecipe(metadata, path), epoch: Number(metadata.epoch ?? 0), history };
 }
 
@@ -537,11 +540,11 @@ async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
 
 /** Checks everything it can, then trains; returns the exit code. */
 async function start(given: TrainFlags): Promise<number> {
-  const out = given.out ??
-    `runs/${given.model}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
-  await checkOutputs(out, given.checkpoint);
   const resumed = given.resume === null ? null : await readResume(given.resume);
   const flags = resumed ? flagsForResume(given, resumed) : given;
+  const out = flags.out ??
+    `runs/${flags.model}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
+  await checkOutputs(out, flags.checkpoint);
 
   await initGpu();
   const info = gpuInfo();
@@ -580,7 +583,7 @@ async function start(given: TrainFlags): Promise<number> {
     wallSeconds: 0,
   };
   // The checkpoint's folder is made by fit, which also removes temporaries of killed writes.
-  await Deno.mkdir(out, { recursive: true });
+  if (!flags.lrFind) await Deno.mkdir(out, { recursive: true });
   try {
     await runTraining({ flags, out, model, train, test, recipe, resumed, info }, metrics);
   } catch (error) {

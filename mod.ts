@@ -93,4 +93,6 @@ export { type DecodedImage, decodeImage } from "./src/data/decode_worker.ts";
 export * from "./src/train/trainer.ts";
 export * from "./src/train/metrics.ts";
 export * from "./src/train/checkpoint.ts";
+export * from "./src/train/recipe.ts";
+export * from "./src/train/batch_limit.ts";
 export * from "./src/train/report.ts";

@@ -1,6 +1,8 @@
 /**
  * Classifies image files (or folders of them, searched recursively) with a model trained by
- * examples/train.ts, printing the top 3 classes and their probabilities for each image.
+ * examples/train.ts, printing the top 3 classes and their probabilities for each image. The
+ * checkpoint alone says which model, normalization, class names and image size to use; a weights
+ * file without that recipe needs `--model` (and `--classes`, `--normalize` as trained).
  *
  * Usage: deno run -A examples/predict.ts --checkpoint PATH [--model NAME] [--classes A,B,...]
  * [--normalize] IMAGE_OR_FOLDER... (see --help)
@@ -16,6 +18,7 @@ import {
   loadWeights,
   parsePredictFlags,
   predictHelp,
+  predictSetup,
 } from "./predict_lib.ts";
 import { FlagError } from "./train_flags.ts";
 
@@ -29,23 +32,23 @@ async function main(args: string[]): Promise<number> {
       return 0;
     }
     const files = listImageFiles(flags.paths);
+    const setup = await predictSetup(flags, models);
     await initGpu();
-    const model = createModel(flags.model);
-    await loadWeights(flags.checkpoint, model, flags.model);
+    const model = createModel(setup.model);
+    await loadWeights(flags.checkpoint, model, setup.model);
     const results = await classifyFiles(model, files, {
-      classNames: flags.classes,
-      normalize: flags.normalize,
+      classNames: setup.classes,
+      normalize: setup.normalize,
       batchSize: flags.batchSize,
+      height: setup.height,
+      width: setup.width,
+      unnamedOutputs: setup.fromRecipe,
     });
     for (const result of results) console.log(formatPrediction(result));
     return 0;
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
-    if (error instanceof FlagError) {
-      console.error("Run with --help to see every flag.");
-      return 2;
-    }
-    return 1;
+    return error instanceof FlagError ? 2 : 1;
   }
 }
 

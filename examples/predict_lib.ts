@@ -15,6 +15,9 @@ import {
   imagesToTensor,
   loadModelWeights,
   type Module,
+  noGrad,
+  readRecipe,
+  readSafetensors,
   Tensor,
 } from "../mod.ts";
 import { FlagError } from "./train_flags.ts";
@@ -74,11 +77,11 @@ const EXTENSIONS = [".jpg", ".jpeg", ".png"];
 export interface PredictFlags {
   /** The checkpoint or weights file (safetensors). */
   checkpoint: string;
-  /** Registered model name. */
-  model: string;
-  /** Class names in label order. */
-  classes: string[];
-  /** Normalise with CIFAR-10's mean and std (as `--normalize` in training). */
+  /** Registered model name, or null to take the checkpoint's. */
+  model: string | null;
+  /** Class names in label order, or null to take the checkpoint's (else CIFAR-10's). */
+  classes: string[] | null;
+  /** Normalise with CIFAR-10's mean and std (as `--normalize` in training); else as trained. */
   normalize: boolean;
   /** Image files and folders to classify. */
   paths: string[];
@@ -104,15 +107,20 @@ Usage: deno run -A examples/predict.ts --checkpoint PATH [flags] IMAGE_OR_FOLDER
 
   --checkpoint PATH     a checkpoint written by examples/train.ts --checkpoint, or a weights
                         file (saveModelWeights, or PyTorch's safetensors save_file) (required)
-  --model NAME          one of: ${models.join(", ")} (default resnet)
-  --classes A,B,...     class names in label order (default CIFAR-10's:
+  --model NAME          one of: ${models.join(", ")} (default: the checkpoint's;
+                        required for a weights file, which does not say)
+  --classes A,B,...     class names in label order (default: the checkpoint's, else CIFAR-10's:
                         ${CIFAR10_CLASSES.join(",")})
-  --normalize           per-channel normalization with CIFAR-10's mean and std (use it when the
-                        model was trained with --normalize)
+  --normalize           per-channel normalization with CIFAR-10's mean and std (default: as the
+                        checkpoint was trained; for a weights file, give it when the model was
+                        trained with --normalize)
   --batch-size N        images per GPU batch (default 64)
   -h, --help            this text
 
-Folders are searched recursively for .jpg, .jpeg and .png files; every image must be 32×32.
+A checkpoint from examples/train.ts needs no other flag: it records the model, the normalization,
+the class names and the image size; a flag that contradicts it is an error. Folders are searched
+recursively for .jpg, .jpeg and .png files; every image must have the size the model was trained
+on (32×32 for CIFAR).
 `;
 }
 
@@ -147,13 +155,12 @@ export function parsePredictFlags(args: string[], models: readonly string[]): Pr
   }
   const v = parsed.values;
   const help = v.help ?? false;
-  const model = v.model ?? "resnet";
-  if (!models.includes(model)) {
+  const model = v.model ?? null;
+  if (model !== null && !models.includes(model)) {
     throw new FlagError(`--model: "${model}" is not one of ${models.join(", ")}`);
   }
-  let classes = [...CIFAR10_CLASSES];
-  if (v.classes !== undefined) {
-    classes = v.classes.split(",").map((name) => name.trim());
+  const classes = v.classes === undefined ? null : v.classes.split(",").map((name) => name.trim());
+  if (classes !== null) {
     if (classes.length < 2 || classes.some((name) => name === "")) {
       throw new FlagError(
         `--classes: "${v.classes}" must be at least two non-empty names separated by commas`,
@@ -186,6 +193,110 @@ export function parsePredictFlags(args: string[], models: readonly string[]): Pr
     batchSize,
     help,
   };
+}
+
+/** Per-channel normalization of a model's inputs (as `Normalize`), or null for none. */
+export type Normalization = { readonly mean: readonly number[]; readonly std: readonly number[] };
+
+/**
+ * What classifying needs, from the checkpoint's recipe where it has one and the flags otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { PredictSetup } from "./predict_lib.ts";
+ * const setup: PredictSetup = {
+ *   model: "basic-cnn", classes: ["cat", "dog"], normalize: null, height: 32, width: 32,
+ *   fromRecipe: true,
+ * };
+ * ```
+ */
+export interface PredictSetup {
+  /** Registered model name. */
+  model: string;
+  /** Class names in label order. */
+  classes: readonly string[];
+  /** The inputs' normalization, or null for ToTensor's [0, 1] alone. */
+  normalize: Normalization | null;
+  /** The image height the model was trained on. */
+  height: number;
+  /** The image width the model was trained on. */
+  width: number;
+  /** Whether this comes from the checkpoint's recipe (else from the flags and defaults). */
+  fromRecipe: boolean;
+}
+
+function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Reads the checkpoint's recipe (verifying the file's checksum) and settles the model, classes,
+ * normalization and image size: the recipe's, where the flags say nothing or the same; a flag
+ * that contradicts the recipe is a FlagError naming both. A file without a recipe (weights from
+ * `saveModelWeights` or PyTorch) needs `--model`; its classes default to CIFAR-10's and its
+ * images to 32×32.
+ *
+ * @example
+ * ```ts
+ * import { parsePredictFlags, predictSetup } from "./predict_lib.ts";
+ * const flags = parsePredictFlags(["--checkpoint", "ck.safetensors", "cat.png"], ["basic-cnn"]);
+ * const setup = await predictSetup(flags, ["basic-cnn"]);
+ * console.log(setup.model, setup.classes);
+ * ```
+ */
+export async function predictSetup(
+  flags: PredictFlags,
+  models: readonly string[],
+): Promise<PredictSetup> {
+  const path = flags.checkpoint;
+  let metadata: Record<string, string>;
+  try {
+    metadata = (await readSafetensors(path)).metadata;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new FlagError(`--checkpoint: ${path} does not exist`);
+    }
+    throw error;
+  }
+  const recipe = readRecipe(metadata, path);
+  const cifar = flags.normalize ? CIFAR_NORMALIZE : null;
+  if (recipe === null) {
+    if (flags.model === null) {
+      throw new FlagError(
+        `--model: ${path} holds weights but no recipe, so it does not say which model it is: ` +
+          `give --model (one of ${models.join(", ")})`,
+      );
+    }
+    const classes = flags.classes ?? CIFAR10_CLASSES;
+    return {
+      model: flags.model,
+      classes,
+      normalize: cifar,
+      height: 32,
+      width: 32,
+      fromRecipe: false,
+    };
+  }
+  const conflicts: string[] = [];
+  if (flags.model !== null && flags.model !== recipe.model) {
+    conflicts.push(`--model ${flags.model} contradicts the checkpoint's ${recipe.model}`);
+  }
+  if (flags.classes !== null && !sameList(flags.classes, recipe.classes)) {
+    conflicts.push(
+      `--classes ${flags.classes.join(",")} contradicts the checkpoint's ${
+        recipe.classes.join(",")
+      }`,
+    );
+  }
+  if (cifar && !(recipe.normalize && sameList(recipe.normalize.mean, cifar.mean))) {
+    conflicts.push("--normalize contradicts the checkpoint, trained without it");
+  }
+  if (conflicts.length > 0) {
+    throw new FlagError(`${conflicts.join("; ")}: drop the flag to use the checkpoint's`);
+  }
+  const [height, width] = recipe.imageSize;
+  const { model, classes, normalize } = recipe;
+  return { model, classes, normalize, height, width, fromRecipe: true };
 }
 
 function byCodePoint(a: string, b: string): number {
@@ -346,7 +457,8 @@ export function topK(values: ArrayLike<number>, k: number): [number, number][] {
 
 /**
  * Runs `model` in eval mode on packed u8 images [N, height, width, 3], `batchSize` at a time on
- * the GPU (ToTensor, and CIFAR-10's Normalize when `normalize`), and returns the softmax of its
+ * the GPU (ToTensor, then Normalize: CIFAR-10's mean and std for `normalize: true`, or the
+ * given ones), and returns the softmax of its
  * outputs, computed on the CPU: probabilities [N, K] and K. The model's previous mode is put back.
  *
  * @example
@@ -362,9 +474,14 @@ export async function predict(
   model: Module,
   images: Uint8Array, // images: [N, height, width, 3]
   count: number,
-  options: { normalize?: boolean; batchSize?: number; height?: number; width?: number } = {},
+  options: {
+    normalize?: boolean | Normalization | null;
+    batchSize?: number;
+    height?: number;
+    width?: number;
+  } = {},
 ): Promise<{ probabilities: Float64Array; classes: number }> {
-  const { normalize = false, batchSize = 64, height = 32, width = 32 } = options;
+  const { normalize = null, batchSize = 64, height = 32, width = 32 } = options;
   const stride = height * width * 3;
   if (!Number.isInteger(count) || count < 1 || images.length !== count * stride) {
     throw new Error(
@@ -375,7 +492,9 @@ export async function predict(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`predict: batchSize is ${batchSize}, expected an integer ≥ 1`);
   }
-  const norm = normalize ? CIFAR_NORMALIZE : { mean: [0, 0, 0], std: [1, 1, 1] };
+  const norm = normalize === true
+    ? CIFAR_NORMALIZE
+    : normalize || { mean: [0, 0, 0], std: [1, 1, 1] };
   const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
   const logits: Float32Array[] = [];
   let classes = 0;
@@ -391,7 +510,7 @@ export async function predict(
       const x = Tensor.empty([n, 3, height, width], { label: "Predict.input" });
       try {
         imagesToTensor(batch, x, norm);
-        const output = model.forward(x); // [n, K], owned by the model: read before the next batch
+        const output = noGrad(() => model.forward(x)); // [n, K]: read before the next batch
         classes = output.shape[1];
         logits.push(await output.read());
       } finally {
@@ -428,8 +547,8 @@ export interface Prediction {
 }
 
 /**
- * Classifies image files with `model`: decodes them (32×32 expected), runs {@link predict}, and
- * names the `top` most probable classes of each. `classNames` must have one name per model
+ * Classifies image files with `model`: decodes them (`height`×`width` expected, 32×32 unless
+ * given), runs {@link predict}, and names the `top` most probable classes of each. `classNames` must have one name per model
  * output (a FlagError naming `--classes` otherwise).
  *
  * @example
@@ -445,12 +564,25 @@ export interface Prediction {
 export async function classifyFiles(
   model: Module,
   files: readonly string[],
-  options: { classNames: readonly string[]; normalize?: boolean; batchSize?: number; top?: number },
+  options: {
+    classNames: readonly string[];
+    normalize?: boolean | Normalization | null;
+    batchSize?: number;
+    top?: number;
+    height?: number;
+    width?: number;
+    /**
+     * Name outputs past `classNames` by their index (`#7`) instead of failing: for names that
+     * are the training data's classes (a checkpoint's recipe) and a model with more outputs.
+     */
+    unnamedOutputs?: boolean;
+  },
 ): Promise<Prediction[]> {
   const { classNames, top = 3 } = options;
-  const images = loadImages(files);
+  const images = loadImages(files, options.height, options.width);
   const { probabilities, classes } = await predict(model, images, files.length, options);
-  if (classes !== classNames.length) {
+  const fewer = classNames.length < classes && options.unnamedOutputs;
+  if (classes !== classNames.length && !fewer) {
     throw new FlagError(
       `--classes: ${classNames.length} class names given, but the model has ${classes} outputs`,
     );
@@ -459,7 +591,7 @@ export async function classifyFiles(
     file,
     top: topK(probabilities.subarray(i * classes, (i + 1) * classes), top).map((
       [index, probability],
-    ) => ({ name: classNames[index], probability })),
+    ) => ({ name: classNames[index] ?? `#${index}`, probability })),
   }));
 }
 

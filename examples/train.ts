@@ -5,6 +5,12 @@
  * report.html) at every log line and epoch end: report.html reloads itself while the run trains.
  * A run under a `runs/` folder also rebuilds `runs/index.html`, comparing every run there.
  *
+ * Everything that can be checked is checked before training: the output paths, the
+ * batch size against the adapter, a resumed checkpoint's checksum and recipe against the flags.
+ * Checkpoints carry the recipe and the metrics history, so a resumed run reports every epoch.
+ * Any error is one line on stderr (exit 2 for a flag at fault, 1 otherwise); an error during
+ * training first writes the report of what was done.
+ *
  * Usage: deno run --allow-read --allow-write --allow-env --allow-net=www.cs.toronto.edu
  * examples/train.ts [--help]
  */
@@ -25,6 +31,7 @@ import {
   cosineAnnealing,
   createModel,
   Cutout,
+  dataIdentity,
   DataLoader,
   defaultCacheDir,
   evaluate,
@@ -35,16 +42,24 @@ import {
   formatDuration,
   formatFixed,
   Generator,
+  type GpuInfo,
   gpuInfo,
   type ImageDataset,
   imageFolder,
   initGpu,
+  largestBatch,
   modelNames,
+  type Module,
   Normalize,
   oneCycle,
   Progress,
   RandomCrop,
   RandomHorizontalFlip,
+  readRecipe,
+  readSafetensors,
+  type Recipe,
+  recipeMetadata,
+  removeStaleTemporaries,
   type RunMetrics,
   type Schedule,
   SGD,
@@ -54,7 +69,13 @@ import {
   writeReport,
   writeRunsIndex,
 } from "../mod.ts";
-import { FlagError, helpText, parseTrainFlags, type TrainFlags } from "./train_flags.ts";
+import {
+  FlagError,
+  helpText,
+  parseTrainFlags,
+  resumeFlags,
+  type TrainFlags,
+} from "./train_flags.ts";
 
 function exists(path: string): boolean {
   try {
@@ -224,48 +245,223 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padStart(widths[c])).join("  ")).join("\n");
 }
 
-async function main(): Promise<number> {
-  const models = modelNames();
-  let flags: TrainFlags;
+/** The metadata key of the metrics history a checkpoint carries for the report. */
+const METRICS_KEY = "hajime.metrics";
+
+/** The part of RunMetrics a checkpoint carries, so a resumed run's report shows every epoch. */
+type History = Pick<RunMetrics, "steps" | "epochs" | "wallSeconds">;
+
+/** A checkpoint to resume: its recipe (null in files without one), position and history. */
+interface Resumed {
+  path: string;
+  recipe: Recipe | null;
+  epoch: number;
+  history: History | null;
+}
+
+/**
+ * A FlagError naming `flag` unless `folder` is a folder that takes new files, or one that can be
+ * made there: checked without creating anything, so a run that fails later leaves no litter.
+ */
+async function checkFolder(flag: string, folder: string): Promise<void> {
+  let at = folder;
+  let info = await Deno.stat(at).catch(() => null);
+  while (!info && dirname(at) !== at) {
+    at = dirname(at);
+    info = await Deno.stat(at).catch(() => null);
+  }
+  if (info && !info.isDirectory) throw new FlagError(`${flag}: ${at} is a file, not a folder`);
+  const probe = join(at, `.hajime-write-check-${Deno.pid}`);
   try {
-    flags = parseTrainFlags(Deno.args, models);
+    await Deno.writeFile(probe, new Uint8Array(0));
+    await Deno.remove(probe);
   } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    console.error(`error: ${error.message}\nRun with --help to see every flag.`);
-    return 2;
+    throw new FlagError(`${flag}: ${at} does not take new files (${(error as Error).message})`);
   }
-  if (flags.help) {
-    console.log(helpText(models));
-    return 0;
-  }
-  if (flags.clearCache) {
-    clearCache();
-    return 0;
-  }
+}
 
-  await initGpu();
-  const info = gpuInfo();
-  console.log(`adapter: ${info.description}${info.isSoftware ? " (software rasterizer)" : ""}`);
+/** Checks `--out` and `--checkpoint` before anything else is done. */
+async function checkOutputs(out: string, checkpoint: string | null): Promise<void> {
+  await checkFolder("--out", out);
+  if (checkpoint === null) return;
+  if ((await Deno.stat(checkpoint).catch(() => null))?.isDirectory) {
+    throw new FlagError(`--checkpoint: ${checkpoint} is a folder; give a file name`);
+  }
+  await checkFolder("--checkpoint", dirname(checkpoint));
+}
 
-  let data;
+/** Reads (and so verifies) the checkpoint to resume. */
+async function readResume(path: string): Promise<Resumed> {
+  let metadata: Record<string, string>;
   try {
-    data = await loadData(flags);
-    checkSameClasses(data.train, data.test);
+    metadata = (await readSafetensors(path)).metadata;
   } catch (error) {
-    console.error(`error: ${cliHint((error as Error).message)}`);
-    return error instanceof FlagError ? 2 : 1;
+    if (error instanceof Deno.errors.NotFound) {
+      throw new FlagError(`--resume: ${path} does not exist`);
+    }
+    throw error;
   }
-  console.log(cacheLine());
-  const train = limit(data.train, flags.trainLimit, flags.seed + 1);
-  const test = limit(data.test, flags.testLimit, flags.seed + 2);
-  console.log(`data: ${train.length} training and ${test.length} test images`);
+  let history: History | null = null;
+  try {
+    if (metadata[METRICS_KEY] !== undefined) history = JSON.parse(metadata[METRICS_KEY]);
+  } catch {
+    throw new Error(`${path}: metadata "${METRICS_KEY}" is not JSON`);
+  }
+  return { path, recipe: readRecipe(metadata, path), epoch: Number(metadata.epoch ?? 0), history };
+}
 
-  const model = createModel(flags.model, { seed: flags.seed });
-  console.log(model.toString());
-  console.log(`parameters: ${model.numParameters().toLocaleString("en-US")}`);
+/** The flags a resumed run uses, or a FlagError when there is nothing left to train. */
+function flagsForResume(flags: TrainFlags, resumed: Resumed): TrainFlags {
+  let merged = flags;
+  if (resumed.recipe) merged = resumeFlags(flags, resumed.recipe, resumed.path);
+  else console.log(`note: ${resumed.path} holds no recipe: the flags are not checked against it`);
+  if (resumed.epoch >= merged.epochs) {
+    const override = merged.schedule === "none" ? "" : " and --override epochs";
+    throw new FlagError(
+      `--resume ${resumed.path}: the checkpoint has trained ${resumed.epoch} of ` +
+        `${merged.epochs} epochs, nothing is left to train (give --epochs N with ` +
+        `N > ${resumed.epoch}${override} to train on)`,
+    );
+  }
+  return merged;
+}
 
+function bytesText(bytes: number): string {
+  return bytes < 2 ** 30
+    ? `${(bytes / 2 ** 20).toFixed(1)} MiB`
+    : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** A FlagError before training when a batch would need a buffer larger than the adapter binds. */
+async function checkBatchSize(flags: TrainFlags, adapter: string): Promise<void> {
+  const limit = await largestBatch(() => createModel(flags.model, { seed: flags.seed }));
+  if (flags.batchSize <= limit.largest) return;
+  throw new FlagError(
+    `--batch-size ${flags.batchSize}: too large for this adapter (${adapter}): ${limit.label} ` +
+      `would take ${bytesText(flags.batchSize * limit.bytesPerImage)}, more than the ` +
+      `${bytesText(limit.limitBytes)} one buffer may hold; the largest batch that fits is ` +
+      `${limit.largest}`,
+  );
+}
+
+/** The run's recipe, with the identity (checksum) of each data set. */
+async function recipeOf(
+  flags: TrainFlags,
+  train: ImageDataset,
+  test: ImageDataset,
+  stepsPerEpoch: number,
+): Promise<Recipe> {
+  const [trainId, testId] = await Promise.all([dataIdentity(train), dataIdentity(test)]);
+  return {
+    model: flags.model,
+    optimizer: {
+      type: flags.optimizer,
+      lr: flags.lr,
+      momentum: flags.momentum,
+      nesterov: flags.nesterov,
+      weightDecay: flags.weightDecay,
+    },
+    schedule: { type: flags.schedule, totalSteps: stepsPerEpoch * flags.epochs },
+    epochs: flags.epochs,
+    stepsPerEpoch,
+    maxSteps: flags.maxSteps,
+    batchSize: flags.batchSize,
+    augment: flags.augment,
+    normalize: flags.normalize ? { mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD] } : null,
+    classes: [...train.classes],
+    imageSize: [train.height, train.width],
+    seed: flags.seed,
+    data: {
+      source: flags.data,
+      trainLimit: flags.trainLimit,
+      testLimit: flags.testLimit,
+      train: trainId,
+      test: testId,
+    },
+  };
+}
+
+/** A FlagError when the data is not the checkpoint's, unless a data flag was overridden. */
+function checkData(saved: Recipe, current: Recipe, flags: TrainFlags, path: string): void {
+  if (["data", "train-limit", "test-limit"].some((flag) => flags.override.includes(flag))) return;
+  const problems: string[] = [];
+  if (saved.classes.join("\n") !== current.classes.join("\n")) {
+    problems.push(
+      `the classes are ${current.classes.join(",")}, the checkpoint's ${saved.classes.join(",")}`,
+    );
+  }
+  for (const set of ["train", "test"] as const) {
+    const [was, now] = [saved.data[set], current.data[set]];
+    if (was.sha256 !== now.sha256) {
+      problems.push(
+        `the ${set} images (${now.images}, sha256 ${now.sha256.slice(0, 12)}…) are not the ` +
+          `checkpoint's (${was.images}, sha256 ${was.sha256.slice(0, 12)}… from ${was.root})`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new FlagError(
+      `--resume ${path}: ${problems.join("; ")}. Point --data at the checkpoint's data, or ` +
+        `pass --override data to train on this data anyway`,
+    );
+  }
+}
+
+/** Puts the hyperparameters `--override` names into the optimizer a checkpoint restored. */
+function applyOverrides(flags: TrainFlags, optimizer: AnyOptimizer): void {
+  const has = (flag: string) => flags.override.includes(flag);
+  for (const group of optimizer.groups) {
+    if (has("lr")) Object.assign(group, { lr: flags.lr, initialLr: flags.lr });
+    if (has("weight-decay")) Object.assign(group, { weightDecay: flags.weightDecay });
+    if (optimizer instanceof SGD && has("momentum")) {
+      Object.assign(group, { momentum: flags.momentum });
+    }
+    if (optimizer instanceof SGD && has("nesterov")) {
+      Object.assign(group, { nesterov: flags.nesterov });
+    }
+  }
+}
+
+/** One line for the user: a multi-line message joined with "; ". */
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n").map((line) => line.trim()).filter((line) => line).join("; ");
+}
+
+/** The tables and lines printed after training (outputs past the data's classes by number). */
+function printResults(last: EvaluateResult, names: readonly string[]): void {
+  const classes = last.confusion.map((_, i) => names[i] ?? String(i));
+  console.log(resultLine(last));
+  console.log(
+    "\n" + table([
+      ["class", "accuracy %"],
+      ...classes.map((name, i) => [name, (100 * last.perClassAccuracy[i]).toFixed(2)]),
+    ]),
+  );
+  console.log("\nconfusion matrix (rows: true class, columns: predicted)");
+  console.log(table([
+    ["", ...classes.map((c) => c.slice(0, 5))],
+    ...last.confusion.map((row, i) => [classes[i], ...row.map(String)]),
+  ]));
+}
+
+/** Everything the run needs once the checks passed. */
+interface Run {
+  flags: TrainFlags;
+  out: string;
+  model: Module;
+  train: ImageDataset;
+  test: ImageDataset;
+  recipe: Recipe | null;
+  resumed: Resumed | null;
+  info: GpuInfo;
+}
+
+/** Trains, writing the report after every epoch; the metrics of what was done, whatever happens. */
+async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
+  const { flags, out, model, info } = run;
   const rng = new Generator(flags.seed);
-  const trainLoader = new DataLoader(train, {
+  const trainLoader = new DataLoader(run.train, {
     batchSize: flags.batchSize,
     shuffle: true,
     generator: rng,
@@ -274,7 +470,10 @@ async function main(): Promise<number> {
   const testTransform = flags.normalize
     ? new Compose([new ToTensor(), new Normalize(CIFAR10_MEAN, CIFAR10_STD)])
     : new Compose([new ToTensor()]);
-  const testLoader = new DataLoader(test, { batchSize: flags.batchSize, transform: testTransform });
+  const testLoader = new DataLoader(run.test, {
+    batchSize: flags.batchSize,
+    transform: testTransform,
+  });
   const optimizer = makeOptimizer(flags, model);
   // Every generator the run draws from goes into checkpoints, so a resumed run draws the same.
   const generators: Record<string, Generator> = { data: rng };
@@ -290,7 +489,7 @@ async function main(): Promise<number> {
       `suggested lr: ${result.suggestedLr.toExponential(2)}` +
         ` (lowest loss at ${result.minLossLr.toExponential(2)})`,
     );
-    return 0;
+    return;
   }
 
   const trainBatches = flags.maxSteps === null
@@ -299,25 +498,9 @@ async function main(): Promise<number> {
   const stepsPerEpoch = Math.min(trainLoader.length, flags.maxSteps ?? Infinity);
   const totalSteps = stepsPerEpoch * flags.epochs;
   const schedule = makeSchedule(flags, totalSteps);
-  const out = flags.out ??
-    `runs/${flags.model}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
-  const metrics: RunMetrics = {
-    model: flags.model,
-    parameters: model.numParameters(),
-    adapter: info.description,
-    flags: { ...flags },
-    seed: flags.seed,
-    steps: [],
-    epochs: [],
-    classes: [...train.classes],
-    perClassAccuracy: [],
-    confusion: [],
-    testAccuracy: 0,
-    validationLoss: 0,
-    wallSeconds: 0,
-  };
-
+  const earlierSeconds = run.resumed?.history?.wallSeconds ?? 0;
   const started = performance.now();
+  const elapsed = () => earlierSeconds + (performance.now() - started) / 1000;
   let epochStarted = started;
   let epochImages = 0;
   let bar: Progress | null = null;
@@ -330,6 +513,17 @@ async function main(): Promise<number> {
   );
   console.log(`report: ${out}/report.html, rewritten every ${flags.logEvery} steps and epoch`);
   const live = (progress: string) => ({ live: { progress } });
+  const recipe = run.recipe;
+  const checkpointMetadata = () => ({
+    ...(recipe ? recipeMetadata(recipe) : {}),
+    [METRICS_KEY]: JSON.stringify(
+      {
+        steps: metrics.steps,
+        epochs: metrics.epochs,
+        wallSeconds: elapsed(),
+      } satisfies History,
+    ),
+  });
 
   const result = await fit(model, trainBatches, {
     optimizer,
@@ -338,8 +532,11 @@ async function main(): Promise<number> {
     logEvery: flags.logEvery,
     validation: testLoader,
     generators,
-    checkpoint: flags.checkpoint ? { path: flags.checkpoint } : undefined,
+    checkpoint: flags.checkpoint
+      ? { path: flags.checkpoint, metadata: checkpointMetadata }
+      : undefined,
     resume: flags.resume ?? undefined,
+    onResume: () => applyOverrides(flags, optimizer),
     log: (line) => {
       if (bar) bar.finish();
       bar = null;
@@ -378,7 +575,7 @@ async function main(): Promise<number> {
         trainAccuracy: 100 * log.trainAccuracy,
         lr: lastLr,
       });
-      metrics.wallSeconds = (performance.now() - started) / 1000;
+      metrics.wallSeconds = elapsed();
       await writeReport(
         out,
         metrics,
@@ -401,7 +598,7 @@ async function main(): Promise<number> {
         seconds: epoch.seconds,
       });
       if (v) recordEvaluation(metrics, v);
-      metrics.wallSeconds = (performance.now() - started) / 1000;
+      metrics.wallSeconds = elapsed();
       await writeReport(out, metrics, live(`epoch ${epoch.epoch} of ${flags.epochs} done`));
       console.log(
         `epoch ${epoch.epoch}: train loss ${epoch.trainLoss.toFixed(4)}, train accuracy ${
@@ -415,26 +612,98 @@ async function main(): Promise<number> {
   console.log("Finished training");
 
   const last = result.epochs.at(-1)?.validation ?? await evaluate(model, testLoader);
-  console.log(resultLine(last));
-  const classes = train.classes;
-  console.log(
-    "\n" + table([
-      ["class", "accuracy %"],
-      ...classes.map((name, i) => [name, (100 * last.perClassAccuracy[i]).toFixed(2)]),
-    ]),
-  );
-  console.log("\nconfusion matrix (rows: true class, columns: predicted)");
-  console.log(table([
-    ["", ...classes.map((c) => c.slice(0, 5))],
-    ...last.confusion.map((row, i) => [classes[i], ...row.map(String)]),
-  ]));
-
+  printResults(last, run.train.classes);
   recordEvaluation(metrics, last);
-  metrics.wallSeconds = (performance.now() - started) / 1000;
+  metrics.wallSeconds = elapsed();
+}
+
+/** Checks everything it can, then trains; returns the exit code. */
+async function start(given: TrainFlags): Promise<number> {
+  const resumed = given.resume === null ? null : await readResume(given.resume);
+  const flags = resumed ? flagsForResume(given, resumed) : given;
+  const out = flags.out ??
+    `runs/${flags.model}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
+  await checkOutputs(out, flags.checkpoint);
+
+  await initGpu();
+  const info = gpuInfo();
+  console.log(`adapter: ${info.description}${info.isSoftware ? " (software rasterizer)" : ""}`);
+  await checkBatchSize(flags, info.description);
+  const model = createModel(flags.model, { seed: flags.seed });
+  console.log(model.toString());
+  console.log(`parameters: ${model.numParameters().toLocaleString("en-US")}`);
+
+  const data = await loadData(flags);
+  checkSameClasses(data.train, data.test);
+  console.log(cacheLine());
+  const train = limit(data.train, flags.trainLimit, flags.seed + 1);
+  const test = limit(data.test, flags.testLimit, flags.seed + 2);
+  console.log(`data: ${train.length} training and ${test.length} test images`);
+  const stepsPerEpoch = Math.min(
+    Math.ceil(train.length / flags.batchSize),
+    flags.maxSteps ?? Infinity,
+  );
+  const recipe = flags.checkpoint || resumed
+    ? await recipeOf(flags, train, test, stepsPerEpoch)
+    : null;
+  if (resumed?.recipe && recipe) checkData(resumed.recipe, recipe, flags, resumed.path);
+
+  const metrics: RunMetrics = {
+    model: flags.model,
+    parameters: model.numParameters(),
+    adapter: info.description,
+    flags: { ...flags },
+    seed: flags.seed,
+    steps: [...resumed?.history?.steps ?? []],
+    epochs: [...resumed?.history?.epochs ?? []],
+    classes: [...train.classes],
+    perClassAccuracy: [],
+    confusion: [],
+    testAccuracy: 0,
+    validationLoss: 0,
+    wallSeconds: 0,
+  };
+  // The checkpoint's folder is made by fit, which also removes temporaries of killed writes.
+  if (!flags.lrFind) await Deno.mkdir(out, { recursive: true });
+  try {
+    await runTraining({ flags, out, model, train, test, recipe, resumed, info }, metrics);
+  } catch (error) {
+    if (flags.checkpoint) await removeStaleTemporaries(flags.checkpoint).catch(() => 0);
+    if (flags.lrFind) throw error;
+    const saved = await writeReport(out, metrics).then(() => true, () => false);
+    const report = saved ? `the report of what was done is in ${out}/report.html` : "no report";
+    throw new Error(`${oneLine(error)} (${report})`);
+  }
+  if (flags.lrFind) return 0;
   await writeReport(out, metrics);
   console.log(`\nreport: ${out}/report.html (${metrics.wallSeconds.toFixed(0)} s)`);
   await updateRunsIndex(out);
   return 0;
+}
+
+async function main(): Promise<number> {
+  const models = modelNames();
+  let flags: TrainFlags;
+  try {
+    flags = parseTrainFlags(Deno.args, models);
+  } catch (error) {
+    console.error(`error: ${oneLine(error)} (--help lists every flag)`);
+    return error instanceof FlagError ? 2 : 1;
+  }
+  if (flags.help) {
+    console.log(helpText(models));
+    return 0;
+  }
+  if (flags.clearCache) {
+    clearCache();
+    return 0;
+  }
+  try {
+    return await start(flags);
+  } catch (error) {
+    console.error(`error: ${cliHint(oneLine(error))}`);
+    return error instanceof FlagError ? 2 : 1;
+  }
 }
 
 Deno.exit(await main());

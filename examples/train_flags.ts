@@ -7,6 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { Recipe } from "../mod.ts";
 
 /** The parsed, validated flags of a training run. */
 export interface TrainFlags {
@@ -35,6 +36,10 @@ export interface TrainFlags {
   trainLimit: number | null;
   testLimit: number | null;
   recipe: "article" | "shake-shake";
+  /** With `--resume`: the flags to take where they contradict the checkpoint's recipe. */
+  override: string[];
+  /** The recipe flags given on the command line (a `--recipe` gives every flag it sets). */
+  given: string[];
   help: boolean;
 }
 
@@ -80,6 +85,53 @@ const SHAKE_SHAKE = {
   normalize: true,
 } as const;
 
+/** The flags a checkpoint's recipe records, with where the recipe keeps each. */
+const RECIPE_FLAGS: readonly {
+  flag: string;
+  key: keyof TrainFlags;
+  saved: (recipe: Recipe) => TrainFlags[keyof TrainFlags];
+}[] = [
+  { flag: "model", key: "model", saved: (r) => r.model },
+  { flag: "optimizer", key: "optimizer", saved: (r) => r.optimizer.type },
+  { flag: "lr", key: "lr", saved: (r) => r.optimizer.lr },
+  { flag: "momentum", key: "momentum", saved: (r) => r.optimizer.momentum },
+  { flag: "nesterov", key: "nesterov", saved: (r) => r.optimizer.nesterov },
+  { flag: "weight-decay", key: "weightDecay", saved: (r) => r.optimizer.weightDecay },
+  { flag: "schedule", key: "schedule", saved: (r) => r.schedule.type },
+  { flag: "epochs", key: "epochs", saved: (r) => r.epochs },
+  { flag: "max-steps", key: "maxSteps", saved: (r) => r.maxSteps },
+  { flag: "batch-size", key: "batchSize", saved: (r) => r.batchSize },
+  { flag: "augment", key: "augment", saved: (r) => r.augment },
+  { flag: "normalize", key: "normalize", saved: (r) => r.normalize !== null },
+  { flag: "seed", key: "seed", saved: (r) => r.seed },
+  { flag: "data", key: "data", saved: (r) => r.data.source },
+  { flag: "train-limit", key: "trainLimit", saved: (r) => r.data.trainLimit },
+  { flag: "test-limit", key: "testLimit", saved: (r) => r.data.testLimit },
+];
+
+/** What a resumed run cannot change: the checkpoint's weights and optimizer state fit only these. */
+const FIXED = ["model", "optimizer"];
+
+/** The names `--override` takes: every recipe flag but the fixed ones. */
+export const OVERRIDABLE: readonly string[] = RECIPE_FLAGS.map((f) => f.flag).filter((flag) =>
+  !FIXED.includes(flag)
+);
+
+/** The flags each recipe preset sets (they count as given). */
+const PRESET_FLAGS = [
+  "model",
+  "epochs",
+  "batch-size",
+  "optimizer",
+  "lr",
+  "momentum",
+  "nesterov",
+  "weight-decay",
+  "schedule",
+  "augment",
+  "normalize",
+];
+
 /** The help text, listing every flag with its default. */
 export function helpText(models: readonly string[]): string {
   return `Train a model from the article on CIFAR-10 with hajime (WebGPU).
@@ -109,7 +161,12 @@ Usage: deno run ${TRAIN_PERMISSIONS} examples/train.ts [flags]
                         run), then exit
   --seed N              seed of the one generator (default 0)
   --checkpoint PATH     save a checkpoint there after every epoch
-  --resume PATH         resume from a checkpoint
+  --resume PATH         resume from a checkpoint: its recipe (model, optimizer, schedule, epochs,
+                        batch size, augmentation, normalization, seed, data) is taken for every
+                        flag not given; a given flag that contradicts it is an error
+  --override A,B,...    with --resume, take these flags where they contradict the checkpoint: ${
+    OVERRIDABLE.join(", ")
+  }
   --out DIR             folder for the run's report (default runs/<model>-<timestamp>)
   --lr-find             run the learning-rate finder instead of training, print its suggestion
   --log-every N         log the running loss every N steps (default 500)
@@ -275,6 +332,7 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
         "max-steps": { type: "string" },
         "train-limit": { type: "string" },
         "test-limit": { type: "string" },
+        override: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -318,6 +376,11 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
     maxSteps: optional("max-steps", v["max-steps"]),
     trainLimit: optional("train-limit", v["train-limit"]),
     testLimit: optional("test-limit", v["test-limit"]),
+    override: v.override === undefined ? [] : v.override.split(",").map((name) => name.trim()),
+    given: RECIPE_FLAGS.map((f) => f.flag).filter((flag) =>
+      (v as Record<string, unknown>)[flag] !== undefined ||
+      (v.recipe !== undefined && PRESET_FLAGS.includes(flag))
+    ),
     help: v.help ?? false,
   };
   if (flags.nesterov && (flags.optimizer !== "sgd" || flags.momentum <= 0)) {
@@ -326,5 +389,78 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
   if (flags.resume !== null && flags.lrFind) {
     throw new FlagError("--lr-find: cannot be combined with --resume");
   }
+  if (flags.override.length > 0 && flags.resume === null) {
+    throw new FlagError("--override: only means something with --resume");
+  }
+  for (const name of flags.override) {
+    if (!OVERRIDABLE.includes(name)) {
+      const why = FIXED.includes(name)
+        ? "a checkpoint's weights and optimizer state fit only its own"
+        : `not one of ${OVERRIDABLE.join(", ")}`;
+      throw new FlagError(`--override: "${name}" cannot be overridden (${why})`);
+    }
+    if (!flags.given.includes(name) && name !== "data") {
+      throw new FlagError(`--override ${name}: give --${name} too (the value to use)`);
+    }
+  }
   return flags;
+}
+
+function shown(value: TrainFlags[keyof TrainFlags]): string {
+  if (value === null) return "unset";
+  return typeof value === "boolean" ? (value ? "on" : "off") : String(value);
+}
+
+/** Whether a recipe flag's value, given the schedule, changes what the run computes. */
+function lengthFree(flag: string, schedule: string): boolean {
+  // Without a schedule nothing depends on the planned length: more epochs continue exactly as
+  // a longer run would have.
+  return flag === "epochs" && schedule === "none";
+}
+
+/**
+ * The flags of a run that resumes a checkpoint with `recipe`: every recipe flag not given takes
+ * the checkpoint's value; a given one that contradicts it is a FlagError naming both values,
+ * unless `--override` names it (`model` and `optimizer` never can). Changing `--epochs` is no
+ * contradiction without a schedule (the run then equals one planned that long); with one, the
+ * schedule's length would change, so it needs `--override epochs`. Another `--data` path is no
+ * contradiction either: the data is checked by content once loaded (`--override data` lets
+ * other content through).
+ *
+ * @example
+ * ```ts
+ * import { readRecipe, readSafetensors } from "../mod.ts";
+ * import { parseTrainFlags, resumeFlags } from "./train_flags.ts";
+ * const flags = parseTrainFlags(["--resume", "ck.safetensors"], ["basic-cnn"]);
+ * const recipe = readRecipe((await readSafetensors("ck.safetensors")).metadata, "ck.safetensors");
+ * const resumed = recipe ? resumeFlags(flags, recipe, "ck.safetensors") : flags;
+ * ```
+ */
+export function resumeFlags(flags: TrainFlags, recipe: Recipe, path: string): TrainFlags {
+  const merged: Record<string, unknown> = { ...flags };
+  const schedule = flags.given.includes("schedule") ? flags.schedule : recipe.schedule.type;
+  const contradictions: string[] = [];
+  for (const { flag, key, saved } of RECIPE_FLAGS) {
+    const value = saved(recipe);
+    if (!flags.given.includes(flag)) merged[key] = value;
+    else if (
+      flags[key] !== value && !flags.override.includes(flag) &&
+      !lengthFree(flag, schedule) && flag !== "data"
+    ) {
+      contradictions.push(
+        `--${flag} ${shown(flags[key])} contradicts the checkpoint's ${shown(value)}` +
+          (FIXED.includes(flag) ? " (cannot be overridden)" : ""),
+      );
+    }
+  }
+  if (contradictions.length > 0) {
+    const free = flags.given.filter((flag) =>
+      !FIXED.includes(flag) && contradictions.some((c) => c.startsWith(`--${flag} `))
+    );
+    throw new FlagError(
+      `--resume ${path}: ${contradictions.join("; ")}. Drop the flag to continue the ` +
+        `checkpoint's recipe` + (free.length > 0 ? `, or pass --override ${free.join(",")}` : ""),
+    );
+  }
+  return merged as unknown as TrainFlags;
 }

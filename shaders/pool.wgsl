@@ -176,7 +176,8 @@ fn adaptiveMaxPool1Backward(@builtin(local_invocation_index) lid: u32,
   ampb_dx[i] = select(0.0, ampb_dy[p], i32(i - p * plane) == ampb_argmax[p]);
 }
 
-// shiftSubsample: y[n, c, i, j] = x[n, c, i·stride + shift, j·stride + shift], 0 outside x.
+// shiftSubsample: y[n, c, i, j] = x[n, c, i·stride + shift, j·stride + shift], 0 outside x
+// (Shake-Shake's second shortcut flow: shift 1 as the PyTorch ports, −1 as the Torch code).
 // x: [N, C, H, W]; y: [N, C, OH, OW]
 @group(0) @binding(1) var<storage, read> ss_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ss_y: array<f32>;

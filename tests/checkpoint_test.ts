@@ -1,8 +1,9 @@
 /**
  * Checkpoints: the safetensors codec for every dtype, a file laid out byte for byte as PyTorch's
  * `safetensors.torch.save_file` writes it, strict loading that names every bad tensor and changes
- * nothing, a bit-exact round trip of model, optimizer and generator state, and a resumed run that
- * ends with exactly the weights of an uninterrupted one.
+ * nothing (but takes a missing `num_batches_tracked` as 0, as PyTorch), a bit-exact round trip of
+ * model, optimizer and generator state, a resumed run that ends with exactly the weights of an
+ * uninterrupted one, the checksum that catches an edited file, and fit's checkpoint path checks.
  *
  * @module
  */
@@ -20,10 +21,12 @@ import { Adam } from "../src/optim/adam.ts";
 import { cosineAnnealing } from "../src/optim/schedules.ts";
 import { SGD } from "../src/optim/sgd.ts";
 import {
+  CHECKSUM_KEY,
   decodeSafetensors,
   encodeSafetensors,
   loadModelWeights,
   readSafetensors,
+  removeStaleTemporaries,
   restoreCheckpoint,
   type SafeTensor,
   saveCheckpoint,
@@ -361,5 +364,126 @@ Deno.test("a resumed run ends with exactly the weights of an uninterrupted one",
   assertEquals(await weights(b), weightsA, "continued in the same objects");
   assertEquals(await weights(c), weightsA, "continued in fresh objects");
   assertEquals(historyC, historyA.filter((h) => h.globalStep > 7), "the same running losses");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a state_dict without num_batches_tracked loads with the counter at 0; other gaps still fail", async () => {
+  const dir = await Deno.makeTempDir();
+  const entries = pytorchEntries(new Generator(testSeed("no counter")));
+  const path = `${dir}/old.safetensors`;
+  await Deno.writeFile(
+    path,
+    pytorchFile(entries.filter(([name]) => name !== "1.num_batches_tracked")),
+  );
+  const model = net(1);
+  const bn = model.at(1) as BatchNorm2d;
+  await fit(model, batches(new Generator(2), 2, 4), {
+    optimizer: new SGD(model, { lr: 0.01 }),
+    log: null,
+  });
+  assertEquals(await bn.numBatchesTracked.read(), new Float32Array([2]), "counted before");
+  await loadModelWeights(path, model);
+  assertEquals(await bn.numBatchesTracked.read(), new Float32Array([0]), "as PyTorch: 0");
+  const state = await model.stateDict();
+  assertEquals(state.get("1.running_mean")!.data, entries[4][3], "the rest loaded");
+  // The module-level load accepts the gap too, and counts on from 0.
+  state.delete("1.num_batches_tracked");
+  model.loadStateDict(state);
+  model.train().forward(Tensor.zeros([2, 3, 4, 4]));
+  assertEquals(await bn.numBatchesTracked.read(), new Float32Array([1]));
+  // Anything else missing is still an error that changes nothing.
+  await Deno.writeFile(path, pytorchFile(entries.filter(([name]) => name !== "1.running_var")));
+  await assertRejects(() => loadModelWeights(path, model), 'missing "1.running_var"');
+  state.delete("1.running_var");
+  assertThrows(() => model.loadStateDict(state), 'missing "1.running_var"');
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** `bytes` with the first occurrence of `from` (in the header) replaced by `to`, same length. */
+function patched(bytes: Uint8Array, from: string, to: string): Uint8Array {
+  const at = new TextDecoder("latin1").decode(bytes).indexOf(from);
+  assert(at > 8 && from.length === to.length, `found ${from}`);
+  const out = bytes.slice();
+  out.set(new TextEncoder().encode(to), at);
+  return out;
+}
+
+Deno.test("a checkpoint's checksum catches an edited header value or a flipped data byte", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = net(3);
+  const optimizer = new Adam(model, { lr: 0.003 });
+  const path = `${dir}/ck.safetensors`;
+  await saveCheckpoint(path, {
+    model,
+    optimizer,
+    trainState: { epoch: 1, step: 0, globalStep: 4 },
+    metadata: { note: "kept" },
+  });
+  const good = await Deno.readFile(path);
+  const file = await readSafetensors(path);
+  assertEquals(Object.keys(file.metadata).at(-1), CHECKSUM_KEY, "the checksum closes the metadata");
+  assertEquals(file.metadata.note, "kept");
+  const edits = [
+    patched(good, '\\"lr\\":0.003', '\\"lr\\":9.003'), // the optimizer's lr
+    patched(good, '"epoch":"1"', '"epoch":"7"'),
+    good.map((b, i) => (i === good.length - 3 ? b ^ 1 : b)), // a weight's bit
+  ];
+  for (const bytes of edits) {
+    await Deno.writeFile(path, bytes);
+    for (
+      const load of [
+        () => readSafetensors(path),
+        () => loadModelWeights(path, net(4)),
+        () => restoreCheckpoint(path, { model: net(4), optimizer: new Adam(net(5)) }),
+      ]
+    ) {
+      await assertRejects(load, `${path}: the contents do not match the checksum`);
+    }
+  }
+  // Files without one (PyTorch's, saveModelWeights') load as before.
+  await saveModelWeights(path, model);
+  assertEquals((await readSafetensors(path)).metadata, { format: "pt" });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("fit's checkpoint: its folder is made, a bad path fails before training, leftovers go", async () => {
+  const dir = await Deno.makeTempDir();
+  const data = batches(new Generator(testSeed("checkpoint paths")), 2, 4);
+  let steps = 0;
+  const run = (path: string) => {
+    const model = net(8);
+    return fit(model, data, {
+      optimizer: new SGD(model, { lr: 0.01 }),
+      log: null,
+      checkpoint: { path, metadata: () => ({ run: "a" }) },
+      onStep: () => void steps++,
+    });
+  };
+  const nested = `${dir}/new/deeper/ck.safetensors`;
+  await run(nested);
+  assertEquals((await readSafetensors(nested)).metadata.run, "a");
+  assertEquals(steps, 2);
+
+  await Deno.mkdir(`${dir}/folder`);
+  await Deno.writeTextFile(`${dir}/file`, "");
+  for (
+    const [path, why] of [
+      [`${dir}/folder`, "is a folder"],
+      [`${dir}/file/ck.safetensors`, "cannot create its folder"],
+    ]
+  ) {
+    await assertRejects(() => run(path), `checkpoint ${path}: ${why}`);
+  }
+  assertEquals(steps, 2, "no step ran for a bad path");
+
+  const stale = [`${nested}.tmp-4242-a1b2`, `${nested}.tmp-1-x`];
+  for (const name of stale) await Deno.writeTextFile(name, "killed mid-write");
+  await Deno.writeTextFile(`${dir}/new/deeper/other.safetensors.tmp-1-x`, "not ours");
+  await run(nested);
+  assertEquals(
+    [...Deno.readDirSync(`${dir}/new/deeper`)].map((e) => e.name).sort(),
+    ["ck.safetensors", "other.safetensors.tmp-1-x"],
+  );
+  assertEquals(await removeStaleTemporaries(`${dir}/none/ck.safetensors`), 0);
   await Deno.remove(dir, { recursive: true });
 });

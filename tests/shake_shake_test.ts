@@ -107,30 +107,47 @@ const BLOCK_CASES: [number[], number, number][] = [
 Deno.test("reference: block backward with β = α is the gradient of its forward", () => {
   // CPU only: a random float64 state with the GPU block's names.
   const rng = new Generator(testSeed("shake reference"));
-  for (const [shape, out, stride] of BLOCK_CASES) {
-    const state = cpuBlockState(rng, shape[1], out, stride);
-    const ref = new RefShakeShakeBlock(state, "b", stride);
-    ref.alpha = uniform(rng, shape[0]);
-    ref.beta = ref.alpha;
-    const x = random(rng, shape);
-    const y0 = ref.forward(x);
-    const w = random(rng, y0.shape).data;
-    const loss = () => dot(w, ref.forward(x).data);
-    ref.forward(x);
-    const dx = ref.backward({ data: w, shape: y0.shape }).data;
-    for (let i = 0; i < x.data.length; i += 3) {
-      const fd = numericGrad(loss, x.data, i);
-      assertClose([dx[i]], [fd], { atol: 1e-6, rtol: 1e-5, message: `dx[${i}] [${shape}]` });
-    }
-    for (const [name, p] of ref.params()) {
-      for (let i = 0; i < p.data.length; i += 5) {
-        const fd = numericGrad(loss, p.data, i);
-        // grads accumulated once, by the single backward above
-        assertClose([p.grad[i]], [fd], { atol: 1e-6, rtol: 1e-5, message: `${name}[${i}]` });
-      }
+  for (const shift of ["pytorch", "lua"] as const) {
+    for (const [shape, out, stride] of BLOCK_CASES) {
+      checkBlockGradient(rng, shape, out, stride, shift);
     }
   }
 });
+
+/** The reference block's backward (β = α) against central differences of its forward. */
+function checkBlockGradient(
+  rng: Generator,
+  shape: number[],
+  out: number,
+  stride: number,
+  shift: "pytorch" | "lua",
+): void {
+  const state = cpuBlockState(rng, shape[1], out, stride);
+  const ref = new RefShakeShakeBlock(state, "b", stride, shift);
+  ref.alpha = uniform(rng, shape[0]);
+  ref.beta = ref.alpha;
+  const x = random(rng, shape);
+  const y0 = ref.forward(x);
+  const w = random(rng, y0.shape).data;
+  const loss = () => dot(w, ref.forward(x).data);
+  ref.forward(x);
+  const dx = ref.backward({ data: w, shape: y0.shape }).data;
+  for (let i = 0; i < x.data.length; i += 3) {
+    const fd = numericGrad(loss, x.data, i);
+    assertClose([dx[i]], [fd], {
+      atol: 1e-6,
+      rtol: 1e-5,
+      message: `dx[${i}] [${shape}] ${shift}`,
+    });
+  }
+  for (const [name, p] of ref.params()) {
+    for (let i = 0; i < p.data.length; i += 5) {
+      const fd = numericGrad(loss, p.data, i);
+      // grads accumulated once, by the single backward above
+      assertClose([p.grad[i]], [fd], { atol: 1e-6, rtol: 1e-5, message: `${name}[${i}]` });
+    }
+  }
+}
 
 /** A random block state in float64 with the GPU block's names (for the CPU-only test). */
 function cpuBlockState(rng: Generator, cin: number, out: number, stride: number): RefState {
@@ -252,24 +269,46 @@ Deno.test("block: eval output is the average of the branches plus the shortcut",
   }
 });
 
-Deno.test("shortcut: flow 1 samples x[i·s, j·s], flow 2 x[i·s − 1, j·s − 1] with zero fill", async () => {
-  const cases: [number, number, number[], number[]][] = [
-    // [size, stride, flow 1, flow 2] for x = 0, 1, 2, ... in one 1-channel image
-    [4, 2, [0, 2, 8, 10], [0, 0, 0, 5]],
-    [5, 2, [0, 2, 4, 10, 12, 14, 20, 22, 24], [0, 0, 0, 0, 6, 8, 0, 16, 18]],
-    [3, 1, [0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 1, 0, 3, 4]],
+Deno.test("shortcut: flow 1 samples x[i·s, j·s]; flow 2 x[i·s + 1, j·s + 1] (PyTorch) or x[i·s − 1, j·s − 1] (Lua)", async () => {
+  const cases: [number, number, number[], number[], number[]][] = [
+    // [size, stride, flow 1, flow 2 pytorch, flow 2 lua] for x = 0, 1, 2, ... in one image
+    [4, 2, [0, 2, 8, 10], [5, 7, 13, 15], [0, 0, 0, 5]],
+    [
+      5,
+      2,
+      [0, 2, 4, 10, 12, 14, 20, 22, 24],
+      [6, 8, 0, 16, 18, 0, 0, 0, 0],
+      [0, 0, 0, 0, 6, 8, 0, 16, 18],
+    ],
+    [3, 1, [0, 1, 2, 3, 4, 5, 6, 7, 8], [4, 5, 0, 7, 8, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1, 0, 3, 4]],
   ];
-  for (const [size, stride, flow1, flow2] of cases) {
-    const shortcut = new DownsamplingShortcut(1, 2, stride, new Generator(0));
-    shortcut.conv1.weight.data.write([1]);
-    shortcut.conv2.weight.data.write([1]);
-    shortcut.eval(); // fresh running statistics: y = x / √(1 + eps)
-    const x = Array.from({ length: size * size }, (_, i) => i);
-    const y = await read64(shortcut.forward(upload(x, [1, 1, size, size])));
-    const expected = [...flow1, ...flow2].map((v) => v / Math.sqrt(1 + 1e-5));
-    assertClose(y, expected, { atol: 1e-5, rtol: 1e-6, message: `size ${size} stride ${stride}` });
-    shortcut.dispose();
+  for (const [size, stride, flow1, pytorch, lua] of cases) {
+    for (
+      const [shift, flow2] of [[undefined, pytorch], ["pytorch", pytorch], ["lua", lua]] as const
+    ) {
+      const shortcut = new DownsamplingShortcut(1, 2, stride, new Generator(0), shift);
+      shortcut.conv1.weight.data.write([1]);
+      shortcut.conv2.weight.data.write([1]);
+      shortcut.eval(); // fresh running statistics: y = x / √(1 + eps)
+      const x = Array.from({ length: size * size }, (_, i) => i);
+      const y = await read64(shortcut.forward(upload(x, [1, 1, size, size])));
+      const expected = [...flow1, ...flow2].map((v) => v / Math.sqrt(1 + 1e-5));
+      assertClose(y, expected, {
+        atol: 1e-5,
+        rtol: 1e-6,
+        message: `size ${size} stride ${stride} shift ${shift}`,
+      });
+      shortcut.dispose();
+    }
   }
+  assertThrows(
+    () => new DownsamplingShortcut(1, 2, 2, new Generator(0), "torch" as "lua"),
+    'shift must be "pytorch" or "lua", got "torch"',
+  );
+  assertThrows(
+    () => new ShakeShakeBlock(2, 2, { shift: "toString" as "lua" }),
+    'shift must be "pytorch" or "lua"',
+  );
 });
 
 Deno.test("shortcut: forward and backward match the reference's pad-shift and subsampling", async () => {
@@ -279,11 +318,15 @@ Deno.test("shortcut: forward and backward match the reference's pad-shift and su
     [[3, 2, 6, 6], 4, 2],
     [[2, 3, 5, 4], 8, 1],
   ];
-  for (const [shape, out, stride] of cases) {
-    const label = `shortcut ${shape[1]}→${out} stride ${stride} x=[${shape}]`;
-    const shortcut = new DownsamplingShortcut(shape[1], out, stride, rng);
+  for (
+    const [[shape, out, stride], shift] of cases.flatMap((c) =>
+      [[c, "pytorch"], [c, "lua"]] as const
+    )
+  ) {
+    const label = `shortcut ${shape[1]}→${out} stride ${stride} x=[${shape}] ${shift}`;
+    const shortcut = new DownsamplingShortcut(shape[1], out, stride, rng, shift);
     randomizeBatchNorms(shortcut, rng);
-    const ref = refDownsamplingShortcut(await stateOf(shortcut), "", stride);
+    const ref = refDownsamplingShortcut(await stateOf(shortcut), "", stride, shift);
     const x = random(rng, shape);
     // The reference opens with the block's ReLU; the GPU module takes relu(x).
     const xr = leaf({ data: x.data.map((v) => Math.max(v, 0)), shape });
@@ -559,6 +602,11 @@ Deno.test("factories: parameter counts, registry names and printing", () => {
       const names = model.namedParameters().map(([n]) => n);
       assert(names.includes("stage2.0.shortcut.conv2.weight"));
       assert(!names.includes("stage2.1.shortcut.conv1.weight"), "identity shortcuts have none");
+      const shifts = (m: ShakeShake26) => m.blocks().flatMap((b) => b.shortcut?.shift ?? []);
+      assertEquals(shifts(model), ["pytorch", "pytorch", "pytorch"], "the PyTorch ports' shift");
+      const lua = shakeShake26({ width: 2, shift: "lua" });
+      assertEquals(shifts(lua), ["lua", "lua", "lua"], "shift reaches every shortcut");
+      lua.dispose();
       assert(!names.some((n) => n.endsWith("conv1.bias") || n === "conv.bias"), "no conv biases");
     }
     model.dispose();

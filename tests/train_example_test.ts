@@ -16,11 +16,17 @@ import {
   Generator,
   modelNames,
   readSafetensors,
+  type Recipe,
   saveCheckpoint,
   saveModelWeights,
   Tensor,
 } from "../mod.ts";
-import { FlagError, parseTrainFlags, type TrainFlags } from "../examples/train_flags.ts";
+import {
+  FlagError,
+  parseTrainFlags,
+  resumeFlags,
+  type TrainFlags,
+} from "../examples/train_flags.ts";
 import {
   CIFAR10_CLASSES,
   CIFAR_NORMALIZE,
@@ -196,6 +202,8 @@ const ARTICLE_DEFAULTS: TrainFlags = {
   maxSteps: null,
   trainLimit: null,
   testLimit: null,
+  override: [],
+  given: [],
   help: false,
 };
 
@@ -226,6 +234,7 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     "--max-steps=20",
     "--train-limit=1000",
     "--test-limit=200",
+    "--override=lr,seed",
   ], MODELS);
   assertEquals(flags, {
     ...ARTICLE_DEFAULTS,
@@ -250,6 +259,25 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     maxSteps: 20,
     trainLimit: 1000,
     testLimit: 200,
+    override: ["lr", "seed"],
+    given: [
+      "model",
+      "optimizer",
+      "lr",
+      "momentum",
+      "nesterov",
+      "weight-decay",
+      "schedule",
+      "epochs",
+      "max-steps",
+      "batch-size",
+      "augment",
+      "normalize",
+      "seed",
+      "data",
+      "train-limit",
+      "test-limit",
+    ],
   });
   assertEquals(parseTrainFlags(["--lr-find", "-h"], MODELS).lrFind, true);
   assertEquals(parseTrainFlags(["-h"], MODELS).help, true);
@@ -273,6 +301,19 @@ Deno.test("parseTrainFlags: the shake-shake preset, and flags overriding it", ()
     schedule: "cosine",
     augment: "crop-flip",
     normalize: true,
+    given: [
+      "model",
+      "optimizer",
+      "lr",
+      "momentum",
+      "nesterov",
+      "weight-decay",
+      "schedule",
+      "epochs",
+      "batch-size",
+      "augment",
+      "normalize",
+    ],
   });
   const custom = parseTrainFlags(
     ["--recipe", "shake-shake", "--model", "shake-shake-26-2x96d", "--epochs", "3", "--lr", "0.1"],
@@ -320,8 +361,79 @@ Deno.test("parseTrainFlags: every bad flag or value is a FlagError naming the fl
     [["--optimizer", "sgd", "--nesterov"], "--nesterov"],
     [["--optimizer", "adamw", "--momentum", "0.9", "--nesterov"], "--nesterov"],
     [["--resume", "r.safetensors", "--lr-find"], "--lr-find"],
+    [["--lr", "0.1", "--override", "lr"], "--override: only means something with --resume"],
+    [["--resume", "r", "--model", "resnet", "--override", "model"], '"model" cannot be overridden'],
+    [["--resume", "r", "--override", "lr"], "--override lr: give --lr too"],
+    [["--resume", "r", "--lr", "0.1", "--override", "lr,speed"], '"speed" cannot be overridden'],
   ];
   for (const [args, flag] of cases) assertFlagError(() => parseTrainFlags(args, MODELS), flag);
+});
+
+/** A checkpoint's recipe: conv-bn-net, SGD 0.1 with a cosine schedule over 2 epochs of 10 steps. */
+const RECIPE: Recipe = {
+  model: "conv-bn-net",
+  optimizer: { type: "sgd", lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+  schedule: { type: "cosine", totalSteps: 20 },
+  epochs: 2,
+  stepsPerEpoch: 10,
+  maxSteps: 10,
+  batchSize: 16,
+  augment: "crop-flip",
+  normalize: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] },
+  classes: [...CIFAR10_CLASSES],
+  imageSize: [32, 32],
+  seed: 3,
+  data: {
+    source: "/data/cifar",
+    trainLimit: 160,
+    testLimit: null,
+    train: { images: 160, sha256: "ab", root: "/data/cifar/train" },
+    test: { images: 10000, sha256: "cd", root: "/data/cifar/test" },
+  },
+};
+
+Deno.test("resumeFlags: the checkpoint's recipe where no flag is given, contradictions named", () => {
+  const resume = (args: string[], recipe = RECIPE) =>
+    resumeFlags(parseTrainFlags(["--resume", "ck", ...args], MODELS), recipe, "ck");
+  const taken = resume([]);
+  assertEquals(
+    [taken.model, taken.optimizer, taken.lr, taken.momentum, taken.nesterov, taken.weightDecay],
+    ["conv-bn-net", "sgd", 0.1, 0.9, true, 5e-4],
+  );
+  assertEquals(
+    [taken.schedule, taken.epochs, taken.maxSteps, taken.batchSize, taken.augment],
+    ["cosine", 2, 10, 16, "crop-flip"],
+  );
+  assertEquals([taken.normalize, taken.seed, taken.data, taken.trainLimit, taken.testLimit], [
+    true,
+    3,
+    "/data/cifar",
+    160,
+    null,
+  ]);
+  assertEquals(resume(["--lr", "0.1", "--batch-size", "16"]).lr, 0.1, "agreeing flags are fine");
+  assertEquals(resume(["--data", "/moved"]).data, "/moved", "data is checked by content");
+
+  // The cosine schedule was planned for 2 epochs: more is a contradiction unless overridden.
+  assertFlagError(() => resume(["--epochs", "3"]), "--epochs 3 contradicts the checkpoint's 2");
+  assertFlagError(() => resume(["--epochs", "3"]), "pass --override epochs");
+  assertEquals(resume(["--epochs", "3", "--override", "epochs"]).epochs, 3);
+  // Without a schedule, more epochs equal a longer run: no contradiction.
+  const constant = { ...RECIPE, schedule: { type: "none", totalSteps: 20 } };
+  assertEquals(resume(["--epochs", "3"], constant).epochs, 3);
+
+  const error = assertThrows(() => resume(["--lr", "0.01", "--model", "resnet", "--normalize"]));
+  assert(error instanceof FlagError);
+  for (
+    const text of [
+      "--lr 0.01 contradicts the checkpoint's 0.1",
+      "--model resnet contradicts the checkpoint's conv-bn-net (cannot be overridden)",
+      "or pass --override lr",
+    ]
+  ) {
+    assert(error.message.includes(text), `${text}: ${error.message}`);
+  }
+  assertEquals(resume(["--lr", "0.01", "--override", "lr"]).lr, 0.01);
 });
 
 /** Every flag issue 5 asks for, plus the quick-run ones. */
@@ -351,6 +463,7 @@ const TRAIN_FLAGS = [
   "--max-steps",
   "--train-limit",
   "--test-limit",
+  "--override",
   "--help",
 ];
 
@@ -383,8 +496,8 @@ Deno.test("train.ts: --help exits 0 listing every flag and model; bad flags exit
 Deno.test("parsePredictFlags: defaults, and each bad value a FlagError naming the flag", () => {
   assertEquals(parsePredictFlags(["--checkpoint", "c.safetensors", "a.png", "dir"], MODELS), {
     checkpoint: "c.safetensors",
-    model: "resnet",
-    classes: [...CIFAR10_CLASSES],
+    model: null,
+    classes: null,
     normalize: false,
     paths: ["a.png", "dir"],
     batchSize: 64,

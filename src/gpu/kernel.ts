@@ -87,6 +87,28 @@ export function grid(workgroups: number): [number, number] {
   return [Math.ceil(workgroups / y), y];
 }
 
+let bindingObserver: ((bound: HasBuffer | GPUBuffer) => void) | null = null;
+
+/**
+ * Calls `observer` with every buffer (or Tensor) each dispatch binds, until the returned function
+ * is called: sizing probes such as `largestBatch` watch what a step binds.
+ *
+ * @example
+ * ```ts
+ * import { observeBindings } from "@hajime/nn";
+ * let bound = 0;
+ * const stop = observeBindings(() => bound++);
+ * // ... record some kernels ...
+ * stop();
+ * ```
+ */
+export function observeBindings(observer: (bound: HasBuffer | GPUBuffer) => void): () => void {
+  bindingObserver = observer;
+  return () => {
+    if (bindingObserver === observer) bindingObserver = null;
+  };
+}
+
 /**
  * One entry point of a WGSL file, ready to dispatch.
  *
@@ -188,6 +210,7 @@ export class Kernel {
       else if (type === "i32") view.setInt32(i * 4, value, true);
       else view.setUint32(i * 4, value, true);
     }
+    if (bindingObserver) { for (const b of buffers) bindingObserver(b); }
     const raw = buffers.map((b) => "buffer" in b ? b.buffer : b);
     for (const buffer of raw) {
       if (buffer.size > limits.maxStorageBufferBindingSize) {

@@ -25,7 +25,11 @@ export interface MaxPool2dOptions {
 export interface ShiftSubsampleOptions {
   /** Step between samples, ≥ 1. */
   stride: number;
-  /** Offset of the first sample in both directions (an integer; 1 = one pixel down-right). */
+  /**
+   * Offset of the first sample in both directions (an integer): Shake-Shake's second flow uses 1
+   * (the PyTorch ports' `F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))`) or −1 (the Torch code's
+   * `SpatialZeroPadding(1, -1, 1, -1)`).
+   */
   shift: number;
 }
 

@@ -16,7 +16,12 @@ import { type InitOptions, kaimingNormal, resolveGenerator } from "../nn/init.ts
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import * as F from "../ops/functional.ts";
-import { type ShakeLevel, type ShakeMode, ShakeShakeBlock } from "../nn/shake_shake.ts";
+import {
+  type ShakeLevel,
+  type ShakeMode,
+  ShakeShakeBlock,
+  type ShortcutShift,
+} from "../nn/shake_shake.ts";
 import type { Generator } from "../random.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
 import { registerModel } from "./registry.ts";
@@ -42,6 +47,11 @@ export interface ShakeShakeOptions extends InitOptions {
   mode?: ShakeMode;
   /** Coefficients per image or per batch (default `image`). */
   level?: ShakeLevel;
+  /**
+   * The downsampling shortcuts' second-flow sample: `pytorch` (default, the PyTorch ports') or
+   * `lua` (the paper's Torch code); see {@link ShortcutShift}.
+   */
+  shift?: ShortcutShift;
 }
 
 /** Blocks per stage: (26 − 2) / 6. */
@@ -86,7 +96,7 @@ export class ShakeShake26 extends Module {
   /** Builds the model; see {@link ShakeShakeOptions}. */
   constructor(options: ShakeShakeOptions = {}) {
     super();
-    const { width = 32, classes = 10, mode, level } = options;
+    const { width = 32, classes = 10, mode, level, shift } = options;
     if (!Number.isInteger(width) || width < 2 || width % 2 !== 0) {
       throw new Error(`ShakeShake26: width must be an even integer ≥ 2, got ${width}`);
     }
@@ -112,6 +122,7 @@ export class ShakeShake26 extends Module {
               stride: i === 0 ? stride : 1,
               mode,
               level,
+              shift,
               generator,
             }),
         ),

@@ -112,6 +112,11 @@ export class BatchNorm2d extends Module {
     return y;
   }
 
+  /** A missing `num_batches_tracked` loads as 0, as in PyTorch. */
+  protected override localStateDefaults(): ReadonlyMap<string, StateEntry> {
+    return new Map([["num_batches_tracked", { shape: [], data: new Float32Array(1) }]]);
+  }
+
   /** Keeps the CPU counter in step with a loaded `num_batches_tracked`. */
   protected override afterLoad(state: ReadonlyMap<string, StateEntry>): void {
     this.#batches = state.get("num_batches_tracked")?.data[0] ?? 0;

@@ -281,9 +281,11 @@ export abstract class Module {
 
   /**
    * Loads a state dict of the same architecture. Every missing, unexpected or mis-shaped entry
-   * is reported by name in one error, thrown before anything is changed.
+   * is reported by name in one error, thrown before anything is changed; entries with a default
+   * ({@link stateDefaults}) may be missing, as in PyTorch.
    */
-  loadStateDict(state: ReadonlyMap<string, StateEntry>): void {
+  loadStateDict(given: ReadonlyMap<string, StateEntry>): void {
+    const state = new Map([...this.stateDefaults(), ...given]);
     const tensors = this.#stateTensors();
     const expected = new Map(tensors);
     const problems: string[] = [];
@@ -316,6 +318,26 @@ export abstract class Module {
       }
       module.afterLoad(local);
     }
+  }
+
+  /**
+   * The entries a state dict may lack, by dotted name, with the values `loadStateDict` gives
+   * them: PyTorch's BatchNorm loads a missing `num_batches_tracked` (older or hand-filtered
+   * state dicts) as 0.
+   */
+  stateDefaults(): StateDict {
+    const out: StateDict = new Map();
+    for (const [prefix, module] of this.namedModules()) {
+      for (const [name, entry] of module.localStateDefaults()) {
+        out.set(prefix ? `${prefix}.${name}` : name, entry);
+      }
+    }
+    return out;
+  }
+
+  /** This module's own entries of {@link stateDefaults}, by local name; none unless overridden. */
+  protected localStateDefaults(): ReadonlyMap<string, StateEntry> {
+    return new Map();
   }
 
   /**

@@ -3,9 +3,12 @@
  * mixes two residual paths with random per-image (or per-batch) coefficients, α in the forward
  * pass and an independent β in the backward pass, plus its shortcut.
  *
- * Layout and names follow the paper's reference code (xgastaldi/shake-shake, Torch) and the
- * PyTorch port by hysts: `residual_path1`, `residual_path2` (each `conv1`, `bn1`, `conv2`, `bn2`,
- * no conv biases) and, where the width or the stride changes, `shortcut` (`conv1`, `conv2`, `bn`).
+ * Layout and names follow the PyTorch port by hysts (and the paper's Torch reference code,
+ * xgastaldi/shake-shake, which uses the same layers): `residual_path1`, `residual_path2` (each
+ * `conv1`, `bn1`, `conv2`, `bn2`, no conv biases) and, where the width or the stride changes,
+ * `shortcut` (`conv1`, `conv2`, `bn`). The two codes differ in one place, the pixel the
+ * shortcut's second flow samples ({@link ShortcutShift}): hajime follows the PyTorch port unless
+ * told `shift: "lua"`, so a state dict trained in PyTorch evaluates the same here.
  * The ReLU that opens both paths and the downsampling shortcut is computed once per block: the
  * three see the same `relu(x)`, and the tape sums their gradients before its backward.
  *
@@ -55,6 +58,25 @@ const MODES: readonly ShakeMode[] = [
 ];
 
 /**
+ * Which pixel the downsampling shortcut's second flow samples, one pixel off the first flow's
+ * x[i·s, j·s]:
+ * - `pytorch` (the default): x[i·s + 1, j·s + 1], zero past the bottom and right edges, as the
+ *   PyTorch ports compute it (`F.avg_pool2d(F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1)), 1, s)`);
+ * - `lua`: x[i·s − 1, j·s − 1], zero above the top and left edges, as the paper's Torch code
+ *   computes it (`SpatialZeroPadding(1, -1, 1, -1)` then `SpatialAveragePooling(1, 1, s, s)`).
+ *
+ * @example
+ * ```ts
+ * import type { ShortcutShift } from "@hajime/nn";
+ * const shift: ShortcutShift = "lua"; // to load weights trained with the Torch reference code
+ * ```
+ */
+export type ShortcutShift = "pytorch" | "lua";
+
+/** The sample offset of each {@link ShortcutShift}. */
+const SHIFT_OFFSETS: Readonly<Record<ShortcutShift, number>> = { pytorch: 1, lua: -1 };
+
+/**
  * Per-image coefficients for {@link ShakeShakeBlock.fixCoefficients}.
  *
  * @example
@@ -86,6 +108,8 @@ export interface ShakeShakeBlockOptions extends InitOptions {
   mode?: ShakeMode;
   /** Coefficient per image or per batch (default `image`). */
   level?: ShakeLevel;
+  /** The downsampling shortcut's second-flow sample (default `pytorch`). */
+  shift?: ShortcutShift;
 }
 
 /**
@@ -150,10 +174,9 @@ export class ResidualPath extends Module {
 /**
  * The shortcut of a Shake-Shake block that changes width or stride, without its leading ReLU
  * (the block applies it once): two flows of 1×1 subsampling with `stride` → 1×1 convolution to
- * half the output width, the second flow on the input shifted one pixel right and down (zero fill
- * on the top row and left column, the reference code's `SpatialZeroPadding(1, -1, 1, -1)`),
- * concatenated along channels, then BatchNorm. The first flow samples x[i·s, j·s], the second
- * x[i·s − 1, j·s − 1].
+ * half the output width, concatenated along channels, then BatchNorm. The first flow samples
+ * x[i·s, j·s]; the second x[i·s + 1, j·s + 1] (`shift: "pytorch"`, the default) or
+ * x[i·s − 1, j·s − 1] (`"lua"`), zero where that falls outside x ({@link ShortcutShift}).
  *
  * @example
  * ```ts
@@ -164,10 +187,10 @@ export class ResidualPath extends Module {
  * ```
  */
 export class DownsamplingShortcut extends Module {
-  /** Offset of the second flow's samples: one pixel up-left of the first's (see the class doc). */
-  static readonly SHIFT: number = -1;
   /** Subsampling step. */
   readonly stride: number;
+  /** Which pixel the second flow samples. */
+  readonly shift: ShortcutShift;
   /** 1×1 convolution of the first flow, `in` → `out / 2`. */
   readonly conv1: Conv2d;
   /** 1×1 convolution of the shifted flow, `in` → `out / 2`. */
@@ -176,8 +199,17 @@ export class DownsamplingShortcut extends Module {
   readonly bn: BatchNorm2d;
 
   /** `inChannels` → `outChannels` (even) at `stride`; He-normal weights from `generator`. */
-  constructor(inChannels: number, outChannels: number, stride: number, generator: Generator) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    stride: number,
+    generator: Generator,
+    shift: ShortcutShift = "pytorch",
+  ) {
     super();
+    if (!Object.hasOwn(SHIFT_OFFSETS, shift)) {
+      throw new Error(`DownsamplingShortcut: shift must be "pytorch" or "lua", got "${shift}"`);
+    }
     if (!Number.isInteger(outChannels) || outChannels < 2 || outChannels % 2 !== 0) {
       throw new Error(
         `DownsamplingShortcut: outChannels must be an even integer ≥ 2, got ${outChannels}`,
@@ -187,6 +219,7 @@ export class DownsamplingShortcut extends Module {
       throw new Error(`DownsamplingShortcut: stride must be an integer ≥ 1, got ${stride}`);
     }
     this.stride = stride;
+    this.shift = shift;
     const half = outChannels / 2;
     this.conv1 = this.register("conv1", heConv(inChannels, half, 1, 1, generator));
     this.conv2 = this.register("conv2", heConv(inChannels, half, 1, 1, generator));
@@ -199,7 +232,7 @@ export class DownsamplingShortcut extends Module {
     const stride = this.stride;
     const flow1 = this.conv1.forward(F.shiftSubsample(x, { stride, shift: 0 }));
     const flow2 = this.conv2.forward(
-      F.shiftSubsample(x, { stride, shift: DownsamplingShortcut.SHIFT }),
+      F.shiftSubsample(x, { stride, shift: SHIFT_OFFSETS[this.shift] }),
     );
     return this.bn.forward(F.concatChannels(flow1, flow2));
   }
@@ -254,7 +287,7 @@ export class ShakeShakeBlock extends Module {
   /** `inChannels` → `outChannels`; He-normal conv weights from the options' generator. */
   constructor(inChannels: number, outChannels: number, options: ShakeShakeBlockOptions = {}) {
     super();
-    const { stride = 1, mode = "shake-shake", level = "image" } = options;
+    const { stride = 1, mode = "shake-shake", level = "image", shift = "pytorch" } = options;
     for (const [name, v] of [["inChannels", inChannels], ["outChannels", outChannels]] as const) {
       if (!Number.isInteger(v) || v < 1) {
         throw new Error(`ShakeShakeBlock: ${name} must be an integer ≥ 1, got ${v}`);
@@ -268,6 +301,9 @@ export class ShakeShakeBlock extends Module {
     }
     if (level !== "image" && level !== "batch") {
       throw new Error(`ShakeShakeBlock: level must be "image" or "batch", got "${level}"`);
+    }
+    if (!Object.hasOwn(SHIFT_OFFSETS, shift)) {
+      throw new Error(`ShakeShakeBlock: shift must be "pytorch" or "lua", got "${shift}"`);
     }
     const downsample = inChannels !== outChannels || stride !== 1;
     if (downsample && outChannels % 2 !== 0) {
@@ -292,7 +328,10 @@ export class ShakeShakeBlock extends Module {
       new ResidualPath(inChannels, outChannels, stride, g),
     );
     this.shortcut = downsample
-      ? this.register("shortcut", new DownsamplingShortcut(inChannels, outChannels, stride, g))
+      ? this.register(
+        "shortcut",
+        new DownsamplingShortcut(inChannels, outChannels, stride, g, shift),
+      )
       : null;
   }
 

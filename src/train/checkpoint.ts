@@ -7,11 +7,15 @@
  * with `safetensors.torch.save_file(model.state_dict(), path)` loads directly, and our model part
  * loads in PyTorch), the optimizer state under `optimizer.state.<param name>.<key>`, generator
  * states under `generator.<name>`, and the epoch, step and optimizer groups in the metadata.
- * Files are written atomically: a temporary file in the same folder, then a rename.
+ * Files are written atomically: a temporary file in the same folder, then a rename. A checkpoint's
+ * metadata ends with `hajime.sha256`, a SHA-256 of every other metadata entry and every tensor,
+ * checked whenever the file is read: an edited header value or a flipped byte is an error that
+ * names the file, never a silently different run.
  *
  * @module
  */
 
+import { basename, dirname, join } from "node:path";
 import type { Module, StateEntry } from "../nn/module.ts";
 import type { Optimizer, OptimizerState, OptimizerStateEntry } from "../optim/optimizer.ts";
 import type { Generator } from "../random.ts";
@@ -289,8 +293,36 @@ export async function writeSafetensors(
   }
 }
 
+/** The metadata key of a checkpoint's checksum (see the module docs). */
+export const CHECKSUM_KEY = "hajime.sha256";
+
 /**
- * Reads and parses a safetensors file.
+ * The SHA-256 (hex) of a file's contents as {@link CHECKSUM_KEY} covers them: every metadata entry
+ * but the checksum (sorted by key), every tensor's name, dtype and shape in order, then their data.
+ */
+async function contentDigest(
+  tensors: ReadonlyMap<string, SafeTensor>,
+  metadata: Readonly<Record<string, string>>,
+): Promise<string> {
+  const entries = Object.entries(metadata).filter(([key]) => key !== CHECKSUM_KEY).sort();
+  const index = [...tensors].map(([name, t]) => [name, t.dtype, t.shape]);
+  const head = new TextEncoder().encode(JSON.stringify({ metadata: entries, tensors: index }));
+  let length = head.length;
+  for (const t of tensors.values()) length += t.data.byteLength;
+  const bytes = new Uint8Array(length);
+  bytes.set(head);
+  let at = head.length;
+  for (const t of tensors.values()) {
+    bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Reads and parses a safetensors file. When its metadata holds a {@link CHECKSUM_KEY} (every
+ * checkpoint hajime writes), the contents are checked against it first.
  *
  * @example
  * ```ts
@@ -299,12 +331,87 @@ export async function writeSafetensors(
  * ```
  */
 export async function readSafetensors(path: string): Promise<Safetensors> {
+  let file: Safetensors;
   try {
-    return decodeSafetensors(await Deno.readFile(path));
+    file = decodeSafetensors(await Deno.readFile(path));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) throw error;
     throw new Error(`${path}: ${(error as Error).message}`);
   }
+  const expected = file.metadata[CHECKSUM_KEY];
+  if (expected !== undefined && expected !== await contentDigest(file.tensors, file.metadata)) {
+    throw new Error(
+      `${path}: the contents do not match the checksum in its metadata ("${CHECKSUM_KEY}"): ` +
+        `the file was changed after it was written (an edited header or damaged data); ` +
+        `nothing loaded`,
+    );
+  }
+  return file;
+}
+
+/** The checkpoint file names `writeSafetensors` writes first, for `path`. */
+function isTemporaryOf(path: string, name: string): boolean {
+  return name.startsWith(`${basename(path)}.tmp-`);
+}
+
+/**
+ * Readies `path` for checkpoints before any training: creates its folder if needed, checks that
+ * the folder takes new files and that `path` is not a folder, and removes the temporary files
+ * (`<name>.tmp-*`) that a run killed while writing left beside it. Throws an error naming the
+ * path and the reason.
+ *
+ * @example
+ * ```ts
+ * import { prepareCheckpointPath } from "@hajime/nn";
+ * await prepareCheckpointPath("runs/new/checkpoint.safetensors"); // creates runs/new/
+ * ```
+ */
+export async function prepareCheckpointPath(path: string): Promise<void> {
+  const folder = dirname(path);
+  const fail = (why: string): never => {
+    throw new Error(`checkpoint ${path}: ${why}`);
+  };
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+  } catch (error) {
+    fail(`cannot create its folder ${folder} (${(error as Error).message})`);
+  }
+  const info = await Deno.stat(path).catch(() => null);
+  if (info?.isDirectory) fail("is a folder; give a file name, e.g. checkpoint.safetensors");
+  await removeStaleTemporaries(path);
+  const probe = `${path}.tmp-${Deno.pid}-check`;
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0));
+    await Deno.remove(probe);
+  } catch (error) {
+    fail(`its folder ${folder} does not take new files (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Removes the temporary files (`<name>.tmp-*`) that interrupted writes of `path` left in its
+ * folder; returns how many. A missing folder has none.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemporaries } from "@hajime/nn";
+ * const removed = await removeStaleTemporaries("runs/a/checkpoint.safetensors");
+ * ```
+ */
+export async function removeStaleTemporaries(path: string): Promise<number> {
+  const folder = dirname(path);
+  let removed = 0;
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (entry.isFile && isTemporaryOf(path, entry.name)) {
+        await Deno.remove(join(folder, entry.name));
+        removed++;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return removed;
 }
 
 /** Decodes IEEE half-precision bits. */
@@ -415,7 +522,8 @@ export async function saveModelWeights(path: string, model: Module): Promise<voi
 
 /**
  * Saves a checkpoint: the model state, the optimizer state, the train state and generator
- * states, in one safetensors file written atomically.
+ * states, in one safetensors file written atomically, its metadata closed by a checksum
+ * ({@link CHECKSUM_KEY}) that every later read verifies.
  *
  * @example
  * ```ts
@@ -454,6 +562,7 @@ export async function saveCheckpoint(path: string, parts: CheckpointParts): Prom
     metadata.step = String(parts.trainState.step);
     metadata.global_step = String(parts.trainState.globalStep);
   }
+  metadata[CHECKSUM_KEY] = await contentDigest(tensors, metadata);
   await writeSafetensors(path, tensors, metadata);
 }
 
@@ -485,11 +594,14 @@ function modelState(
     ): [string, readonly number[]] => [name, p.data.shape]),
     ...model.namedBuffers().map(([name, t]): [string, readonly number[]] => [name, t.shape]),
   ]);
+  const defaults = model.stateDefaults();
   const state = new Map<string, StateEntry>();
   for (const [name, shape] of expected) {
     const tensor = file.tensors.get(name);
     if (!tensor) {
-      if (strict) problems.push(`missing "${name}"`);
+      const fallback = defaults.get(name);
+      if (fallback) state.set(name, fallback);
+      else if (strict) problems.push(`missing "${name}"`);
     } else if (!sameShape(tensor.shape, shape)) {
       problems.push(`"${name}" has shape ${shapeText(tensor.shape)}, expected ${shapeText(shape)}`);
     } else if (tensor.dtype === "BOOL") {
@@ -535,7 +647,8 @@ function failIf(owner: string, path: string, problems: string[]): void {
 /**
  * Loads model weights from a safetensors state dict (ours, a checkpoint, or one saved from
  * PyTorch with the `safetensors` package: F32/F16/BF16/F64 tensors, I64 counters). Every missing,
- * unexpected or mis-shaped tensor is reported by name before anything changes.
+ * unexpected or mis-shaped tensor is reported by name before anything changes; as in PyTorch, a
+ * missing BatchNorm `num_batches_tracked` loads as 0 (`Module.stateDefaults`).
  *
  * @example
  * ```ts

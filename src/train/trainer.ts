@@ -21,6 +21,7 @@ import { applySchedule, type Schedule } from "../optim/schedules.ts";
 import type { Generator } from "../random.ts";
 import { type ArrayFor, type DType, Tensor } from "../tensor.ts";
 import {
+  prepareCheckpointPath,
   readSafetensors,
   restoreCheckpoint,
   type SafeTensor,
@@ -109,7 +110,10 @@ export interface FitOptions {
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** Called with each running loss. */
   onLog?: (info: LogInfo) => void | Promise<void>;
-  /** Called at the end of each epoch (after validation and the checkpoint). */
+  /**
+   * Called at the end of each epoch, after validation and before that epoch's checkpoint (so
+   * what it records can go into the checkpoint's metadata).
+   */
   onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
   /** Evaluated at the end of every epoch when given. */
   validation?: BatchSource;
@@ -120,15 +124,26 @@ export interface FitOptions {
   generators?: Readonly<Record<string, Generator>>;
   /**
    * Checkpoints written by the loop: at the end of every epoch, every `everySteps` steps if
-   * given, and when `maxSteps` stops the run.
+   * given, and when `maxSteps` stops the run, with the strings `metadata` returns at that moment
+   * (a recipe, a metrics history) in their metadata. The path's folder is created and checked,
+   * and temporaries of interrupted writes removed, before any training.
    */
-  checkpoint?: { path: string; everySteps?: number };
+  checkpoint?: {
+    path: string;
+    everySteps?: number;
+    metadata?: () => Readonly<Record<string, string>>;
+  };
   /**
    * Where to start: a checkpoint path written by `fit` (restores model, optimizer, generators,
    * position and running loss), or a position when the caller restored the rest. Batches of the
    * interrupted epoch that were already trained on are drawn from the source and skipped.
    */
   resume?: string | TrainState;
+  /**
+   * Called once a checkpoint given as `resume` is restored, before training goes on: the place
+   * to change what it restored (a learning rate the user overrides).
+   */
+  onResume?: (state: TrainState) => void | Promise<void>;
   /** Stop once this many global steps are done (the returned state resumes from there). */
   maxSteps?: number;
 }
@@ -409,6 +424,7 @@ export async function fit(
     throw new RangeError(`fit: checkpoint.everySteps must be an integer ≥ 1, got ${everySteps}`);
   }
   checkOptimizerParameters(model, optimizer);
+  if (checkpoint) await prepareCheckpointPath(checkpoint.path);
   const loss = options.loss ?? new CrossEntropyLoss();
   // The last `logEvery` batch losses, then the epoch's correct count (see startRead).
   const ring = Tensor.zeros([logEvery + 1], { label: "Trainer.losses" });
@@ -450,6 +466,7 @@ export async function fit(
       trainState: state,
       generators,
       extra,
+      metadata: checkpoint.metadata?.(),
     });
   };
 
@@ -511,6 +528,7 @@ export async function fit(
       if (losses && losses.data.length === logEvery) {
         ring.write([...(losses.data as Float32Array), 0]);
       }
+      await options.onResume?.(position);
     } else if (options.resume) {
       position = { ...options.resume };
     }
@@ -612,7 +630,6 @@ export async function fit(
       state = { epoch: epoch + 1, step: 0, globalStep: state.globalStep };
       const result = validation ? await evaluate(model, validation, { loss }) : null;
       epochStart = generatorStates(generators);
-      await save(state);
       const info: EpochInfo = {
         epoch: epoch + 1,
         globalStep: state.globalStep,
@@ -624,6 +641,7 @@ export async function fit(
       };
       epochReports.push(info);
       await onEpochEnd?.(info);
+      await save(state);
     }
   } finally {
     await throttle.drain();

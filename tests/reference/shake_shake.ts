@@ -1,9 +1,9 @@
 /**
- * Float64 reference of Shake-Shake (Gastaldi 2017), written as the paper's Torch reference code
- * builds it rather than as hajime's layers do: each residual path and the downsampling shortcut
- * has its own leading ReLU, the shifted flow is `SpatialZeroPadding(1, -1, 1, -1)` followed by
- * `SpatialAveragePooling(1, 1, s, s)`, and the block's backward sends β·g and (1 − β)·g to the
- * two paths. Built from a GPU model's state dict (same names), so GPU results can be compared
+ * Float64 reference of Shake-Shake (Gastaldi 2017), written as the reference codes build it
+ * rather than as hajime's layers do: each residual path and the downsampling shortcut has its
+ * own leading ReLU, the shifted flow is the PyTorch ports' `F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))`
+ * (or the paper's Torch code's `SpatialZeroPadding(1, -1, 1, -1)`) followed by a stride-s 1×1
+ * average pooling, and the block's backward sends β·g and (1 − β)·g to the two paths. Built from a GPU model's state dict (same names), so GPU results can be compared
  * and the backward checked by finite differences (with β = α, where it is the true gradient).
  *
  * @module
@@ -68,6 +68,39 @@ export class RefShiftDownRight extends RefLayer {
     for (let p = 0; p < n * c; p++) {
       for (let i = 1; i < h; i++) {
         for (let j = 1; j < w; j++) dx[(p * h + i - 1) * w + j - 1] = dy.data[(p * h + i) * w + j];
+      }
+    }
+    return { data: dx, shape: [...dy.shape] };
+  }
+}
+
+/**
+ * The PyTorch ports' `F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))`: drop row 0 and column 0, pad a zero
+ * row and column at the bottom and right, i.e. y[i, j] = x[i + 1, j + 1], 0 on the last row and
+ * column.
+ */
+export class RefShiftUpLeft extends RefLayer {
+  forward(x: Arr): Arr {
+    const [n, c, h, w] = x.shape;
+    const y = new Float64Array(x.data.length);
+    for (let p = 0; p < n * c; p++) {
+      for (let i = 0; i + 1 < h; i++) {
+        for (let j = 0; j + 1 < w; j++) {
+          y[(p * h + i) * w + j] = x.data[(p * h + i + 1) * w + j + 1];
+        }
+      }
+    }
+    return { data: y, shape: [...x.shape] };
+  }
+
+  backward(dy: Arr): Arr {
+    const [n, c, h, w] = dy.shape;
+    const dx = new Float64Array(dy.data.length);
+    for (let p = 0; p < n * c; p++) {
+      for (let i = 0; i + 1 < h; i++) {
+        for (let j = 0; j + 1 < w; j++) {
+          dx[(p * h + i + 1) * w + j + 1] = dy.data[(p * h + i) * w + j];
+        }
       }
     }
     return { data: dx, shape: [...dy.shape] };
@@ -192,20 +225,22 @@ class RefIdentity extends RefLayer {
 }
 
 /**
- * The reference code's downsampling shortcut: ReLU → [subsample → 1×1 conv1 ‖ shift → subsample
- * → 1×1 conv2] → BN, from `<name>.conv1`, `<name>.conv2`, `<name>.bn`.
+ * The reference codes' downsampling shortcut: ReLU → [subsample → 1×1 conv1 ‖ shift → subsample
+ * → 1×1 conv2] → BN, from `<name>.conv1`, `<name>.conv2`, `<name>.bn`; the shift is the PyTorch
+ * ports' (`pytorch`) or the Torch code's (`lua`).
  */
 export function refDownsamplingShortcut(
   state: RefState,
   name: string,
   stride: number,
+  shift: "pytorch" | "lua" = "pytorch",
 ): RefSequential {
   return new RefSequential([
     new RefReLU(),
     new RefConcatFlows([
       new RefSequential([new RefSubsample(stride), conv(state, join(name, "conv1"), 1, 0)]),
       new RefSequential([
-        new RefShiftDownRight(),
+        shift === "pytorch" ? new RefShiftUpLeft() : new RefShiftDownRight(),
         new RefSubsample(stride),
         conv(state, join(name, "conv2"), 1, 0),
       ]),
@@ -234,7 +269,7 @@ export class RefShakeShakeBlock extends RefLayer {
   #inner = 0;
 
   /** Reads the block `name` with `stride` from `state`. */
-  constructor(state: RefState, name: string, stride: number) {
+  constructor(state: RefState, name: string, stride: number, shift: "pytorch" | "lua" = "pytorch") {
     super();
     const path = (p: string) =>
       new RefSequential([
@@ -248,7 +283,7 @@ export class RefShakeShakeBlock extends RefLayer {
     this.net1 = path(join(name, "residual_path1"));
     this.net2 = path(join(name, "residual_path2"));
     this.skip = state.has(join(name, "shortcut.conv1.weight"))
-      ? refDownsamplingShortcut(state, join(name, "shortcut"), stride)
+      ? refDownsamplingShortcut(state, join(name, "shortcut"), stride, shift)
       : new RefIdentity();
   }
 
@@ -306,11 +341,13 @@ export class RefShakeShakeBlock extends RefLayer {
  */
 export function refShakeShake26(
   state: RefState,
+  shift: "pytorch" | "lua" = "pytorch",
 ): { model: RefSequential; blocks: RefShakeShakeBlock[] } {
   const blocks: RefShakeShakeBlock[] = [];
   for (let s = 1; s <= 3; s++) {
     for (let b = 0; state.has(`stage${s}.${b}.residual_path1.conv1.weight`); b++) {
-      blocks.push(new RefShakeShakeBlock(state, `stage${s}.${b}`, s > 1 && b === 0 ? 2 : 1));
+      const stride = s > 1 && b === 0 ? 2 : 1;
+      blocks.push(new RefShakeShakeBlock(state, `stage${s}.${b}`, stride, shift));
     }
   }
   const model = new RefSequential([

@@ -687,7 +687,10 @@ async function main(): Promise<number> {
   try {
     flags = parseTrainFlags(Deno.args, models);
   } catch (error) {
-    console.error(`error: ${oneLine(error)} (--help lists every flag)`);
+    // A suggestion ("did you mean --epochs?") already names the flag to use.
+    const message = oneLine(error);
+    const hint = message.includes("did you mean") ? "" : " (--help lists every flag)";
+    console.error(`error: ${message}${hint}`);
     return error instanceof FlagError ? 2 : 1;
   }
   if (flags.help) {

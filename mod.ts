@@ -87,7 +87,7 @@ export * from "./src/data/cache.ts";
 export * from "./src/data/loader.ts";
 export * from "./src/data/transforms.ts";
 export * from "./src/data/progress.ts";
-export { type DecodedImage, decodeImage } from "./src/data/decode_worker.ts";
+export { type DecodedImage, decodeImage, imageDecodersReady } from "./src/data/decode_worker.ts";
 
 // Training.
 export * from "./src/train/trainer.ts";

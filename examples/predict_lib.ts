@@ -12,6 +12,7 @@ import {
   CIFAR10_MEAN,
   CIFAR10_STD,
   decodeImage,
+  imageDecodersReady,
   imagesToTensor,
   loadModelWeights,
   type Module,
@@ -389,6 +390,7 @@ export async function loadWeights(path: string, model: Module, modelName: string
  * @example
  * ```ts
  * import { loadImages } from "./predict_lib.ts";
+ * await imageDecodersReady();
  * const pixels = loadImages(["cat.png", "dog.jpg"]); // 2·32·32·3 bytes
  * ```
  */
@@ -579,6 +581,7 @@ export async function classifyFiles(
   },
 ): Promise<Prediction[]> {
   const { classNames, top = 3 } = options;
+  await imageDecodersReady();
   const images = loadImages(files, options.height, options.width);
   const { probabilities, classes } = await predict(model, images, files.length, options);
   const fewer = classNames.length < classes && options.unnamedOutputs;

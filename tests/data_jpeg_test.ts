@@ -17,6 +17,8 @@ import { decodeJpeg, jpegDecoderReady } from "../src/data/jpeg.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { writeTree } from "./fixtures.ts";
 
+await jpegDecoderReady();
+
 const FIXTURES = fileURLToPath(new URL("./fixtures/pil_jpeg/", import.meta.url));
 const CIFAR = fileURLToPath(new URL("../../shared/cifar10/", import.meta.url));
 

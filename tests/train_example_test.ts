@@ -51,6 +51,7 @@ import {
 } from "./assert.ts";
 import { jpegBytes, pngBytes, randomPixels, runExample, writeTree } from "./fixtures.ts";
 import "./gpu.ts";
+import { imageDecodersReady } from "../mod.ts";
 
 const CIFAR = fileURLToPath(new URL("../../shared/cifar10", import.meta.url));
 const MODELS = modelNames();
@@ -562,6 +563,7 @@ Deno.test("listImageFiles and loadImages: folders recursively, errors naming the
     assertFlagError(() => listImageFiles([join(dir, "missing.png")]), "missing.png");
     assertFlagError(() => listImageFiles([join(dir, "empty")]), "empty: no .jpg");
 
+    await imageDecodersReady();
     const pixels = loadImages(files);
     assertEquals(pixels.length, 4 * 32 * 32 * 3);
     assertEquals(pixels.subarray(2 * 3072, 3 * 3072), pixels.subarray(3 * 3072)); // same PNG

@@ -16,8 +16,9 @@ import { decodeJpeg, jpegDecoderReady } from "./jpeg.ts";
  *
  * @example
  * ```ts
- * import { type DecodedImage, decodeImage } from "@hajime/nn";
+ * import { type DecodedImage, decodeImage, imageDecodersReady } from "@hajime/nn";
  * const path = "photo.png";
+ * await imageDecodersReady();
  * const image: DecodedImage = decodeImage(await Deno.readFile(path), path);
  * ```
  */
@@ -140,13 +141,28 @@ function decodePng(bytes: Uint8Array): DecodedImage {
 }
 
 /**
+ * Resolves once the image decoders are loaded (libjpeg-turbo's WASM, on first use): await it
+ * before calling `decodeImage` yourself (`imageFolder` does it for you).
+ *
+ * @example
+ * ```ts
+ * import { imageDecodersReady } from "@hajime/nn";
+ * await imageDecodersReady();
+ * ```
+ */
+export function imageDecodersReady(): Promise<void> {
+  return jpegDecoderReady();
+}
+
+/**
  * Decodes a JPEG or PNG file's bytes (the format is told by its signature, not its name) into
  * RGB. Errors name `path` and say what is wrong.
  *
  * @example
  * ```ts
- * import { decodeImage } from "@hajime/nn";
+ * import { decodeImage, imageDecodersReady } from "@hajime/nn";
  * const path = "data/cifar/train/cat/0000.jpg";
+ * await imageDecodersReady();
  * const { width, height, data } = decodeImage(await Deno.readFile(path), path);
  * ```
  */

@@ -316,6 +316,7 @@ export async function imageFolder(
   }
 
   // The first image that decodes sets the size, unless the caller fixed it.
+  await jpegDecoderReady();
   let height = options.size?.[0] ?? 0;
   let width = options.size?.[1] ?? 0;
   for (let i = 0; height === 0 && i < paths.length; i++) {

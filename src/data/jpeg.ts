@@ -39,24 +39,32 @@ const load = createLibjpegTurbo as () => Promise<LibjpegTurbo>;
  */
 const MAX_FAILURES = 1000;
 
-let decoder = new (await load()).JPEGDecoder();
+type Decoder = InstanceType<LibjpegTurbo["JPEGDecoder"]>;
+
+// Loaded on first use (reading the WASM file needs read permission, which `--help` does not).
+let decoder: Decoder | null = null;
 let failures = 0;
 let replacing: Promise<void> | null = null;
 
-function failed(): void {
-  failures++;
-  replacing ??= load().then((module) => {
-    decoder.delete();
+/** Loads a fresh instance in the background and swaps it in. */
+function reload(): Promise<void> {
+  return replacing ??= load().then((module) => {
+    decoder?.delete();
     decoder = new module.JPEGDecoder();
     failures = 0;
     replacing = null;
   });
 }
 
+function failed(): void {
+  failures++;
+  reload();
+}
+
 /**
- * Resolves once the decoder has recovered from earlier failures (at once when there were none).
- * Loops that decode many files without returning to the event loop await it now and then, so a
- * folder of broken files never exhausts the WASM instance.
+ * Resolves once the decoder is loaded and has recovered from earlier failures. Call it before
+ * the first decode; loops that decode many files without returning to the event loop await it now
+ * and then, so a folder of broken files never exhausts the WASM instance.
  *
  * @example
  * ```ts
@@ -65,7 +73,7 @@ function failed(): void {
  * ```
  */
 export function jpegDecoderReady(): Promise<void> {
-  return replacing ?? Promise.resolve();
+  return decoder ? replacing ?? Promise.resolve() : reload();
 }
 
 /**
@@ -75,11 +83,15 @@ export function jpegDecoderReady(): Promise<void> {
  *
  * @example
  * ```ts
- * import { decodeJpeg } from "./jpeg.ts";
+ * import { decodeJpeg, jpegDecoderReady } from "./jpeg.ts";
+ * await jpegDecoderReady();
  * const { width, height, data } = decodeJpeg(await Deno.readFile("photo.jpg"));
  * ```
  */
 export function decodeJpeg(bytes: Uint8Array): DecodedImage {
+  if (!decoder) {
+    throw new Error("the JPEG decoder is not loaded yet: await imageDecodersReady() first");
+  }
   if (failures >= MAX_FAILURES) {
     throw new Error(
       `${failures} JPEGs failed in a row without a pause: await jpegDecoderReady() before more`,

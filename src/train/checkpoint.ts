@@ -15,7 +15,6 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
 import type { Module, StateEntry } from "../nn/module.ts";
 import type { Optimizer, OptimizerState, OptimizerStateEntry } from "../optim/optimizer.ts";
 import type { Generator } from "../random.ts";
@@ -349,9 +348,19 @@ export async function readSafetensors(path: string): Promise<Safetensors> {
   return file;
 }
 
+/**
+ * `path`'s folder (`.` for a bare name) and file name, for either separator. Written here rather
+ * than imported from node:path, which would keep the browser bundle (web.ts) from building.
+ */
+function splitPath(path: string): { folder: string; name: string } {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  if (cut < 0) return { folder: ".", name: path };
+  return { folder: path.slice(0, cut) || path.slice(0, 1), name: path.slice(cut + 1) };
+}
+
 /** The checkpoint file names `writeSafetensors` writes first, for `path`. */
 function isTemporaryOf(path: string, name: string): boolean {
-  return name.startsWith(`${basename(path)}.tmp-`);
+  return name.startsWith(`${splitPath(path).name}.tmp-`);
 }
 
 /**
@@ -367,7 +376,7 @@ function isTemporaryOf(path: string, name: string): boolean {
  * ```
  */
 export async function prepareCheckpointPath(path: string): Promise<void> {
-  const folder = dirname(path);
+  const { folder } = splitPath(path);
   const fail = (why: string): never => {
     throw new Error(`checkpoint ${path}: ${why}`);
   };
@@ -399,12 +408,12 @@ export async function prepareCheckpointPath(path: string): Promise<void> {
  * ```
  */
 export async function removeStaleTemporaries(path: string): Promise<number> {
-  const folder = dirname(path);
+  const { folder } = splitPath(path);
   let removed = 0;
   try {
     for await (const entry of Deno.readDir(folder)) {
       if (entry.isFile && isTemporaryOf(path, entry.name)) {
-        await Deno.remove(join(folder, entry.name));
+        await Deno.remove(`${folder}/${entry.name}`);
         removed++;
       }
     }

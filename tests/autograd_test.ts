@@ -267,3 +267,13 @@ Deno.test("labels outside [0, classes) are an error naming the value", () => {
   );
   assertThrows(() => F.nllLoss(scores, Tensor.from([-1, 0], [2], { dtype: "i32" })), "label -1");
 });
+
+Deno.test("disposing a model's output leaves the model usable (issue 11, item 8)", async () => {
+  const model = veryBasicNet({ seed: 3 });
+  const x = Tensor.zeros([2, 3, 32, 32]);
+  const first = model.forward(x);
+  const before = await first.read();
+  first.dispose();
+  await assertRejects(() => first.read(), "was disposed");
+  assertEquals(await model.forward(x).read(), before, "a new output, the same values");
+});

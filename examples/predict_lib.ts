@@ -12,11 +12,11 @@ import {
   CIFAR10_MEAN,
   CIFAR10_STD,
   decodeImage,
-  imagesToTensor,
   loadModelWeights,
   type Module,
   Tensor,
 } from "../mod.ts";
+import { imagesToTensor } from "../gpu.ts";
 import { FlagError } from "./train_flags.ts";
 
 /**

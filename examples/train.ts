@@ -26,14 +26,10 @@ import {
   createModel,
   Cutout,
   DataLoader,
-  defaultCacheDir,
   evaluate,
   type EvaluateResult,
   findLr,
   fit,
-  formatBytes,
-  formatDuration,
-  formatFixed,
   Generator,
   gpuInfo,
   type ImageDataset,
@@ -42,7 +38,6 @@ import {
   modelNames,
   Normalize,
   oneCycle,
-  Progress,
   RandomCrop,
   RandomHorizontalFlip,
   type RunMetrics,
@@ -54,6 +49,9 @@ import {
   writeReport,
   writeRunsIndex,
 } from "../mod.ts";
+import { defaultCacheDir } from "../src/data/cache.ts";
+import { formatBytes, formatDuration, Progress } from "../src/data/progress.ts";
+import { formatFixed } from "../src/train/metrics.ts";
 import { FlagError, helpText, parseTrainFlags, type TrainFlags } from "./train_flags.ts";
 
 function exists(path: string): boolean {

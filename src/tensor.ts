@@ -66,7 +66,7 @@ let poison = false;
  *
  * @example
  * ```ts
- * import { setPoison } from "@hajime/nn";
+ * import { setPoison } from "./tensor.ts";
  * setPoison(true);
  * ```
  */
@@ -125,7 +125,8 @@ function elementCount(shape: readonly number[]): number {
  *
  * @example
  * ```ts
- * import { checkShape, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { checkShape } from "./tensor.ts";
  * await initGpu();
  * checkShape("Example.op", "x", Tensor.zeros([2, 3]), [2, null]);
  * ```
@@ -155,7 +156,8 @@ export function checkShape(
  *
  * @example
  * ```ts
- * import { checkDistinct, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { checkDistinct } from "./tensor.ts";
  * await initGpu();
  * checkDistinct("Example.op", { x: Tensor.zeros([2]), y: Tensor.zeros([2]) });
  * ```
@@ -179,7 +181,8 @@ export function checkDistinct(
  *
  * @example
  * ```ts
- * import { checkNoAlias, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { checkNoAlias } from "./tensor.ts";
  * await initGpu();
  * const x = Tensor.zeros([2]);
  * checkNoAlias("Example.op", { a: x, b: x }, { y: Tensor.zeros([2]) });

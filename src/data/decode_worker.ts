@@ -35,7 +35,7 @@ export interface DecodedImage {
  *
  * @example
  * ```ts
- * import { decodeChunk, type DecodeRequest } from "@hajime/nn";
+ * import { decodeChunk, type DecodeRequest } from "./decode_worker.ts";
  * const request: DecodeRequest = { id: 0, paths: ["a.png"], height: 32, width: 32 };
  * const result = decodeChunk(request);
  * ```
@@ -56,7 +56,7 @@ export interface DecodeRequest {
  *
  * @example
  * ```ts
- * import { decodeChunk, type DecodeResult } from "@hajime/nn";
+ * import { decodeChunk, type DecodeResult } from "./decode_worker.ts";
  * const result: DecodeResult = decodeChunk({ id: 0, paths: ["a.png"], height: 32, width: 32 });
  * console.log(result.pixels.length, result.errors);
  * ```
@@ -167,7 +167,7 @@ export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
  *
  * @example
  * ```ts
- * import { decodeChunk } from "@hajime/nn";
+ * import { decodeChunk } from "./decode_worker.ts";
  * const result = decodeChunk({ id: 0, paths: ["a.png", "b.png"], height: 32, width: 32 });
  * console.log(result.errors.filter((e) => e !== null));
  * ```

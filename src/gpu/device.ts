@@ -107,7 +107,8 @@ export function initGpu(): Promise<GPUDevice> {
  *
  * @example
  * ```ts
- * import { gpuDevice, initGpu } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { gpuDevice } from "@hajime/nn/gpu";
  * await initGpu();
  * const device = gpuDevice();
  * ```
@@ -140,7 +141,7 @@ export function gpuInfo(): GpuInfo {
  *
  * @example
  * ```ts
- * import { throwPendingGpuError } from "@hajime/nn";
+ * import { throwPendingGpuError } from "./device.ts";
  * throwPendingGpuError();
  * ```
  */

@@ -92,7 +92,8 @@ export function grid(workgroups: number): [number, number] {
  *
  * @example
  * ```ts
- * import { initGpu, Kernel, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { Kernel } from "@hajime/nn/gpu";
  * await initGpu();
  * const fill = new Kernel({
  *   label: "Example.fill",
@@ -228,7 +229,7 @@ export class Kernel {
  *
  * @example
  * ```ts
- * import { wgslKernels } from "@hajime/nn";
+ * import { wgslKernels } from "@hajime/nn/gpu";
  * const code = `struct Params { n: u32 }
  *   @group(0) @binding(0) var<uniform> params: Params;
  *   @group(0) @binding(1) var<storage, read_write> y: array<f32>;

@@ -113,7 +113,8 @@ export function hasPendingWork(): boolean {
  *
  * @example
  * ```ts
- * import { flush, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { flush } from "@hajime/nn/gpu";
  * await initGpu();
  * const t = Tensor.zeros([4]);
  * flush();
@@ -143,7 +144,8 @@ export function flush(): void {
  *
  * @example
  * ```ts
- * import { initGpu, sync } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { sync } from "@hajime/nn/gpu";
  * await initGpu();
  * await sync();
  * ```

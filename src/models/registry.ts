@@ -32,7 +32,7 @@ export type ModelFactory = (options: ModelOptions) => Module;
  *
  * @example
  * ```ts
- * import { type ModelEntry, modelEntries } from "@hajime/nn";
+ * import { modelEntries, type ModelEntry } from "@hajime/nn";
  * const first: ModelEntry = modelEntries()[0]; // very-basic-net
  * ```
  */

@@ -353,7 +353,7 @@ export abstract class Module {
  *
  * @example
  * ```ts
- * import { pythonFloat } from "@hajime/nn";
+ * import { pythonFloat } from "./module.ts";
  * pythonFloat(1e-5); // "1e-05"
  * ```
  */

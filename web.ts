@@ -11,7 +11,8 @@
  * import { basicCnn, cifar10FromUrl, initGpu } from "@hajime/nn/web";
  * await initGpu();
  * const model = basicCnn({ seed: 0 });
- * const test = await cifar10FromUrl("./cifar-10-batches-bin/", { train: false });
+ * // In a page served by `deno task serve`: the batches' URL is relative to the page.
+ * const test = await cifar10FromUrl("cifar-10-batches-bin/", { train: false });
  * console.log(model.numParameters(), test.length); // 62958 10000
  * ```
  *

@@ -83,7 +83,7 @@ export function defaultCacheDir(): string | null {
  * @example
  * ```ts
  * import { digest } from "./cache.ts";
- * const key = digest(["/data/cifar/train", "50000"]);
+ * console.log(digest(["/data/cifar/train", "50000"])); // 32 hex digits
  * ```
  */
 export function digest(parts: readonly string[]): string {

@@ -19,6 +19,7 @@ import { decodeJpeg, jpegDecoderReady } from "./jpeg.ts";
  * import { type DecodedImage, decodeImage } from "@hajime/nn";
  * const path = "photo.png";
  * const image: DecodedImage = decodeImage(await Deno.readFile(path), path);
+ * console.log(image.width, image.height, image.data.length); // 32 32 3072
  * ```
  */
 export interface DecodedImage {
@@ -38,6 +39,7 @@ export interface DecodedImage {
  * import { decodeChunk, type DecodeRequest } from "./decode_worker.ts";
  * const request: DecodeRequest = { id: 0, paths: ["a.png"], height: 32, width: 32 };
  * const result = decodeChunk(request);
+ * console.log(result.errors); // a.png's error: it does not exist here
  * ```
  */
 export interface DecodeRequest {
@@ -148,6 +150,7 @@ function decodePng(bytes: Uint8Array): DecodedImage {
  * import { decodeImage } from "@hajime/nn";
  * const path = "data/cifar/train/cat/0000.jpg";
  * const { width, height, data } = decodeImage(await Deno.readFile(path), path);
+ * console.log(width, height, data.length); // 32 32 3072
  * ```
  */
 export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {

@@ -68,6 +68,7 @@ async function exists(path: string): Promise<boolean> {
  *   root: "data",
  *   folder: "cifar-10-batches-bin",
  * });
+ * console.log(folder); // data/cifar-10-batches-bin
  * ```
  */
 export async function downloadAndExtract(options: DownloadOptions): Promise<string> {

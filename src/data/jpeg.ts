@@ -77,6 +77,7 @@ export function jpegDecoderReady(): Promise<void> {
  * ```ts
  * import { decodeJpeg } from "./jpeg.ts";
  * const { width, height, data } = decodeJpeg(await Deno.readFile("photo.jpg"));
+ * console.log(width, height, data.length); // RGB bytes: 3 per pixel
  * ```
  */
 export function decodeJpeg(bytes: Uint8Array): DecodedImage {

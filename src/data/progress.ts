@@ -58,6 +58,8 @@ const encoder = new TextEncoder();
  * ```ts
  * import { Progress, stderrOutput } from "./progress.ts";
  * const bar = new Progress({ label: "work", total: 3, output: stderrOutput() });
+ * bar.add(3);
+ * bar.finish();
  * ```
  */
 export function stderrOutput(): ProgressOutput {

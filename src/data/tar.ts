@@ -207,6 +207,7 @@ async function* members(reader: ByteReader, source: string): AsyncGenerator<TarE
  * const file = await Deno.open("cifar-10-binary.tar.gz");
  * const stream = file.readable.pipeThrough(new DecompressionStream("gzip"));
  * const written = await extractTar(stream, "data/tmp", "cifar-10-binary.tar.gz");
+ * console.log(written); // the paths of the files written
  * ```
  */
 export async function extractTar(

@@ -111,6 +111,7 @@ export function initGpu(): Promise<GPUDevice> {
  * import { gpuDevice } from "@hajime/nn/gpu";
  * await initGpu();
  * const device = gpuDevice();
+ * console.log(device.limits.maxStorageBufferBindingSize);
  * ```
  */
 export function gpuDevice(): GPUDevice {

@@ -238,6 +238,7 @@ export class Kernel {
  *   }`;
  * const kernel = wgslKernels("Example", code, { n: "u32" });
  * const zero = kernel("zero", 0, 1);
+ * console.log(zero.spec.label, zero.spec.entryPoint); // Example.zero zero
  * ```
  */
 export function wgslKernels(

@@ -118,6 +118,7 @@ export function hasPendingWork(): boolean {
  * await initGpu();
  * const t = Tensor.zeros([4]);
  * flush();
+ * console.log(await t.read()); // [0, 0, 0, 0]
  * ```
  */
 export function flush(): void {

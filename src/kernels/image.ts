@@ -170,6 +170,7 @@ export function imagesToTensor(
  *   std: [0.247, 0.2435, 0.2616],
  *   padding: 4,
  * };
+ * console.log(cifar.padding); // 4
  * ```
  */
 export interface AugmentOptions extends NormalizeOptions {
@@ -315,6 +316,7 @@ export function cutout(
  * import { Generator } from "@hajime/nn";
  * import { drawCropFlipParams } from "@hajime/nn/gpu";
  * const crops: Int32Array = drawCropFlipParams(new Generator(1), 128, 4);
+ * console.log(crops.length); // 384: (dy, dx, flip) per image
  * ```
  */
 export function drawCropFlipParams(rng: Generator, n: number, padding: number): Int32Array {
@@ -338,6 +340,7 @@ export function drawCropFlipParams(rng: Generator, n: number, padding: number): 
  * import { Generator } from "@hajime/nn";
  * import { drawCutoutParams } from "@hajime/nn/gpu";
  * const centers: Int32Array = drawCutoutParams(new Generator(1), 128, 32, 32);
+ * console.log(centers.length); // 256: (y, x) per image
  * ```
  */
 export function drawCutoutParams(

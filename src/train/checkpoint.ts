@@ -296,6 +296,7 @@ export async function writeSafetensors(
  * ```ts
  * import { readSafetensors } from "@hajime/nn";
  * const { tensors, metadata } = await readSafetensors("run/checkpoint.safetensors");
+ * console.log(tensors.size, metadata);
  * ```
  */
 export async function readSafetensors(path: string): Promise<Safetensors> {
@@ -323,7 +324,8 @@ function halfToFloat(bits: number): number {
  * @example
  * ```ts
  * import { toFloat32 } from "@hajime/nn";
- * const x = toFloat32({ dtype: "I64", shape: [], data: new BigInt64Array([7n]) }); // [7]
+ * const x = toFloat32({ dtype: "I64", shape: [], data: new BigInt64Array([7n]) });
+ * console.log(x); // Float32Array [7]
  * ```
  */
 export function toFloat32(tensor: SafeTensor): Float32Array {

@@ -187,6 +187,7 @@ async function run(targets: string[]): Promise<boolean> {
         "-A",
         "--doc",
         "--no-check",
+        "--parallel",
         `--config=${join(ROOT, "deno.json")}`,
         `--location=${server.url}`,
         ...targets.map((target) => join(ROOT, target)),

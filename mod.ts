@@ -2,7 +2,9 @@
  * hajime: train convolutional networks on the GPU through WebGPU, with hand-written WGSL
  * kernels, in Deno. The models of the article series (VeryBasicNet to Resnet, Shake-Shake) are
  * one call away; layers, optimizers, schedules, a trainer, CIFAR loaders and checkpoints follow
- * PyTorch's semantics and names.
+ * PyTorch's semantics and names. Importing it installs the Deno platform (env variables, the
+ * autotuner's cache file). The engine under it (buffer pool, one-submit frames, kernels, the
+ * autotuner) is `@hajime/nn/gpu`; `@hajime/nn/web` is this API for browsers.
  *
  * @example
  * ```ts
@@ -20,19 +22,13 @@ import { setPlatform } from "./src/platform.ts";
 
 // The engine reads env variables and its kernel-choice cache through the host platform.
 setPlatform(denoPlatform);
-export * from "./src/platform.ts";
-export * from "./src/platform_deno.ts";
 
-// Engine: device, buffers, one-submit frames, kernels, tensors, the generator.
-export * from "./src/gpu/device.ts";
-export * from "./src/gpu/buffer_pool.ts";
-export * from "./src/gpu/kernel.ts";
-export * from "./src/gpu/step.ts";
-export * from "./src/gpu/autotune.ts";
-export * from "./src/tensor.ts";
+// The device. The engine under it (buffers, frames, kernels, the autotuner) is `@hajime/nn/gpu`.
+export { GpuError, type GpuInfo, gpuInfo, initGpu } from "./src/gpu/device.ts";
+
+// Tensors, the generator, autograd and the functional ops (PyTorch's `torch.nn.functional`).
+export { type ArrayFor, type DType, Tensor, type TensorOptions } from "./src/tensor.ts";
 export * from "./src/random.ts";
-
-// Autograd: the tape, grad mode, and the functional ops (PyTorch's `torch.nn.functional`).
 export {
   type BackwardFn,
   type BackwardOptions,
@@ -43,19 +39,8 @@ export {
 } from "./src/autograd.ts";
 export * as F from "./src/ops/functional.ts";
 
-// Kernels, forward and backward.
-export * from "./src/kernels/matmul.ts";
-export * from "./src/kernels/conv2d.ts";
-export * from "./src/kernels/batch_norm.ts";
-export * from "./src/kernels/elementwise.ts";
-export * from "./src/kernels/pool.ts";
-export * from "./src/kernels/loss.ts";
-export * from "./src/kernels/reduce.ts";
-export * from "./src/kernels/optim.ts";
-export * from "./src/kernels/image.ts";
-
 // Layers and models.
-export * from "./src/nn/module.ts";
+export { Module, Parameter, type StateDict, type StateEntry } from "./src/nn/module.ts";
 export * from "./src/nn/init.ts";
 export * from "./src/nn/linear.ts";
 export * from "./src/nn/conv2d.ts";
@@ -82,16 +67,26 @@ export * from "./src/data/image_folder.ts";
 export * from "./src/data/cifar_binary.ts";
 export * from "./src/data/cifar_web.ts";
 export * from "./src/data/download.ts";
-export * from "./src/data/tar.ts";
-export * from "./src/data/cache.ts";
 export * from "./src/data/loader.ts";
 export * from "./src/data/transforms.ts";
-export * from "./src/data/progress.ts";
 export { type DecodedImage, decodeImage, imageDecodersReady } from "./src/data/decode_worker.ts";
 
 // Training.
-export * from "./src/train/trainer.ts";
-export * from "./src/train/metrics.ts";
+export {
+  type AnyOptimizer,
+  type BatchSource,
+  type EpochInfo,
+  evaluate,
+  type EvaluateOptions,
+  type EvaluateResult,
+  fit,
+  type FitOptions,
+  type FitResult,
+  formatEvaluation,
+  type LogInfo,
+  type StepInfo,
+} from "./src/train/trainer.ts";
+export { accuracy, argmaxRows, confusionMatrix, perClassAccuracy } from "./src/train/metrics.ts";
 export * from "./src/train/checkpoint.ts";
 export * from "./src/train/recipe.ts";
 export * from "./src/train/batch_limit.ts";

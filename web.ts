@@ -1,16 +1,18 @@
 /**
- * hajime for the browser (and any runtime with web APIs only): the engine, the article's models,
- * optimizers, the trainer, the DataLoader and the CIFAR-10 binary readers from URLs and `File`
- * objects; no file-system or environment access. Importing it installs {@linkcode webPlatform}
+ * hajime for the browser (and any runtime with web APIs only): the API of `@hajime/nn` (tensors,
+ * autograd, layers, the article's models, optimizers, the trainer, the DataLoader, CIFAR-10 from
+ * URLs and `File` objects) without file-system or environment access, so without `imageFolder`,
+ * the official archives' download, checkpoints and reports. Importing it installs the web platform
  * (the autotuner's choices are kept in `localStorage`). `deno task bundle` bundles a page using
- * it; Deno programs import `mod.ts` instead.
+ * it; Deno programs import `@hajime/nn`.
  *
  * @example
  * ```ts
  * import { basicCnn, cifar10FromUrl, initGpu } from "@hajime/nn/web";
  * await initGpu();
  * const model = basicCnn({ seed: 0 });
- * const test = await cifar10FromUrl("./cifar-10-batches-bin/", { train: false });
+ * // In a page served by `deno task serve`: the batches' URL is relative to the page.
+ * const test = await cifar10FromUrl("cifar-10-batches-bin/", { train: false });
  * console.log(model.numParameters(), test.length); // 62958 10000
  * ```
  *
@@ -20,29 +22,25 @@
 import { setPlatform, webPlatform } from "./src/platform.ts";
 
 setPlatform(webPlatform());
-export * from "./src/platform.ts";
 
-// Engine: device, buffers, one-submit frames, kernels, tensors, the generator.
-export * from "./src/gpu/device.ts";
-export * from "./src/gpu/buffer_pool.ts";
-export * from "./src/gpu/kernel.ts";
-export * from "./src/gpu/step.ts";
-export * from "./src/gpu/autotune.ts";
-export * from "./src/tensor.ts";
+// The device. The engine under it (buffers, frames, kernels, the autotuner) is `@hajime/nn/gpu`.
+export { GpuError, type GpuInfo, gpuInfo, initGpu } from "./src/gpu/device.ts";
+
+// Tensors, the generator, autograd and the functional ops (PyTorch's `torch.nn.functional`).
+export { type ArrayFor, type DType, Tensor, type TensorOptions } from "./src/tensor.ts";
 export * from "./src/random.ts";
-
-// Kernels, forward and backward.
-export * from "./src/kernels/matmul.ts";
-export * from "./src/kernels/conv2d.ts";
-export * from "./src/kernels/batch_norm.ts";
-export * from "./src/kernels/elementwise.ts";
-export * from "./src/kernels/pool.ts";
-export * from "./src/kernels/loss.ts";
-export * from "./src/kernels/optim.ts";
-export * from "./src/kernels/image.ts";
+export {
+  type BackwardFn,
+  type BackwardOptions,
+  type GradSlot,
+  isGradEnabled,
+  Node,
+  noGrad,
+} from "./src/autograd.ts";
+export * as F from "./src/ops/functional.ts";
 
 // Layers and models.
-export * from "./src/nn/module.ts";
+export { Module, Parameter, type StateDict, type StateEntry } from "./src/nn/module.ts";
 export * from "./src/nn/init.ts";
 export * from "./src/nn/linear.ts";
 export * from "./src/nn/conv2d.ts";
@@ -71,5 +69,18 @@ export * from "./src/data/loader.ts";
 export * from "./src/data/transforms.ts";
 
 // Training (checkpoints and reports write files: Deno only, from mod.ts).
-export * from "./src/train/trainer.ts";
-export * from "./src/train/metrics.ts";
+export {
+  type AnyOptimizer,
+  type BatchSource,
+  type EpochInfo,
+  evaluate,
+  type EvaluateOptions,
+  type EvaluateResult,
+  fit,
+  type FitOptions,
+  type FitResult,
+  formatEvaluation,
+  type LogInfo,
+  type StepInfo,
+} from "./src/train/trainer.ts";
+export { accuracy, argmaxRows, confusionMatrix, perClassAccuracy } from "./src/train/metrics.ts";

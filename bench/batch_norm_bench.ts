@@ -14,7 +14,8 @@ import {
   batchNormEvalForward,
   batchNormTrainForward,
 } from "../src/kernels/batch_norm.ts";
-import { Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { Generator, gpuInfo, initGpu, Tensor } from "../mod.ts";
+import { sync } from "../gpu.ts";
 import { timeCalls } from "./timing.ts";
 
 await initGpu();

@@ -28,16 +28,15 @@
 import { parseArgs } from "node:util";
 import {
   Adam,
-  autotuner,
   createModel,
   CrossEntropyLoss,
   Generator,
   gpuInfo,
   initGpu,
   modelNames,
-  recordTrainStep,
   Tensor,
 } from "../mod.ts";
+import { autotuner, recordTrainStep } from "../gpu.ts";
 import { initJax, JAX_MODELS, JAX_VERSION, jaxRun } from "./compare_jax.ts";
 import { initTfjs, TFJS_MODELS, tfjsRun } from "./compare_tfjs.ts";
 

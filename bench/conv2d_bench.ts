@@ -14,7 +14,8 @@
  * @module
  */
 
-import { Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { Generator, gpuInfo, initGpu, Tensor } from "../mod.ts";
+import { sync } from "../gpu.ts";
 import { matmul } from "../src/kernels/matmul.ts";
 import {
   conv2dBackwardData,

@@ -16,7 +16,8 @@ import {
   RandomHorizontalFlip,
   ToTensor,
 } from "../src/data/transforms.ts";
-import { gpuInfo, initGpu, sync } from "../mod.ts";
+import { gpuInfo, initGpu } from "../mod.ts";
+import { sync } from "../gpu.ts";
 import process from "node:process";
 
 const root = new URL("../../shared/cifar10/", import.meta.url).pathname;

@@ -16,7 +16,8 @@ import {
   shakeMix,
   shakeMixBackward,
 } from "../src/kernels/elementwise.ts";
-import { Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { Generator, gpuInfo, initGpu, Tensor } from "../mod.ts";
+import { sync } from "../gpu.ts";
 import { timeCalls } from "./timing.ts";
 
 await initGpu();

@@ -14,7 +14,8 @@ import {
   imagesToTensor,
   randomCropFlip,
 } from "../src/kernels/image.ts";
-import { Generator, initGpu, sync, Tensor } from "../mod.ts";
+import { Generator, initGpu, Tensor } from "../mod.ts";
+import { sync } from "../gpu.ts";
 
 await initGpu();
 

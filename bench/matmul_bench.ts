@@ -9,7 +9,8 @@
  */
 
 import { linearBackward, linearForward, matmul } from "../src/kernels/matmul.ts";
-import { Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { Generator, gpuInfo, initGpu, Tensor } from "../mod.ts";
+import { sync } from "../gpu.ts";
 
 await initGpu();
 

@@ -14,15 +14,12 @@ import {
   adaptiveMaxPool1Backward,
   adaptiveMaxPool1Forward,
   crossEntropy,
-  Generator,
-  gpuInfo,
-  initGpu,
   maxPool2dBackward,
   maxPool2dForward,
   sgdStep,
   sync,
-  Tensor,
-} from "../mod.ts";
+} from "../gpu.ts";
+import { Generator, gpuInfo, initGpu, Tensor } from "../mod.ts";
 import { timeCalls } from "./timing.ts";
 
 await initGpu();

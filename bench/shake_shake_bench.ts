@@ -13,7 +13,8 @@
  * @module
  */
 
-import { flush, Generator, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { flush, sync } from "../gpu.ts";
+import { Generator, gpuInfo, initGpu, Tensor } from "../mod.ts";
 import { shakeShake26 } from "../src/models/shake_shake.ts";
 import { CrossEntropyLoss } from "../src/nn/loss.ts";
 import { SGD } from "../src/optim/sgd.ts";

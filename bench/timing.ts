@@ -7,7 +7,7 @@
  * @module
  */
 
-import { sync } from "../mod.ts";
+import { sync } from "../gpu.ts";
 
 /** Seconds per call of `run`, best and median over `rounds` rounds of `iterations` calls. */
 export async function timeCalls(

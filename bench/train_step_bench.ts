@@ -10,7 +10,8 @@
  * @module
  */
 
-import { flush, Generator, gpuDevice, gpuInfo, initGpu, sync, Tensor } from "../mod.ts";
+import { flush, gpuDevice, sync } from "../gpu.ts";
+import { Generator, gpuInfo, initGpu, Tensor } from "../mod.ts";
 import { CrossEntropyLoss } from "../src/nn/loss.ts";
 import type { Module } from "../src/nn/module.ts";
 import { createModel, modelNames } from "../src/models/registry.ts";

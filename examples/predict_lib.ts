@@ -13,7 +13,6 @@ import {
   CIFAR10_STD,
   decodeImage,
   imageDecodersReady,
-  imagesToTensor,
   loadModelWeights,
   type Module,
   noGrad,
@@ -21,6 +20,7 @@ import {
   readSafetensors,
   Tensor,
 } from "../mod.ts";
+import { imagesToTensor } from "../gpu.ts";
 import { FlagError } from "./train_flags.ts";
 
 /**

@@ -33,14 +33,10 @@ import {
   Cutout,
   dataIdentity,
   DataLoader,
-  defaultCacheDir,
   evaluate,
   type EvaluateResult,
   findLr,
   fit,
-  formatBytes,
-  formatDuration,
-  formatFixed,
   Generator,
   type GpuInfo,
   gpuInfo,
@@ -52,7 +48,6 @@ import {
   type Module,
   Normalize,
   oneCycle,
-  Progress,
   RandomCrop,
   RandomHorizontalFlip,
   readRecipe,
@@ -69,6 +64,9 @@ import {
   writeReport,
   writeRunsIndex,
 } from "../mod.ts";
+import { defaultCacheDir } from "../src/data/cache.ts";
+import { formatBytes, formatDuration, Progress } from "../src/data/progress.ts";
+import { formatFixed } from "../src/train/metrics.ts";
 import {
   FlagError,
   helpText,

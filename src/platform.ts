@@ -71,7 +71,7 @@ function localStorageIfAllowed(): Storage | null {
  *
  * @example
  * ```ts
- * import { setPlatform, webPlatform } from "@hajime/nn";
+ * import { setPlatform, webPlatform } from "@hajime/nn/gpu";
  * setPlatform(webPlatform({ storage: null, env: { HAJIME_AUTOTUNE: "0" } }));
  * ```
  */
@@ -103,7 +103,7 @@ let current: Platform | null = null;
  *
  * @example
  * ```ts
- * import { platform } from "@hajime/nn";
+ * import { platform } from "@hajime/nn/gpu";
  * console.log(platform().name); // "deno" after importing @hajime/nn in Deno
  * ```
  */
@@ -116,7 +116,7 @@ export function platform(): Platform {
  *
  * @example
  * ```ts
- * import { setPlatform, webPlatform } from "@hajime/nn";
+ * import { setPlatform, webPlatform } from "@hajime/nn/gpu";
  * const previous = setPlatform(webPlatform({ storage: null }));
  * setPlatform(previous);
  * ```

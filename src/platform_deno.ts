@@ -19,7 +19,8 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
  *
  * @example
  * ```ts
- * import { denoPlatform, setPlatform } from "@hajime/nn";
+ * import { setPlatform } from "@hajime/nn/gpu";
+ * import { denoPlatform } from "./platform_deno.ts";
  * setPlatform(denoPlatform); // what importing @hajime/nn does
  * console.log(denoPlatform.cacheLocation("kernel-choices.json"));
  * ```

@@ -66,7 +66,7 @@ let poison = false;
  *
  * @example
  * ```ts
- * import { setPoison } from "@hajime/nn";
+ * import { setPoison } from "./tensor.ts";
  * setPoison(true);
  * ```
  */
@@ -125,7 +125,8 @@ function elementCount(shape: readonly number[]): number {
  *
  * @example
  * ```ts
- * import { checkShape, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { checkShape } from "./tensor.ts";
  * await initGpu();
  * checkShape("Example.op", "x", Tensor.zeros([2, 3]), [2, null]);
  * ```
@@ -155,7 +156,8 @@ export function checkShape(
  *
  * @example
  * ```ts
- * import { checkDistinct, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { checkDistinct } from "./tensor.ts";
  * await initGpu();
  * checkDistinct("Example.op", { x: Tensor.zeros([2]), y: Tensor.zeros([2]) });
  * ```
@@ -179,7 +181,8 @@ export function checkDistinct(
  *
  * @example
  * ```ts
- * import { checkNoAlias, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { checkNoAlias } from "./tensor.ts";
  * await initGpu();
  * const x = Tensor.zeros([2]);
  * checkNoAlias("Example.op", { a: x, b: x }, { y: Tensor.zeros([2]) });
@@ -259,6 +262,7 @@ export class Tensor<D extends DType = "f32"> {
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
    * const y = Tensor.empty([32, 10], { label: "Example.logits" });
+   * console.log(y.shape, y.dtype); // [32, 10] f32
    * ```
    */
   static empty<T extends DType = "f32">(
@@ -278,6 +282,7 @@ export class Tensor<D extends DType = "f32"> {
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
    * const grad = Tensor.zeros([10, 3072]);
+   * console.log((await grad.read())[0]); // 0
    * ```
    */
   static zeros<T extends DType = "f32">(
@@ -295,6 +300,7 @@ export class Tensor<D extends DType = "f32"> {
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
    * const ones = Tensor.full([4], 1);
+   * console.log(await ones.read()); // [1, 1, 1, 1]
    * ```
    */
   static full<T extends DType = "f32">(
@@ -313,6 +319,7 @@ export class Tensor<D extends DType = "f32"> {
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
    * const labels = Tensor.from([3, 1, 4], [3], { dtype: "i32" });
+   * console.log(await labels.read()); // Int32Array [3, 1, 4]
    * ```
    */
   static from<T extends DType = "f32">(
@@ -396,6 +403,7 @@ export class Tensor<D extends DType = "f32"> {
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
    * const flat = Tensor.zeros([2, 3, 4]).reshape([2, 12]);
+   * console.log(flat.shape); // [2, 12]
    * ```
    */
   reshape(shape: readonly number[]): Tensor<D> {
@@ -416,7 +424,8 @@ export class Tensor<D extends DType = "f32"> {
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
    * const x = Tensor.zeros([8, 16, 5, 5]);
-   * const flat = x.view(x.shape[0], -1); // [8, 400]
+   * const flat = x.view(x.shape[0], -1);
+   * console.log(flat.shape); // [8, 400]
    * ```
    */
   view(...shape: number[]): Tensor<D> {
@@ -433,7 +442,8 @@ export class Tensor<D extends DType = "f32"> {
    * ```ts
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
-   * const flat = Tensor.zeros([8, 16, 5, 5]).flatten(1); // [8, 400]
+   * const flat = Tensor.zeros([8, 16, 5, 5]).flatten(1);
+   * console.log(flat.shape); // [8, 400]
    * ```
    */
   flatten(startDim = 0, endDim = -1): Tensor<D> {
@@ -461,7 +471,8 @@ export class Tensor<D extends DType = "f32"> {
    * ```ts
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
-   * const y = Tensor.from([1, 2], [2]).add(Tensor.from([10, 20], [2])); // [11, 22]
+   * const y = Tensor.from([1, 2], [2]).add(Tensor.from([10, 20], [2]));
+   * console.log(await y.read()); // [11, 22]
    * ```
    */
   add(this: Tensor, other: Tensor): Tensor {
@@ -475,7 +486,8 @@ export class Tensor<D extends DType = "f32"> {
    * ```ts
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
-   * const y = Tensor.from([1, 2], [2]).mul(Tensor.from([3, -1], [2])); // [3, -2]
+   * const y = Tensor.from([1, 2], [2]).mul(Tensor.from([3, -1], [2]));
+   * console.log(await y.read()); // [3, -2]
    * ```
    */
   mul(this: Tensor, other: Tensor | number): Tensor {
@@ -489,7 +501,8 @@ export class Tensor<D extends DType = "f32"> {
    * ```ts
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
-   * const y = Tensor.from([-1, 2], [2]).relu(); // [0, 2]
+   * const y = Tensor.from([-1, 2], [2]).relu();
+   * console.log(await y.read()); // [0, 2]
    * ```
    */
   relu(this: Tensor): Tensor {
@@ -504,7 +517,8 @@ export class Tensor<D extends DType = "f32"> {
    * ```ts
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
-   * const predicted = Tensor.from([0, 3, 1, 5, 5, 2], [2, 3]).argmax(1); // [1, 0]
+   * const predicted = Tensor.from([0, 3, 1, 5, 5, 2], [2, 3]).argmax(1);
+   * console.log(await predicted.read()); // Int32Array [1, 0]
    * ```
    */
   argmax(this: Tensor, dim: number): Tensor<"i32"> {
@@ -737,6 +751,7 @@ export class Tensor<D extends DType = "f32"> {
    * import { initGpu, Tensor } from "@hajime/nn";
    * await initGpu();
    * const values: Float32Array = await Tensor.full([3], 2).read();
+   * console.log(values); // [2, 2, 2]
    * ```
    */
   async read(): Promise<ArrayFor<D>> {

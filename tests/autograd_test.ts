@@ -6,7 +6,6 @@
 
 import {
   Adam,
-  bufferPool,
   CrossEntropyLoss,
   F,
   fit,
@@ -18,6 +17,7 @@ import {
   Tensor,
   veryBasicNet,
 } from "../mod.ts";
+import { bufferPool } from "../gpu.ts";
 import { BnLayer, resnet } from "../src/models/article.ts";
 import {
   assert,

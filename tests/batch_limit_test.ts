@@ -5,14 +5,8 @@
  * @module
  */
 
-import {
-  createModel,
-  CrossEntropyLoss,
-  flush,
-  largestBatch,
-  observeBindings,
-  Tensor,
-} from "../mod.ts";
+import { createModel, CrossEntropyLoss, largestBatch, Tensor } from "../mod.ts";
+import { flush, observeBindings } from "../gpu.ts";
 import { assert, assertEquals } from "./assert.ts";
 import "./gpu.ts";
 

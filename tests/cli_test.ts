@@ -8,7 +8,8 @@
  */
 
 import { join } from "node:path";
-import { formatBytes, Generator } from "../mod.ts";
+import { formatBytes } from "../src/data/progress.ts";
+import { Generator } from "../mod.ts";
 import {
   closest,
   editDistance,

@@ -1,4 +1,5 @@
-import { frameStats, Generator, Tensor } from "../mod.ts";
+import { frameStats } from "../gpu.ts";
+import { Generator, Tensor } from "../mod.ts";
 import {
   conv2dBackward,
   conv2dBackwardData,

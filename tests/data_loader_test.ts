@@ -25,7 +25,8 @@ import {
   ToTensor,
   type Transform,
 } from "../src/data/transforms.ts";
-import { bufferPool, Generator, Tensor } from "../mod.ts";
+import { bufferPool } from "../gpu.ts";
+import { Generator, Tensor } from "../mod.ts";
 import {
   assert,
   assertClose,

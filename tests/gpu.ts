@@ -5,7 +5,9 @@
  * @module
  */
 
-import { initGpu, Kernel, setPoison, Tensor } from "../mod.ts";
+import { initGpu, Tensor } from "../mod.ts";
+import { Kernel } from "../gpu.ts";
+import { setPoison } from "../src/tensor.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 
 await initGpu();

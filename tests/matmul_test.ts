@@ -11,7 +11,8 @@
  * @module
  */
 
-import { frameStats, Generator, Tensor } from "../mod.ts";
+import { frameStats } from "../gpu.ts";
+import { Generator, Tensor } from "../mod.ts";
 import { linearBackward, linearForward, matmul } from "../src/kernels/matmul.ts";
 import { assertClose, assertEquals, assertThrows, randomArray, testSeed } from "./assert.ts";
 import { f32, numericGrad } from "./numeric.ts";

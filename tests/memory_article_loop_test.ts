@@ -5,7 +5,8 @@
  * warm-up, and keep the process's RSS flat.
  */
 
-import { Adam, basicCnn, bufferPool, CrossEntropyLoss, Generator, Tensor } from "../mod.ts";
+import { Adam, basicCnn, CrossEntropyLoss, Generator, Tensor } from "../mod.ts";
+import { bufferPool } from "../gpu.ts";
 import { assert, assertEquals } from "./assert.ts";
 import "./gpu.ts";
 

@@ -7,20 +7,16 @@ import {
   Adam,
   AdaptiveMaxPool2d,
   BatchNorm2d,
-  bufferPool,
   Conv2d,
   CrossEntropyLoss,
   Flatten,
-  flush,
-  frameStats,
-  gpuDevice,
   Linear,
-  recordTrainStep,
   ReLU,
   Residual,
   Sequential,
   Tensor,
 } from "../mod.ts";
+import { bufferPool, flush, frameStats, gpuDevice, recordTrainStep } from "../gpu.ts";
 import { assert, assertEquals } from "./assert.ts";
 import "./gpu.ts";
 

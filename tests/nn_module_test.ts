@@ -1,17 +1,16 @@
 import {
   basicCnn,
   basicNet,
-  bufferPool,
   convBnNet,
   deepBnNet,
   defaultGenerator,
-  flush,
   Generator,
   manualSeed,
   resnet,
   Tensor,
   veryBasicNet,
 } from "../mod.ts";
+import { bufferPool, flush } from "../gpu.ts";
 import { LogSoftmax, ReLU } from "../src/nn/activation.ts";
 import { BatchNorm2d } from "../src/nn/batch_norm2d.ts";
 import { Flatten, ModuleList, Residual, Sequential } from "../src/nn/containers.ts";

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { frameStats, Generator, Tensor } from "../mod.ts";
+import { frameStats } from "../gpu.ts";
+import { Generator, Tensor } from "../mod.ts";
 import { Parameter } from "../src/nn/module.ts";
 import { Adam, type AdamOptions, AdamW } from "../src/optim/adam.ts";
 import type { Optimizer } from "../src/optim/optimizer.ts";

@@ -8,14 +8,8 @@
  */
 
 import { join } from "node:path";
-import {
-  Autotuner,
-  denoPlatform,
-  platform,
-  registerKernelFamily,
-  setPlatform,
-  webPlatform,
-} from "../mod.ts";
+import { Autotuner, platform, registerKernelFamily, setPlatform, webPlatform } from "../gpu.ts";
+import { denoPlatform } from "../src/platform_deno.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import "./gpu.ts";
 

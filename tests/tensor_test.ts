@@ -1,14 +1,6 @@
-import {
-  bufferPool,
-  flush,
-  frameStats,
-  Generator,
-  gpuInfo,
-  Kernel,
-  sizeClass,
-  sync,
-  Tensor,
-} from "../mod.ts";
+import { bufferPool, flush, frameStats, Kernel, sync } from "../gpu.ts";
+import { Generator, gpuInfo, Tensor } from "../mod.ts";
+import { sizeClass } from "../src/gpu/buffer_pool.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import "./gpu.ts";
 

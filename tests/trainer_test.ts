@@ -7,7 +7,8 @@
  * @module
  */
 
-import { frameStats, Generator, Tensor } from "../mod.ts";
+import { frameStats } from "../gpu.ts";
+import { Generator, Tensor } from "../mod.ts";
 import type { Batch } from "../src/data/loader.ts";
 import { Flatten, Sequential } from "../src/nn/containers.ts";
 import { BatchNorm2d } from "../src/nn/batch_norm2d.ts";

@@ -3,7 +3,8 @@
 // (cpu = 2 · flops / CPU seconds, steady on a shared machine). Files whose name holds "wt" get
 // their weights laid out [C, tap, O_pad] on the CPU.
 // deno run -A bench/kernels/conv2d_explore.ts FILE [workgroup] [tile channels] [tile positions]
-import { grid, initGpu, Kernel, sync, Tensor } from "../../mod.ts";
+import { grid, Kernel, sync } from "../../gpu.ts";
+import { initGpu, Tensor } from "../../mod.ts";
 import { conv2dForwardRef, type Conv2dShape, outputSize } from "../../tests/reference/conv2d.ts";
 await initGpu();
 const file = Deno.args[0] ?? "bench/kernels/conv2d_gather4_16x16wt.wgsl";

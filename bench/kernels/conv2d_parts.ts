@@ -1,7 +1,8 @@
 // Exploration: CPU time of each pass of conv2dBackwardWeight (transpose dy, weight_grad, sum_chunks)
 // on one 3×3 padding-1 shape at batch 32. deno run -A bench/kernels/conv2d_parts.ts C O SIZE STRIDE
 // Env: WGSL (another shader file), ROWS × CH (its weight_grad tile), CHUNKS (force the split).
-import { grid, initGpu, Kernel, sync, Tensor } from "../../mod.ts";
+import { grid, Kernel, sync } from "../../gpu.ts";
+import { initGpu, Tensor } from "../../mod.ts";
 await initGpu();
 const code = Deno.readTextFileSync(
   Deno.env.get("WGSL") ?? new URL("../../shaders/conv2d.wgsl", import.meta.url),

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { grid, initGpu, Kernel, sync, Tensor } from "../../mod.ts";
+import { grid, Kernel, sync } from "../../gpu.ts";
+import { initGpu, Tensor } from "../../mod.ts";
 
 await initGpu();
 

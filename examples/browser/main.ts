@@ -13,8 +13,8 @@
  * @module
  */
 
+import { Autotuner, setAutotuner } from "../../gpu.ts";
 import {
-  Autotuner,
   cifar10Files,
   cifar10FromFiles,
   cifar10FromUrl,
@@ -23,7 +23,6 @@ import {
   type ImageDataset,
   initGpu,
   modelEntries,
-  setAutotuner,
 } from "../../web.ts";
 import { TrainingChart } from "./chart.ts";
 import { ARTICLE_RECIPE, trainArticleModel, type TrainingOptions } from "./training.ts";

@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
  *
  * @example
  * ```ts
- * import { type PackedImages, writePackedCache } from "@hajime/nn";
+ * import { type PackedImages, writePackedCache } from "./cache.ts";
  * const data: PackedImages = {
  *   images: new Uint8Array(12), labels: new Int32Array([0]), classes: ["a"], height: 2, width: 2,
  *   files: ["a/0.png"],
@@ -58,7 +58,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * import { defaultCacheDir } from "@hajime/nn";
+ * import { defaultCacheDir } from "./cache.ts";
  * console.log(defaultCacheDir()); // e.g. /home/me/.cache/hajime
  * ```
  */
@@ -82,8 +82,8 @@ export function defaultCacheDir(): string | null {
  *
  * @example
  * ```ts
- * import { digest } from "@hajime/nn";
- * const key = digest(["/data/cifar/train", "50000"]);
+ * import { digest } from "./cache.ts";
+ * console.log(digest(["/data/cifar/train", "50000"])); // 32 hex digits
  * ```
  */
 export function digest(parts: readonly string[]): string {
@@ -110,7 +110,7 @@ function checksum(parts: readonly Uint8Array[]): Uint8Array {
  *
  * @example
  * ```ts
- * import { readPackedCache } from "@hajime/nn";
+ * import { readPackedCache } from "./cache.ts";
  * const hit = await readPackedCache("/tmp/hajime/imagefolder-x.bin", "fingerprint");
  * if (hit) console.log(hit.labels.length, "images from the cache");
  * ```
@@ -177,7 +177,7 @@ export async function readPackedCache(
  *
  * @example
  * ```ts
- * import { writePackedCache } from "@hajime/nn";
+ * import { writePackedCache } from "./cache.ts";
  * await writePackedCache("/tmp/hajime/x.bin", "fingerprint", {
  *   images: new Uint8Array(2 * 2 * 3), labels: new Int32Array([0]), classes: ["a"],
  *   height: 2, width: 2, files: ["a/0.png"],

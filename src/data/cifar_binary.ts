@@ -26,6 +26,7 @@ export { parseCifarBatch } from "./cifar_web.ts";
  *   md5: "c32a1d4ab5d03f1284b67883e8d87530",
  * };
  * const train = await cifar10({ root: "data", download: true, source: mirror });
+ * console.log(train.length); // 50000
  * ```
  */
 export interface ArchiveSource {
@@ -43,6 +44,7 @@ export interface ArchiveSource {
  * import { cifar10, type CifarOptions } from "@hajime/nn";
  * const options: CifarOptions = { root: "data", train: false, download: true };
  * const test = await cifar10(options);
+ * console.log(test.length); // 10000
  * ```
  */
 export interface CifarOptions {
@@ -66,6 +68,7 @@ export interface CifarOptions {
  * import { cifar100, type Cifar100Options } from "@hajime/nn";
  * const options: Cifar100Options = { root: "data", labels: "coarse" };
  * const train = await cifar100(options);
+ * console.log(train.classes.length); // 20
  * ```
  */
 export interface Cifar100Options extends CifarOptions {
@@ -214,6 +217,7 @@ export function cifar10(options: CifarOptions = {}): Promise<ImageDataset> {
  * import { cifar100 } from "@hajime/nn";
  * const train = await cifar100({ root: "data", download: true });
  * const coarse = await cifar100({ root: "data", labels: "coarse", train: false });
+ * console.log(train.classes.length, coarse.classes.length); // 100 20
  * ```
  */
 export function cifar100(options: Cifar100Options = {}): Promise<ImageDataset> {

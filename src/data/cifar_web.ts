@@ -61,6 +61,7 @@ export function cifar10Files(train: boolean): string[] {
  * const { images, labels } = parseCifarBatch(bytes, {
  *   file: "test_batch.bin", labelBytes: 1, labelAt: 0, classes: 10,
  * });
+ * console.log(images.length / 3072, labels[0]); // 10000 3
  * ```
  */
 export function parseCifarBatch(
@@ -152,7 +153,9 @@ export function cifarDataset(
  * ```ts
  * import { cifar10FromUrl, type CifarWebOptions } from "@hajime/nn";
  * const quick: CifarWebOptions = { files: ["data_batch_1.bin"] }; // 10,000 training images
- * const train = await cifar10FromUrl("http://127.0.0.1:8000/data/", quick);
+ * // In a page served by `deno task serve`: URLs relative to the page.
+ * const train = await cifar10FromUrl("cifar-10-batches-bin/", quick);
+ * console.log(train.length); // 10000
  * ```
  */
 export interface CifarWebOptions {
@@ -213,7 +216,7 @@ async function fetchBytes(url: URL, optional: boolean): Promise<Uint8Array | nul
  * @example
  * ```ts
  * import { cifar10FromUrl } from "@hajime/nn";
- * const base = "http://127.0.0.1:8000/cifar-10-batches-bin/";
+ * const base = "cifar-10-batches-bin/"; // relative to the page, as `deno task serve` serves it
  * const train = await cifar10FromUrl(base);
  * const test = await cifar10FromUrl(base, { train: false });
  * console.log(train.length, test.length); // 50000 10000

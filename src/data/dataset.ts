@@ -18,6 +18,7 @@ import type { PackedImages } from "./cache.ts";
  *   images: new Uint8Array(12), labels: new Int32Array([0]), classes: ["a"], height: 2, width: 2,
  * };
  * const data = new ImageDataset(init);
+ * console.log(data.length); // 1
  * ```
  */
 export interface ImageDatasetInit {
@@ -118,7 +119,7 @@ export class ImageDataset implements PackedImages {
    * const data = new ImageDataset({
    *   images: new Uint8Array(12), labels: new Int32Array([0]), classes: ["a"], height: 2, width: 2,
    * });
-   * const [r, g, b] = data.image(0); // top-left pixel
+   * console.log(data.image(0).subarray(0, 3)); // the top-left pixel: R, G, B
    * ```
    */
   image(i: number): Uint8Array {
@@ -162,6 +163,7 @@ export class ImageDataset implements PackedImages {
    * });
    * const order = new Generator(0).permutation(data.length);
    * const validation = data.subset(order.subarray(0, 2));
+   * console.log(validation.length); // 2
    * ```
    */
   subset(indices: ArrayLike<number>): ImageDataset {

@@ -20,6 +20,7 @@ import { decodeJpeg, jpegDecoderReady } from "./jpeg.ts";
  * const path = "photo.png";
  * await imageDecodersReady();
  * const image: DecodedImage = decodeImage(await Deno.readFile(path), path);
+ * console.log(image.width, image.height, image.data.length); // 32 32 3072
  * ```
  */
 export interface DecodedImage {
@@ -36,9 +37,10 @@ export interface DecodedImage {
  *
  * @example
  * ```ts
- * import { decodeChunk, type DecodeRequest } from "@hajime/nn";
+ * import { decodeChunk, type DecodeRequest } from "./decode_worker.ts";
  * const request: DecodeRequest = { id: 0, paths: ["a.png"], height: 32, width: 32 };
  * const result = decodeChunk(request);
+ * console.log(result.errors); // a.png's error: it does not exist here
  * ```
  */
 export interface DecodeRequest {
@@ -57,7 +59,7 @@ export interface DecodeRequest {
  *
  * @example
  * ```ts
- * import { decodeChunk, type DecodeResult } from "@hajime/nn";
+ * import { decodeChunk, type DecodeResult } from "./decode_worker.ts";
  * const result: DecodeResult = decodeChunk({ id: 0, paths: ["a.png"], height: 32, width: 32 });
  * console.log(result.pixels.length, result.errors);
  * ```
@@ -164,6 +166,7 @@ export function imageDecodersReady(): Promise<void> {
  * const path = "data/cifar/train/cat/0000.jpg";
  * await imageDecodersReady();
  * const { width, height, data } = decodeImage(await Deno.readFile(path), path);
+ * console.log(width, height, data.length); // 32 32 3072
  * ```
  */
 export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
@@ -183,7 +186,7 @@ export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
  *
  * @example
  * ```ts
- * import { decodeChunk } from "@hajime/nn";
+ * import { decodeChunk } from "./decode_worker.ts";
  * const result = decodeChunk({ id: 0, paths: ["a.png", "b.png"], height: 32, width: 32 });
  * console.log(result.errors.filter((e) => e !== null));
  * ```

@@ -17,7 +17,7 @@ import { extractTar } from "./tar.ts";
  *
  * @example
  * ```ts
- * import { type DownloadOptions, downloadAndExtract } from "@hajime/nn";
+ * import { downloadAndExtract, type DownloadOptions } from "@hajime/nn";
  * const options: DownloadOptions = {
  *   url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
  *   md5: "03b5dce01913d631647c71ecec9e9cb8",
@@ -68,6 +68,7 @@ async function exists(path: string): Promise<boolean> {
  *   root: "data",
  *   folder: "cifar-10-batches-bin",
  * });
+ * console.log(folder); // data/cifar-10-batches-bin
  * ```
  */
 export async function downloadAndExtract(options: DownloadOptions): Promise<string> {

@@ -29,7 +29,8 @@ export { ImageDataset, type ImageDatasetInit } from "./dataset.ts";
  * import { checkSameClasses, imageFolder } from "@hajime/nn";
  * const train = await imageFolder("data/cifar/train");
  * const test = await imageFolder("data/cifar/test");
- * checkSameClasses(train, test); // throws: test class 3 is "kat", train has "cat" ...
+ * checkSameClasses(train, test); // throws if not: test class 3 is "kat", train has "cat" ...
+ * console.log(train.classes); // the class names, in order: the label numbers of both
  * ```
  */
 export function checkSameClasses(
@@ -60,8 +61,9 @@ export function checkSameClasses(
  * @example
  * ```ts
  * import { imageFolder, type ImageFolderOptions } from "@hajime/nn";
- * const options: ImageFolderOptions = { size: [32, 32], cache: "/tmp/hajime-cache", skipBroken: true };
+ * const options: ImageFolderOptions = { size: [32, 32], cache: "data/cache", skipBroken: true };
  * const train = await imageFolder("data/cifar/train", options);
+ * console.log(train.length, train.classes);
  * ```
  */
 export interface ImageFolderOptions {

@@ -86,6 +86,7 @@ export function jpegDecoderReady(): Promise<void> {
  * import { decodeJpeg, jpegDecoderReady } from "./jpeg.ts";
  * await jpegDecoderReady();
  * const { width, height, data } = decodeJpeg(await Deno.readFile("photo.jpg"));
+ * console.log(width, height, data.length); // RGB bytes: 3 per pixel
  * ```
  */
 export function decodeJpeg(bytes: Uint8Array): DecodedImage {

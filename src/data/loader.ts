@@ -33,7 +33,8 @@ import { Compose, ToTensor, type Transform } from "./transforms.ts";
  *   width: 8,
  * });
  * for await (const batch of new DataLoader(data, { batchSize: 2 })) {
- *   const { images, labels }: Batch = batch; // [2, 3, 8, 8], [2]
+ *   const { images, labels }: Batch = batch;
+ *   console.log(images.shape, labels.shape); // [2, 3, 8, 8] [2]
  * }
  * ```
  */
@@ -53,6 +54,7 @@ export interface Batch {
  * await initGpu();
  * const options: DataLoaderOptions = { batchSize: 32, shuffle: true, seed: 42 };
  * const loader = new DataLoader(await imageFolder("data/cifar/train"), options);
+ * console.log(loader.length); // batches per epoch
  * ```
  */
 export interface DataLoaderOptions {
@@ -107,9 +109,12 @@ interface Slot {
  *   ]),
  * });
  * for (let epoch = 0; epoch < 2; epoch++) {
- *   for await (const { images, labels } of loader) {
- *     // model.forward(images) … loss(labels) … backward, step, flush()
+ *   let seen = 0;
+ *   for await (const batch of loader) {
+ *     seen += batch.labels.shape[0]; // batch.images: [128, 3, 32, 32], augmented, normalized
+ *     // model.forward(batch.images) … loss(batch.labels) … backward, step
  *   }
+ *   console.log(`epoch ${epoch}: ${seen} images`);
  * }
  * ```
  */

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { Progress, type ProgressOutput } from "@hajime/nn";
+ * import { Progress, type ProgressOutput } from "./progress.ts";
  * const lines: string[] = [];
  * const output: ProgressOutput = { write: (t) => lines.push(t), isTerminal: false };
  * new Progress({ label: "quiet", total: 10, output }).finish();
@@ -31,7 +31,7 @@ export interface ProgressOutput {
  *
  * @example
  * ```ts
- * import { Progress, type ProgressOptions } from "@hajime/nn";
+ * import { Progress, type ProgressOptions } from "./progress.ts";
  * const options: ProgressOptions = { label: "download", total: 1e6, unit: "bytes" };
  * new Progress(options).finish();
  * ```
@@ -56,8 +56,10 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { Progress, stderrOutput } from "@hajime/nn";
+ * import { Progress, stderrOutput } from "./progress.ts";
  * const bar = new Progress({ label: "work", total: 3, output: stderrOutput() });
+ * bar.add(3);
+ * bar.finish();
  * ```
  */
 export function stderrOutput(): ProgressOutput {
@@ -78,7 +80,7 @@ export function stderrOutput(): ProgressOutput {
  *
  * @example
  * ```ts
- * import { formatBytes } from "@hajime/nn";
+ * import { formatBytes } from "./progress.ts";
  * formatBytes(170_052_171); // "170.1 MB"
  * ```
  */
@@ -99,7 +101,7 @@ export function formatBytes(bytes: number): string {
  *
  * @example
  * ```ts
- * import { formatDuration } from "@hajime/nn";
+ * import { formatDuration } from "./progress.ts";
  * formatDuration(754); // "12:34"
  * ```
  */
@@ -116,7 +118,7 @@ export function formatDuration(seconds: number): string {
  *
  * @example
  * ```ts
- * import { Progress } from "@hajime/nn";
+ * import { Progress } from "./progress.ts";
  * const bar = new Progress({ label: "decoding", total: 100, unit: "items" });
  * for (let i = 0; i < 100; i++) bar.add(1);
  * bar.finish();

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
  *
  * @example
  * ```ts
- * import { readTar, type TarEntry } from "@hajime/nn";
+ * import { readTar, type TarEntry } from "./tar.ts";
  * const file = await Deno.open("archive.tar");
  * for await (const entry of readTar(file.readable)) {
  *   const member: TarEntry = entry;
@@ -126,7 +126,7 @@ function parsePax(data: Uint8Array): Map<string, string> {
  *
  * @example
  * ```ts
- * import { readTar } from "@hajime/nn";
+ * import { readTar } from "./tar.ts";
  * const file = await Deno.open("archive.tar.gz");
  * const stream = file.readable.pipeThrough(new DecompressionStream("gzip"));
  * for await (const entry of readTar(stream, "archive.tar.gz")) console.log(entry.name, entry.size);
@@ -203,10 +203,11 @@ async function* members(reader: ByteReader, source: string): AsyncGenerator<TarE
  *
  * @example
  * ```ts
- * import { extractTar } from "@hajime/nn";
+ * import { extractTar } from "./tar.ts";
  * const file = await Deno.open("cifar-10-binary.tar.gz");
  * const stream = file.readable.pipeThrough(new DecompressionStream("gzip"));
  * const written = await extractTar(stream, "data/tmp", "cifar-10-binary.tar.gz");
+ * console.log(written); // the paths of the files written
  * ```
  */
 export async function extractTar(

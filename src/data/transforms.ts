@@ -35,6 +35,7 @@ import { checkShape, Tensor } from "../tensor.ts";
  * ```ts
  * import { CIFAR10_MEAN, CIFAR10_STD, Normalize } from "@hajime/nn";
  * const normalize = new Normalize(CIFAR10_MEAN, CIFAR10_STD);
+ * console.log(normalize.toString()); // Normalize(mean=[0.4914, 0.4822, 0.4465], std=[0.247, …])
  * ```
  */
 export const CIFAR10_MEAN: readonly number[] = [0.4914, 0.4822, 0.4465];
@@ -46,6 +47,7 @@ export const CIFAR10_MEAN: readonly number[] = [0.4914, 0.4822, 0.4465];
  * ```ts
  * import { CIFAR10_MEAN, CIFAR10_STD, Normalize } from "@hajime/nn";
  * const normalize = new Normalize(CIFAR10_MEAN, CIFAR10_STD);
+ * console.log(normalize.toString()); // Normalize(mean=[0.4914, 0.4822, 0.4465], std=[0.247, …])
  * ```
  */
 export const CIFAR10_STD: readonly number[] = [0.2470, 0.2435, 0.2616];
@@ -57,6 +59,7 @@ export const CIFAR10_STD: readonly number[] = [0.2470, 0.2435, 0.2616];
  * ```ts
  * import { Compose, ToTensor } from "@hajime/nn";
  * const transform = new Compose([new ToTensor()]);
+ * console.log(transform.transforms.length); // 1
  * ```
  */
 export class ToTensor {
@@ -73,6 +76,7 @@ export class ToTensor {
  * ```ts
  * import { Normalize } from "@hajime/nn";
  * const cifar = new Normalize([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]);
+ * console.log(cifar.mean, cifar.std);
  * ```
  */
 export class Normalize {
@@ -113,6 +117,7 @@ export class Normalize {
  * ```ts
  * import { RandomCrop } from "@hajime/nn";
  * const crop = new RandomCrop(32, { padding: 4 });
+ * console.log(crop.toString()); // RandomCrop(size=(32, 32), padding=4)
  * ```
  */
 export class RandomCrop {
@@ -148,6 +153,7 @@ export class RandomCrop {
  * ```ts
  * import { RandomHorizontalFlip } from "@hajime/nn";
  * const flip = new RandomHorizontalFlip();
+ * console.log(flip.toString()); // RandomHorizontalFlip(p=0.5)
  * ```
  */
 export class RandomHorizontalFlip {
@@ -174,6 +180,7 @@ export class RandomHorizontalFlip {
  * ```ts
  * import { Cutout } from "@hajime/nn";
  * const cut = new Cutout(16);
+ * console.log(cut.toString()); // Cutout(size=16)
  * ```
  */
 export class Cutout {
@@ -201,6 +208,7 @@ export class Cutout {
  * ```ts
  * import { RandomHorizontalFlip, ToTensor, type Transform } from "@hajime/nn";
  * const list: Transform[] = [new ToTensor(), new RandomHorizontalFlip()];
+ * console.log(list.join(", ")); // ToTensor(), RandomHorizontalFlip(p=0.5)
  * ```
  */
 export type Transform = ToTensor | Normalize | RandomCrop | RandomHorizontalFlip | Cutout;
@@ -236,7 +244,8 @@ interface Buffers {
  *   new Normalize([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]), new Cutout(16),
  * ]);
  * const images = Tensor.zeros([8, 32, 32, 3], { dtype: "u8" });
- * const x = train.apply(images, new Generator(0)); // f32 [8, 3, 32, 32]
+ * const x = train.apply(images, new Generator(0));
+ * console.log(x.dtype, x.shape); // f32 [8, 3, 32, 32]
  * ```
  */
 export class Compose {

@@ -59,7 +59,7 @@ const families = new Map<string, KernelFamily>();
  *
  * @example
  * ```ts
- * import { registerKernelFamily } from "@hajime/nn";
+ * import { registerKernelFamily } from "@hajime/nn/gpu";
  * registerKernelFamily({
  *   name: "example.noop",
  *   variants: () => ["a", "b"],
@@ -80,7 +80,8 @@ export function registerKernelFamily(family: KernelFamily): void {
  *
  * @example
  * ```ts
- * import { initGpu, kernelFamily } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { kernelFamily } from "@hajime/nn/gpu";
  * await initGpu();
  * console.log(kernelFamily("matmul").variants()); // ["16x4", "8x8", "32x1"]
  * ```
@@ -162,7 +163,8 @@ function parseEntries(text: string): CacheEntry[] {
  *
  * @example
  * ```ts
- * import { Autotuner, initGpu, setAutotuner } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { Autotuner, setAutotuner } from "@hajime/nn/gpu";
  * await initGpu();
  * const tuner = new Autotuner({ cacheFile: "/tmp/hajime-kernels.json" });
  * setAutotuner(tuner);
@@ -418,7 +420,8 @@ let current: Autotuner | null = null;
  *
  * @example
  * ```ts
- * import { autotuner, initGpu } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { autotuner } from "@hajime/nn/gpu";
  * await initGpu();
  * // ... record a first training step, then time the shapes it met:
  * await autotuner().tunePending();
@@ -433,7 +436,7 @@ export function autotuner(): Autotuner {
  *
  * @example
  * ```ts
- * import { Autotuner, setAutotuner } from "@hajime/nn";
+ * import { Autotuner, setAutotuner } from "@hajime/nn/gpu";
  * const previous = setAutotuner(new Autotuner({ cacheFile: null, enabled: false }));
  * setAutotuner(previous);
  * ```

@@ -50,7 +50,9 @@ export interface PoolStats {
  *
  * @example
  * ```ts
- * import { bufferPool, initGpu, TENSOR_USAGE } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { bufferPool } from "@hajime/nn/gpu";
+ * import { TENSOR_USAGE } from "./buffer_pool.ts";
  * await initGpu();
  * const buffer = bufferPool.acquire(1000, TENSOR_USAGE, "Example.buffer");
  * bufferPool.release(buffer);
@@ -111,7 +113,7 @@ export class BufferPool {
  *
  * @example
  * ```ts
- * import { bufferPool } from "@hajime/nn";
+ * import { bufferPool } from "@hajime/nn/gpu";
  * console.log(bufferPool.stats().live);
  * ```
  */

@@ -107,9 +107,11 @@ export function initGpu(): Promise<GPUDevice> {
  *
  * @example
  * ```ts
- * import { gpuDevice, initGpu } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { gpuDevice } from "@hajime/nn/gpu";
  * await initGpu();
  * const device = gpuDevice();
+ * console.log(device.limits.maxStorageBufferBindingSize);
  * ```
  */
 export function gpuDevice(): GPUDevice {
@@ -140,7 +142,7 @@ export function gpuInfo(): GpuInfo {
  *
  * @example
  * ```ts
- * import { throwPendingGpuError } from "@hajime/nn";
+ * import { throwPendingGpuError } from "./device.ts";
  * throwPendingGpuError();
  * ```
  */

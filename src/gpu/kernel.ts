@@ -95,11 +95,12 @@ let bindingObserver: ((bound: HasBuffer | GPUBuffer) => void) | null = null;
  *
  * @example
  * ```ts
- * import { observeBindings } from "@hajime/nn";
+ * import { observeBindings } from "@hajime/nn/gpu";
  * let bound = 0;
  * const stop = observeBindings(() => bound++);
  * // ... record some kernels ...
  * stop();
+ * console.log(bound); // buffers bound meanwhile
  * ```
  */
 export function observeBindings(observer: (bound: HasBuffer | GPUBuffer) => void): () => void {
@@ -114,7 +115,8 @@ export function observeBindings(observer: (bound: HasBuffer | GPUBuffer) => void
  *
  * @example
  * ```ts
- * import { initGpu, Kernel, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { Kernel } from "@hajime/nn/gpu";
  * await initGpu();
  * const fill = new Kernel({
  *   label: "Example.fill",
@@ -251,7 +253,7 @@ export class Kernel {
  *
  * @example
  * ```ts
- * import { wgslKernels } from "@hajime/nn";
+ * import { wgslKernels } from "@hajime/nn/gpu";
  * const code = `struct Params { n: u32 }
  *   @group(0) @binding(0) var<uniform> params: Params;
  *   @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -260,6 +262,7 @@ export class Kernel {
  *   }`;
  * const kernel = wgslKernels("Example", code, { n: "u32" });
  * const zero = kernel("zero", 0, 1);
+ * console.log(zero.spec.label, zero.spec.entryPoint); // Example.zero zero
  * ```
  */
 export function wgslKernels(

@@ -113,10 +113,12 @@ export function hasPendingWork(): boolean {
  *
  * @example
  * ```ts
- * import { flush, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { flush } from "@hajime/nn/gpu";
  * await initGpu();
  * const t = Tensor.zeros([4]);
  * flush();
+ * console.log(await t.read()); // [0, 0, 0, 0]
  * ```
  */
 export function flush(): void {
@@ -143,7 +145,8 @@ export function flush(): void {
  *
  * @example
  * ```ts
- * import { initGpu, sync } from "@hajime/nn";
+ * import { initGpu } from "@hajime/nn";
+ * import { sync } from "@hajime/nn/gpu";
  * await initGpu();
  * await sync();
  * ```

@@ -144,7 +144,8 @@ function checkEps(owner: string, eps: number): void {
  *
  * @example
  * ```ts
- * import { batchNormTrainForward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { batchNormTrainForward } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.from(Array.from({ length: 16 }, (_, i) => i), [2, 2, 2, 2]);
  * const gamma = Tensor.full([2], 1), beta = Tensor.zeros([2]);
@@ -206,7 +207,8 @@ export function batchNormTrainForward(
  *
  * @example
  * ```ts
- * import { batchNormEvalForward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { batchNormEvalForward } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.full([1, 3, 2, 2], 2);
  * const y = Tensor.empty([1, 3, 2, 2]);
@@ -251,7 +253,8 @@ export function batchNormEvalForward(
  *
  * @example
  * ```ts
- * import { batchNormBackward, batchNormTrainForward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { batchNormBackward, batchNormTrainForward } from "@hajime/nn/gpu";
  * await initGpu();
  * const shape = [2, 2, 2, 2];
  * const x = Tensor.from(Array.from({ length: 16 }, (_, i) => i * i), shape);
@@ -286,7 +289,8 @@ export function batchNormBackward(
  *
  * @example
  * ```ts
- * import { batchNormEvalBackward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { batchNormEvalBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const shape = [1, 3, 2, 2];
  * const dx = Tensor.empty(shape), dGamma = Tensor.zeros([3]), dBeta = Tensor.zeros([3]);

@@ -41,7 +41,7 @@ export interface Conv2dOptions {
  *
  * @example
  * ```ts
- * import { conv2dOutputSize } from "@hajime/nn";
+ * import { conv2dOutputSize } from "@hajime/nn/gpu";
  * conv2dOutputSize(32, 3, 2, 1); // 16
  * ```
  */
@@ -321,7 +321,8 @@ function geometry(
  *
  * @example
  * ```ts
- * import { conv2dOutputShape, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { conv2dOutputShape } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.zeros([8, 3, 32, 32]);
  * const weight = Tensor.zeros([16, 3, 5, 5]);
@@ -398,7 +399,8 @@ function transposed(
  *
  * @example
  * ```ts
- * import { conv2dForward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { conv2dForward } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.zeros([2, 3, 8, 8]);
  * const weight = Tensor.full([4, 3, 3, 3], 0.1);
@@ -485,7 +487,8 @@ function forward(
  *
  * @example
  * ```ts
- * import { conv2dBackward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { conv2dBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.full([2, 3, 8, 8], 1);
  * const weight = Tensor.full([4, 3, 3, 3], 0.1);
@@ -528,7 +531,8 @@ export function conv2dBackward(
  *
  * @example
  * ```ts
- * import { conv2dBackwardData, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { conv2dBackwardData } from "@hajime/nn/gpu";
  * await initGpu();
  * const weight = Tensor.full([4, 3, 3, 3], 0.1);
  * const dy = Tensor.full([2, 4, 8, 8], 1);
@@ -560,7 +564,8 @@ export function conv2dBackwardData(
  *
  * @example
  * ```ts
- * import { conv2dBackwardWeight, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { conv2dBackwardWeight } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.full([2, 3, 8, 8], 1);
  * const dy = Tensor.full([2, 4, 8, 8], 1);

@@ -107,7 +107,8 @@ function dropoutParams(owner: string, opts: DropoutOptions): Record<string, numb
  *
  * @example
  * ```ts
- * import { initGpu, relu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { relu } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([3]);
  * relu(Tensor.from([-1, 0, 2], [3]), y); // [0, 0, 2]
@@ -127,7 +128,8 @@ export function relu(
  *
  * @example
  * ```ts
- * import { initGpu, reluBackward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { reluBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dx = Tensor.empty([3]);
  * reluBackward(Tensor.from([1, 1, 1], [3]), Tensor.from([0, 0, 2], [3]), dx); // [0, 0, 1]
@@ -148,7 +150,8 @@ export function reluBackward(
  *
  * @example
  * ```ts
- * import { add, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { add } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([2]);
  * add(Tensor.from([1, 2], [2]), Tensor.from([10, 20], [2]), y); // [11, 22]
@@ -169,7 +172,8 @@ export function add(
  *
  * @example
  * ```ts
- * import { addInto, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { addInto } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.from([1, 2], [2]);
  * addInto(y, Tensor.from([10, 20], [2])); // y = [11, 22]
@@ -189,7 +193,8 @@ export function addInto(
  *
  * @example
  * ```ts
- * import { initGpu, mul, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { mul } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([2]);
  * mul(Tensor.from([1, 2], [2]), Tensor.from([10, -3], [2]), y); // [10, -6]
@@ -210,7 +215,8 @@ export function mul(
  *
  * @example
  * ```ts
- * import { initGpu, scale, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { scale } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([2]);
  * scale(Tensor.from([1, -2], [2]), y, 0.5); // [0.5, -1]
@@ -233,7 +239,8 @@ export function scale(
  *
  * @example
  * ```ts
- * import { dropout, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { dropout } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.full([8], 1);
  * const y = Tensor.empty([8]), mask = Tensor.empty([8]);
@@ -258,7 +265,8 @@ export function dropout(
  *
  * @example
  * ```ts
- * import { dropout2d, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { dropout2d } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.full([2, 3, 4, 4], 1);
  * const y = Tensor.empty([2, 3, 4, 4]), mask = Tensor.empty([2, 3]);
@@ -285,7 +293,8 @@ export function dropout2d(
  *
  * @example
  * ```ts
- * import { dropoutBackward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { dropoutBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dx = Tensor.empty([2]);
  * dropoutBackward(Tensor.from([1, 1], [2]), Tensor.from([0, 2], [2]), dx); // [0, 2]
@@ -306,7 +315,8 @@ export function dropoutBackward(
  *
  * @example
  * ```ts
- * import { dropout2dBackward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { dropout2dBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dx = Tensor.empty([1, 2, 2, 2]);
  * dropout2dBackward(Tensor.full([1, 2, 2, 2], 1), Tensor.from([0, 1.25], [1, 2]), dx);
@@ -338,7 +348,8 @@ function checkBatch(owner: string, aName: string, a: Tensor, perImage: [string, 
  *
  * @example
  * ```ts
- * import { initGpu, shakeMix, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { shakeMix } from "@hajime/nn/gpu";
  * await initGpu();
  * const a = Tensor.full([2, 3], 1), b = Tensor.zeros([2, 3]);
  * const y = Tensor.empty([2, 3]);
@@ -364,7 +375,8 @@ export function shakeMix(
  *
  * @example
  * ```ts
- * import { initGpu, shakeMixBackward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { shakeMixBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dy = Tensor.full([2, 3], 1);
  * const da = Tensor.empty([2, 3]), db = Tensor.empty([2, 3]);

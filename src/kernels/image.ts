@@ -142,7 +142,8 @@ function dispatchAugment(
  *
  * @example
  * ```ts
- * import { imagesToTensor, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { imagesToTensor } from "@hajime/nn/gpu";
  * await initGpu();
  * const images = Tensor.from(new Uint8Array(2 * 32 * 32 * 3), [2, 32, 32, 3], { dtype: "u8" });
  * const x = Tensor.empty([2, 3, 32, 32]);
@@ -163,12 +164,13 @@ export function imagesToTensor(
  *
  * @example
  * ```ts
- * import type { AugmentOptions } from "@hajime/nn";
+ * import type { AugmentOptions } from "@hajime/nn/gpu";
  * const cifar: AugmentOptions = {
  *   mean: [0.4914, 0.4822, 0.4465],
  *   std: [0.247, 0.2435, 0.2616],
  *   padding: 4,
  * };
+ * console.log(cifar.padding); // 4
  * ```
  */
 export interface AugmentOptions extends NormalizeOptions {
@@ -187,7 +189,8 @@ export interface AugmentOptions extends NormalizeOptions {
  *
  * @example
  * ```ts
- * import { augmentImages, drawCropFlipParams, Generator, initGpu, Tensor } from "@hajime/nn";
+ * import { Generator, initGpu, Tensor } from "@hajime/nn";
+ * import { augmentImages, drawCropFlipParams } from "@hajime/nn/gpu";
  * await initGpu();
  * const images = Tensor.zeros([8, 32, 32, 3], { dtype: "u8" });
  * const crops = Tensor.from(drawCropFlipParams(new Generator(0), 8, 4), [8, 3], { dtype: "i32" });
@@ -228,7 +231,8 @@ export interface CropOptions {
  *
  * @example
  * ```ts
- * import { drawCropFlipParams, Generator, initGpu, randomCropFlip, Tensor } from "@hajime/nn";
+ * import { Generator, initGpu, Tensor } from "@hajime/nn";
+ * import { drawCropFlipParams, randomCropFlip } from "@hajime/nn/gpu";
  * await initGpu();
  * const rng = new Generator(0);
  * const x = Tensor.zeros([8, 3, 32, 32]);
@@ -274,7 +278,8 @@ export interface CutoutOptions {
  *
  * @example
  * ```ts
- * import { cutout, drawCutoutParams, Generator, initGpu, Tensor } from "@hajime/nn";
+ * import { Generator, initGpu, Tensor } from "@hajime/nn";
+ * import { cutout, drawCutoutParams } from "@hajime/nn/gpu";
  * await initGpu();
  * const rng = new Generator(0);
  * const x = Tensor.full([8, 3, 32, 32], 1);
@@ -308,8 +313,10 @@ export function cutout(
  *
  * @example
  * ```ts
- * import { drawCropFlipParams, Generator } from "@hajime/nn";
+ * import { Generator } from "@hajime/nn";
+ * import { drawCropFlipParams } from "@hajime/nn/gpu";
  * const crops: Int32Array = drawCropFlipParams(new Generator(1), 128, 4);
+ * console.log(crops.length); // 384: (dy, dx, flip) per image
  * ```
  */
 export function drawCropFlipParams(rng: Generator, n: number, padding: number): Int32Array {
@@ -330,8 +337,10 @@ export function drawCropFlipParams(rng: Generator, n: number, padding: number): 
  *
  * @example
  * ```ts
- * import { drawCutoutParams, Generator } from "@hajime/nn";
+ * import { Generator } from "@hajime/nn";
+ * import { drawCutoutParams } from "@hajime/nn/gpu";
  * const centers: Int32Array = drawCutoutParams(new Generator(1), 128, 32, 32);
+ * console.log(centers.length); // 256: (y, x) per image
  * ```
  */
 export function drawCutoutParams(

@@ -71,7 +71,8 @@ function rowGrid(n: number): [number, number] {
  *
  * @example
  * ```ts
- * import { initGpu, logSoftmax, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { logSoftmax } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.from([1, 2, 3, 0, 0, 0], [2, 3]);
  * const y = Tensor.empty([2, 3]);
@@ -95,7 +96,8 @@ export function logSoftmax(
  *
  * @example
  * ```ts
- * import { initGpu, logSoftmax, logSoftmaxBackward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { logSoftmax, logSoftmaxBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.from([1, 2, 3], [1, 3]);
  * const y = Tensor.empty([1, 3]);
@@ -150,7 +152,8 @@ function batchLoss(
  *
  * @example
  * ```ts
- * import { crossEntropy, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { crossEntropy } from "@hajime/nn/gpu";
  * await initGpu();
  * const logits = Tensor.from([2, 0, 1, 0, 3, 1], [2, 3]);
  * const labels = Tensor.from([0, 2], [2], { dtype: "i32" });
@@ -187,7 +190,8 @@ export function crossEntropy(
  *
  * @example
  * ```ts
- * import { initGpu, nllLoss, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { nllLoss } from "@hajime/nn/gpu";
  * await initGpu();
  * const logProbs = Tensor.from([-0.1, -2.4, -3, -0.2], [2, 2]);
  * const labels = Tensor.from([0, 1], [2], { dtype: "i32" });
@@ -221,7 +225,8 @@ export function nllLoss(
  *
  * @example
  * ```ts
- * import { countCorrect, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { countCorrect } from "@hajime/nn/gpu";
  * await initGpu();
  * const logits = Tensor.from([2, 0, 1, 0, 3, 1], [2, 3]);
  * const labels = Tensor.from([0, 2], [2], { dtype: "i32" });

@@ -225,7 +225,8 @@ function record(
  *
  * @example
  * ```ts
- * import { initGpu, matmul, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { matmul } from "@hajime/nn/gpu";
  * await initGpu();
  * const a = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]);
  * const b = Tensor.from([1, 0, 0, 1, 1, 1], [3, 2]);
@@ -258,7 +259,8 @@ export function matmul(a: Tensor, b: Tensor, c: Tensor, opts: MatmulOptions = {}
  *
  * @example
  * ```ts
- * import { initGpu, linearForward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { linearForward } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.from([1, 2, 3], [1, 3]);
  * const weight = Tensor.from([1, 1, 1, 0, 1, 0], [2, 3]);
@@ -295,7 +297,8 @@ export function linearForward(x: Tensor, weight: Tensor, bias: Tensor | null, y:
  *
  * @example
  * ```ts
- * import { initGpu, linearBackward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { linearBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dy = Tensor.from([1, -1], [1, 2]);
  * const x = Tensor.from([1, 2, 3], [1, 3]);

@@ -101,7 +101,8 @@ function checkOption(owner: string, name: string, value: number, ok: boolean, wa
  *
  * @example
  * ```ts
- * import { initGpu, sgdStep, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { sgdStep } from "@hajime/nn/gpu";
  * await initGpu();
  * const weight = Tensor.from([1, 2, 3], [3]);
  * const grad = Tensor.from([0.1, -0.2, 0.3], [3]);
@@ -164,7 +165,8 @@ export function sgdStep(
  *
  * @example
  * ```ts
- * import { adamStep, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adamStep } from "@hajime/nn/gpu";
  * await initGpu();
  * const weight = Tensor.from([1, 2, 3], [3]);
  * const grad = Tensor.from([0.1, -0.2, 0.3], [3]);

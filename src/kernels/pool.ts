@@ -107,7 +107,8 @@ function dims4(owner: string, name: string, x: Tensor): number[] {
  *
  * @example
  * ```ts
- * import { initGpu, maxPool2dForward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { maxPool2dForward } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.from([1, 5, 2, 0, 3, 4, 8, 6, 7, 1, 0, 2, 9, 3, 4, 5], [1, 1, 4, 4]);
  * const y = Tensor.empty([1, 1, 2, 2]);
@@ -151,7 +152,8 @@ export function maxPool2dForward(
  *
  * @example
  * ```ts
- * import { initGpu, maxPool2dBackward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { maxPool2dBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dy = Tensor.from([1, 2, 3, 4], [1, 1, 2, 2]);
  * const argmax = Tensor.from([1, 2, 12, 15], [1, 1, 2, 2], { dtype: "i32" });
@@ -185,7 +187,8 @@ export function maxPool2dBackward(
  *
  * @example
  * ```ts
- * import { adaptiveAvgPool1Forward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adaptiveAvgPool1Forward } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([1, 2]);
  * adaptiveAvgPool1Forward(Tensor.from([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 2, 2]), y); // [2.5, 6.5]
@@ -208,7 +211,8 @@ export function adaptiveAvgPool1Forward(
  *
  * @example
  * ```ts
- * import { adaptiveAvgPool1Backward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adaptiveAvgPool1Backward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dx = Tensor.empty([1, 2, 2, 2]);
  * adaptiveAvgPool1Backward(Tensor.from([4, 8], [1, 2]), dx); // [1, 1, 1, 1, 2, 2, 2, 2]
@@ -232,7 +236,8 @@ export function adaptiveAvgPool1Backward(
  *
  * @example
  * ```ts
- * import { adaptiveMaxPool1Forward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adaptiveMaxPool1Forward } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([1, 1]);
  * const argmax = Tensor.empty([1, 1], { dtype: "i32" });
@@ -259,7 +264,8 @@ export function adaptiveMaxPool1Forward(
  *
  * @example
  * ```ts
- * import { adaptiveMaxPool1Backward, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adaptiveMaxPool1Backward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dx = Tensor.empty([1, 1, 2, 2]);
  * adaptiveMaxPool1Backward(
@@ -297,7 +303,8 @@ function checkShift(owner: string, opts: ShiftSubsampleOptions): void {
  *
  * @example
  * ```ts
- * import { initGpu, shiftSubsample, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { shiftSubsample } from "@hajime/nn/gpu";
  * await initGpu();
  * const x = Tensor.from(Array.from({ length: 9 }, (_, i) => i), [1, 1, 3, 3]);
  * const y = Tensor.empty([1, 1, 2, 2]);
@@ -332,7 +339,8 @@ export function shiftSubsample(
  *
  * @example
  * ```ts
- * import { initGpu, shiftSubsampleBackward, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { shiftSubsampleBackward } from "@hajime/nn/gpu";
  * await initGpu();
  * const dx = Tensor.empty([1, 1, 4, 4]);
  * shiftSubsampleBackward(Tensor.from([1, 2, 3, 4], [1, 1, 2, 2]), dx, { stride: 2, shift: 0 });
@@ -365,7 +373,8 @@ export function shiftSubsampleBackward(
  *
  * @example
  * ```ts
- * import { concatChannels, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { concatChannels } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([2, 3, 4, 4]);
  * concatChannels(Tensor.zeros([2, 1, 4, 4]), Tensor.full([2, 2, 4, 4], 1), y);
@@ -391,7 +400,8 @@ export function concatChannels(
  *
  * @example
  * ```ts
- * import { initGpu, splitChannels, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { splitChannels } from "@hajime/nn/gpu";
  * await initGpu();
  * const da = Tensor.empty([2, 1, 4, 4]), db = Tensor.empty([2, 2, 4, 4]);
  * splitChannels(Tensor.full([2, 3, 4, 4], 1), da, db);

@@ -41,7 +41,8 @@ function run(
  *
  * @example
  * ```ts
- * import { initGpu, sumAll, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { sumAll } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([1]);
  * sumAll(Tensor.from([1, 2, 3, 4], [2, 2]), y, 0.25); // [2.5], the mean
@@ -73,7 +74,8 @@ export function sumAll<D extends "f32" | "i32">(
  *
  * @example
  * ```ts
- * import { initGpu, rowArgmax, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { rowArgmax } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([2], { dtype: "i32" });
  * rowArgmax(Tensor.from([0, 3, 1, 5, 5, 2], [2, 3]), y); // [1, 0]
@@ -97,7 +99,8 @@ export function rowArgmax(
  *
  * @example
  * ```ts
- * import { equalMask, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { equalMask } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([3], { dtype: "i32" });
  * const a = Tensor.from([1, 2, 3], [3], { dtype: "i32" });
@@ -123,7 +126,8 @@ export function equalMask(
  *
  * @example
  * ```ts
- * import { broadcastScalar, initGpu, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { broadcastScalar } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([2, 3]);
  * broadcastScalar(Tensor.from([6], [1]), y, 0.5); // every element 3
@@ -148,7 +152,8 @@ export function broadcastScalar(
  *
  * @example
  * ```ts
- * import { initGpu, scaleByScalar, Tensor } from "@hajime/nn";
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { scaleByScalar } from "@hajime/nn/gpu";
  * await initGpu();
  * const y = Tensor.empty([2]);
  * scaleByScalar(Tensor.from([1, -2], [2]), Tensor.from([3], [1]), y); // [3, -6]

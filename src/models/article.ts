@@ -28,6 +28,7 @@ import { checkShape, type Tensor } from "../tensor.ts";
  * ```ts
  * import type { ModelOptions } from "@hajime/nn";
  * const options: ModelOptions = { seed: 0, dropout: true };
+ * console.log(options);
  * ```
  */
 export interface ModelOptions extends InitOptions {
@@ -45,6 +46,7 @@ export interface ModelOptions extends InitOptions {
  * ```ts
  * import { type BnLayerOptions, Generator } from "@hajime/nn";
  * const options: BnLayerOptions = { stride: 1, generator: new Generator(0) };
+ * console.log(options.stride); // 1
  * ```
  */
 export interface BnLayerOptions {
@@ -67,7 +69,8 @@ export interface BnLayerOptions {
  * import { BnLayer, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
  * const layer = new BnLayer(10, 20);
- * const y = layer.forward(Tensor.zeros([2, 10, 32, 32])); // [2, 20, 16, 16]
+ * const y = layer.forward(Tensor.zeros([2, 10, 32, 32]));
+ * console.log(y.shape); // [2, 20, 16, 16]
  * ```
  */
 export class BnLayer extends Module {
@@ -115,7 +118,8 @@ export class BnLayer extends Module {
  * import { initGpu, ResnetLayer, Tensor } from "@hajime/nn";
  * await initGpu();
  * const layer = new ResnetLayer(32, 32, { stride: 1 });
- * const y = layer.forward(Tensor.zeros([2, 32, 16, 16])); // [2, 32, 16, 16]
+ * const y = layer.forward(Tensor.zeros([2, 32, 16, 16]));
+ * console.log(y.shape); // [2, 32, 16, 16]
  * ```
  */
 export class ResnetLayer extends BnLayer {
@@ -213,7 +217,8 @@ export class BasicNet extends Module {
  * import { basicCnn, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
  * const model = basicCnn({ seed: 0 });
- * const logits = model.forward(Tensor.zeros([4, 3, 32, 32])); // [4, 10]
+ * const logits = model.forward(Tensor.zeros([4, 3, 32, 32]));
+ * console.log(logits.shape); // [4, 10]
  * ```
  */
 export class BasicCNN extends Module {
@@ -431,6 +436,7 @@ export class Resnet extends Module {
  * import { initGpu, veryBasicNet } from "@hajime/nn";
  * await initGpu();
  * const model = veryBasicNet({ seed: 1 });
+ * console.log(model.numParameters()); // 30730
  * ```
  */
 export function veryBasicNet(options: ModelOptions = {}): VeryBasicNet {
@@ -445,6 +451,7 @@ export function veryBasicNet(options: ModelOptions = {}): VeryBasicNet {
  * import { basicNet, initGpu } from "@hajime/nn";
  * await initGpu();
  * const model = basicNet({ seed: 1 });
+ * console.log(model.numParameters()); // 123330
  * ```
  */
 export function basicNet(options: ModelOptions = {}): BasicNet {
@@ -459,6 +466,7 @@ export function basicNet(options: ModelOptions = {}): BasicNet {
  * import { basicCnn, initGpu } from "@hajime/nn";
  * await initGpu();
  * const model = basicCnn({ seed: 1 });
+ * console.log(model.numParameters()); // 62958
  * ```
  */
 export function basicCnn(options: ModelOptions = {}): BasicCNN {
@@ -473,6 +481,7 @@ export function basicCnn(options: ModelOptions = {}): BasicCNN {
  * import { convBnNet, initGpu } from "@hajime/nn";
  * await initGpu();
  * const model = convBnNet([10, 20, 40, 80], 10, { seed: 1 });
+ * console.log(model.numParameters());
  * ```
  */
 export function convBnNet(
@@ -491,6 +500,7 @@ export function convBnNet(
  * import { deepBnNet, initGpu } from "@hajime/nn";
  * await initGpu();
  * const model = deepBnNet([10, 20, 40, 80, 160], 10, { seed: 1 });
+ * console.log(model.numParameters());
  * ```
  */
 export function deepBnNet(
@@ -509,6 +519,7 @@ export function deepBnNet(
  * import { initGpu, resnet } from "@hajime/nn";
  * await initGpu();
  * const model = resnet([16, 32, 64, 128, 256], 10, { seed: 1, dropout: true });
+ * console.log(model.numParameters()); // 1965066
  * ```
  */
 export function resnet(

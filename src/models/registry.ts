@@ -23,6 +23,7 @@ import {
  * ```ts
  * import { convBnNet, type ModelFactory } from "@hajime/nn";
  * const narrow: ModelFactory = (options) => convBnNet([8, 16, 32], 10, options);
+ * console.log(typeof narrow); // function
  * ```
  */
 export type ModelFactory = (options: ModelOptions) => Module;
@@ -32,8 +33,9 @@ export type ModelFactory = (options: ModelOptions) => Module;
  *
  * @example
  * ```ts
- * import { type ModelEntry, modelEntries } from "@hajime/nn";
- * const first: ModelEntry = modelEntries()[0]; // very-basic-net
+ * import { modelEntries, type ModelEntry } from "@hajime/nn";
+ * const first: ModelEntry = modelEntries()[0];
+ * console.log(first.name, first.description); // very-basic-net …
  * ```
  */
 export interface ModelEntry {
@@ -98,6 +100,7 @@ export function modelEntries(): ModelEntry[] {
  * import { createModel, initGpu } from "@hajime/nn";
  * await initGpu();
  * const model = createModel("conv-bn-net", { seed: 0 });
+ * console.log(model.numParameters()); // 39650
  * ```
  */
 export function createModel(name: string, options: ModelOptions = {}): Module {

@@ -33,6 +33,7 @@ import { registerModel } from "./registry.ts";
  * ```ts
  * import type { ShakeShakeOptions } from "@hajime/nn";
  * const options: ShakeShakeOptions = { width: 96, classes: 10, mode: "shake-shake", seed: 0 };
+ * console.log(options.width); // 96
  * ```
  */
 export interface ShakeShakeOptions extends InitOptions {
@@ -70,7 +71,8 @@ const STEM_WIDTH = 16;
  * await initGpu();
  * const model = shakeShake26({ width: 32, seed: 0 });
  * console.log(model.numParameters()); // 2923162
- * const logits = model.forward(Tensor.zeros([2, 3, 32, 32])); // [2, 10]
+ * const logits = model.forward(Tensor.zeros([2, 3, 32, 32]));
+ * console.log(logits.shape); // [2, 10]
  * ```
  */
 export class ShakeShake26 extends Module {
@@ -160,6 +162,7 @@ export class ShakeShake26 extends Module {
  * import { initGpu, shakeShake26 } from "@hajime/nn";
  * await initGpu();
  * const model = shakeShake26({ width: 64, classes: 10, seed: 1, mode: "shake-shake" });
+ * console.log(model.numParameters());
  * ```
  */
 export function shakeShake26(options: ShakeShakeOptions = {}): ShakeShake26 {

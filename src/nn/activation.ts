@@ -38,7 +38,8 @@ export class ReLU extends Module {
  * ```ts
  * import { initGpu, LogSoftmax, Tensor } from "@hajime/nn";
  * await initGpu();
- * const logProbs = new LogSoftmax().forward(Tensor.zeros([2, 10])); // every entry −log 10
+ * const logProbs = new LogSoftmax().forward(Tensor.zeros([2, 10]));
+ * console.log(await logProbs.read()); // every entry −log 10 ≈ −2.3026
  * ```
  */
 export class LogSoftmax extends Module {

@@ -17,6 +17,7 @@ import { Module, Parameter, pythonFloat, type StateEntry } from "./module.ts";
  * ```ts
  * import type { BatchNorm2dOptions } from "@hajime/nn";
  * const options: BatchNorm2dOptions = { eps: 1e-5, momentum: 0.1 };
+ * console.log(options.eps); // 0.00001
  * ```
  */
 export interface BatchNorm2dOptions {
@@ -39,6 +40,7 @@ export interface BatchNorm2dOptions {
  * const y = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // training: batch statistics
  * bn.eval();
  * const z = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // running statistics
+ * console.log((await y.read())[0], (await z.read())[0]); // 0 (x equals its mean), about 0.95
  * ```
  */
 export class BatchNorm2d extends Module {

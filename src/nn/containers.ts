@@ -128,6 +128,7 @@ export class ModuleList<T extends Module = Module> extends Module {
  * await initGpu();
  * const block = new Residual(new Conv2d(16, 16, 3, { padding: 1 }));
  * const y = block.forward(Tensor.zeros([2, 16, 8, 8]));
+ * console.log(y.shape); // [2, 16, 8, 8]
  * ```
  */
 export class Residual extends Module {
@@ -156,7 +157,8 @@ export class Residual extends Module {
  * ```ts
  * import { Flatten, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = new Flatten().forward(Tensor.zeros([32, 3, 32, 32])); // [32, 3072]
+ * const y = new Flatten().forward(Tensor.zeros([32, 3, 32, 32]));
+ * console.log(y.shape); // [32, 3072]
  * ```
  */
 export class Flatten extends Module {

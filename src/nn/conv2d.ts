@@ -18,6 +18,7 @@ import { Module, Parameter } from "./module.ts";
  * ```ts
  * import type { Conv2dLayerOptions } from "@hajime/nn";
  * const options: Conv2dLayerOptions = { stride: 2, padding: 1, bias: false };
+ * console.log(options.stride); // 2
  * ```
  */
 export interface Conv2dLayerOptions extends InitOptions {
@@ -37,7 +38,8 @@ export interface Conv2dLayerOptions extends InitOptions {
  * import { Conv2d, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
  * const conv = new Conv2d(3, 16, 5, { padding: 2, seed: 0 });
- * const y = conv.forward(Tensor.zeros([8, 3, 32, 32])); // [8, 16, 32, 32]
+ * const y = conv.forward(Tensor.zeros([8, 3, 32, 32]));
+ * console.log(y.shape); // [8, 16, 32, 32]
  * console.log(conv.toString()); // Conv2d(3, 16, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))
  * ```
  */

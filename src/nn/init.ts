@@ -17,6 +17,7 @@ import { defaultGenerator, Generator } from "../random.ts";
  * import { Generator, type InitOptions } from "@hajime/nn";
  * const shared: InitOptions = { generator: new Generator(3) };
  * const seeded: InitOptions = { seed: 3 };
+ * console.log(shared.generator !== undefined, seeded.seed); // true 3
  * ```
  */
 export interface InitOptions {
@@ -36,6 +37,7 @@ export interface InitOptions {
  * ```ts
  * import { resolveGenerator } from "@hajime/nn";
  * const rng = resolveGenerator({ seed: 7 });
+ * console.log(rng.uniform()); // the same number on every run
  * ```
  */
 export function resolveGenerator(options: InitOptions = {}): Generator {
@@ -79,6 +81,7 @@ export function fanOut(shape: readonly number[]): number {
  * ```ts
  * import { Generator, uniformInit } from "@hajime/nn";
  * const bias = uniformInit(10, 0.1, new Generator(0));
+ * console.log(bias.length, bias.every((v) => Math.abs(v) <= 0.1)); // 10 true
  * ```
  */
 export function uniformInit(n: number, bound: number, generator: Generator): Float32Array {
@@ -96,6 +99,7 @@ export function uniformInit(n: number, bound: number, generator: Generator): Flo
  * ```ts
  * import { Generator, kaimingUniform } from "@hajime/nn";
  * const w = kaimingUniform([16, 3, 5, 5], new Generator(0)); // U(±1/√75)
+ * console.log(w.length); // 1200
  * ```
  */
 export function kaimingUniform(
@@ -114,7 +118,8 @@ export function kaimingUniform(
  * @example
  * ```ts
  * import { biasInit, Generator } from "@hajime/nn";
- * const b = biasInit([16, 3, 5, 5], new Generator(0)); // 16 values in ±1/√75
+ * const b = biasInit([16, 3, 5, 5], new Generator(0));
+ * console.log(b.length); // 16 values in ±1/√75
  * ```
  */
 export function biasInit(weightShape: readonly number[], generator: Generator): Float32Array {
@@ -130,6 +135,7 @@ export function biasInit(weightShape: readonly number[], generator: Generator): 
  * ```ts
  * import { Generator, kaimingNormal } from "@hajime/nn";
  * const w = kaimingNormal([64, 32, 3, 3], new Generator(0), "fan_out");
+ * console.log(w.length); // 18432, standard deviation √(2/576)
  * ```
  */
 export function kaimingNormal(

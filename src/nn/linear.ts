@@ -17,6 +17,7 @@ import { Module, Parameter } from "./module.ts";
  * ```ts
  * import type { LinearOptions } from "@hajime/nn";
  * const options: LinearOptions = { bias: false, seed: 1 };
+ * console.log(options.bias); // false
  * ```
  */
 export interface LinearOptions extends InitOptions {

@@ -17,6 +17,7 @@ import type { Tensor } from "../tensor.ts";
  * ```ts
  * import { CrossEntropyLoss, type Loss } from "@hajime/nn";
  * const lossFn: Loss = new CrossEntropyLoss();
+ * console.log(lossFn.toString()); // CrossEntropyLoss()
  * ```
  */
 export abstract class Loss {

@@ -58,6 +58,7 @@ export class Parameter {
  * ```ts
  * import type { StateEntry } from "@hajime/nn";
  * const bias: StateEntry = { shape: [2], data: new Float32Array([0.1, -0.2]) };
+ * console.log(bias.shape); // [2]
  * ```
  */
 export interface StateEntry {
@@ -375,7 +376,7 @@ export abstract class Module {
  *
  * @example
  * ```ts
- * import { pythonFloat } from "@hajime/nn";
+ * import { pythonFloat } from "./module.ts";
  * pythonFloat(1e-5); // "1e-05"
  * ```
  */

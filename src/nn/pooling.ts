@@ -25,7 +25,8 @@ import { Module } from "./module.ts";
  * import { initGpu, MaxPool2d, Tensor } from "@hajime/nn";
  * await initGpu();
  * const pool = new MaxPool2d(2);
- * const y = pool.forward(Tensor.zeros([4, 8, 28, 28])); // [4, 8, 14, 14]
+ * const y = pool.forward(Tensor.zeros([4, 8, 28, 28]));
+ * console.log(y.shape); // [4, 8, 14, 14]
  * ```
  */
 export class MaxPool2d extends Module {
@@ -65,7 +66,8 @@ export class MaxPool2d extends Module {
  * ```ts
  * import { AdaptiveAvgPool2d, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = new AdaptiveAvgPool2d(1).forward(Tensor.full([2, 80, 4, 4], 3)); // [2, 80, 1, 1] of 3
+ * const y = new AdaptiveAvgPool2d(1).forward(Tensor.full([2, 80, 4, 4], 3));
+ * console.log(y.shape, (await y.read())[0]); // [2, 80, 1, 1] 3
  * ```
  */
 export class AdaptiveAvgPool2d extends Module {
@@ -93,7 +95,8 @@ export class AdaptiveAvgPool2d extends Module {
  * ```ts
  * import { AdaptiveMaxPool2d, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = new AdaptiveMaxPool2d(1).forward(Tensor.full([2, 160, 2, 2], 1)); // [2, 160, 1, 1]
+ * const y = new AdaptiveMaxPool2d(1).forward(Tensor.full([2, 160, 2, 2], 1));
+ * console.log(y.shape); // [2, 160, 1, 1]
  * ```
  */
 export class AdaptiveMaxPool2d extends Module {

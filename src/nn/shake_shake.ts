@@ -34,6 +34,7 @@ import { Module } from "./module.ts";
  * ```ts
  * import type { ShakeMode } from "@hajime/nn";
  * const mode: ShakeMode = "shake-keep"; // fresh α forward, β = α backward
+ * console.log(mode);
  * ```
  */
 export type ShakeMode = "shake-shake" | "shake-even" | "shake-keep" | "even-shake" | "even-even";
@@ -44,7 +45,8 @@ export type ShakeMode = "shake-shake" | "shake-even" | "shake-keep" | "even-shak
  * @example
  * ```ts
  * import type { ShakeLevel } from "@hajime/nn";
- * const level: ShakeLevel = "batch";
+ * const level: ShakeLevel = "batch"; // one α for the whole batch
+ * console.log(level);
  * ```
  */
 export type ShakeLevel = "image" | "batch";
@@ -69,6 +71,7 @@ const MODES: readonly ShakeMode[] = [
  * ```ts
  * import type { ShortcutShift } from "@hajime/nn";
  * const shift: ShortcutShift = "lua"; // to load weights trained with the Torch reference code
+ * console.log(shift);
  * ```
  */
 export type ShortcutShift = "pytorch" | "lua";
@@ -83,6 +86,7 @@ const SHIFT_OFFSETS: Readonly<Record<ShortcutShift, number>> = { pytorch: 1, lua
  * ```ts
  * import type { ShakeCoefficients } from "@hajime/nn";
  * const fixed: ShakeCoefficients = { alpha: [0.2, 0.7], beta: [0.9, 0.1] }; // batch of 2
+ * console.log(fixed.alpha.length); // 2
  * ```
  */
 export interface ShakeCoefficients {
@@ -99,6 +103,7 @@ export interface ShakeCoefficients {
  * ```ts
  * import type { ShakeShakeBlockOptions } from "@hajime/nn";
  * const options: ShakeShakeBlockOptions = { stride: 2, mode: "shake-even", level: "image", seed: 1 };
+ * console.log(options.mode); // shake-even
  * ```
  */
 export interface ShakeShakeBlockOptions extends InitOptions {
@@ -142,7 +147,8 @@ function heConv(
  * import { Generator, initGpu, ResidualPath, Tensor } from "@hajime/nn";
  * await initGpu();
  * const path = new ResidualPath(16, 32, 2, new Generator(0));
- * const y = path.forward(Tensor.zeros([2, 16, 32, 32])); // [2, 32, 16, 16]
+ * const y = path.forward(Tensor.zeros([2, 16, 32, 32]));
+ * console.log(y.shape); // [2, 32, 16, 16]
  * ```
  */
 export class ResidualPath extends Module {
@@ -183,7 +189,8 @@ export class ResidualPath extends Module {
  * import { DownsamplingShortcut, Generator, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
  * const shortcut = new DownsamplingShortcut(32, 64, 2, new Generator(0));
- * const y = shortcut.forward(Tensor.zeros([2, 32, 16, 16])); // [2, 64, 8, 8]
+ * const y = shortcut.forward(Tensor.zeros([2, 32, 16, 16]));
+ * console.log(y.shape); // [2, 64, 8, 8]
  * ```
  */
 export class DownsamplingShortcut extends Module {

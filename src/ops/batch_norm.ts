@@ -22,6 +22,7 @@ import { checkShape, type Tensor } from "../tensor.ts";
  * ```ts
  * import type { F } from "@hajime/nn";
  * const options: F.BatchNormOptions = { training: true, momentum: 0.1, eps: 1e-5 };
+ * console.log(options.momentum); // 0.1
  * ```
  */
 export interface BatchNormOptions {
@@ -50,7 +51,7 @@ export interface BatchNormOptions {
  * const runningMean = Tensor.zeros([2]), runningVar = Tensor.full([2], 1);
  * const weight = Tensor.full([2], 1), bias = Tensor.zeros([2]);
  * const y = F.batchNorm(x, runningMean, runningVar, weight, bias, { training: true });
- * console.log(await runningMean.read()); // [0.35, 0.55]: 0.1 × the batch means 3.5 and 5.5
+ * console.log(y.shape, await runningMean.read()); // [2, 2, 1, 2] [0.35, 0.55]: 0.1 × the means
  * ```
  */
 export function batchNorm(

@@ -35,7 +35,8 @@ export function relu(x: Tensor): Tensor { // x: any shape → y: same shape
  * ```ts
  * import { initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = Tensor.from([1, 2], [2]).add(Tensor.from([10, 20], [2])); // [11, 22]
+ * const y = Tensor.from([1, 2], [2]).add(Tensor.from([10, 20], [2]));
+ * console.log(await y.read()); // [11, 22]
  * ```
  */
 export function add(a: Tensor, b: Tensor): Tensor { // a: any shape, b: same → y: same
@@ -57,8 +58,9 @@ export function add(a: Tensor, b: Tensor): Tensor { // a: any shape, b: same →
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.mul(Tensor.from([1, 2], [2]), Tensor.from([3, -1], [2])); // [3, -2]
- * const z = Tensor.from([1, 2], [2]).mul(0.5); // [0.5, 1]
+ * const y = F.mul(Tensor.from([1, 2], [2]), Tensor.from([3, -1], [2]));
+ * const z = Tensor.from([1, 2], [2]).mul(0.5);
+ * console.log(await y.read(), await z.read()); // [3, -2] [0.5, 1]
  * ```
  */
 export function mul(a: Tensor, b: Tensor | number): Tensor { // a: any shape, b: same → y: same
@@ -81,7 +83,8 @@ export function mul(a: Tensor, b: Tensor | number): Tensor { // a: any shape, b:
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.scale(Tensor.from([1, -2], [2]), 3); // [3, -6]
+ * const y = F.scale(Tensor.from([1, -2], [2]), 3);
+ * console.log(await y.read()); // [3, -6]
  * ```
  */
 export function scale(x: Tensor, factor: number): Tensor { // x: any shape → y: same shape
@@ -115,7 +118,8 @@ export function checkDropoutP(op: string, p: number): void {
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.dropout(Tensor.full([4, 100], 1), 0.5); // about half 0, the rest 2
+ * const y = F.dropout(Tensor.full([4, 100], 1), 0.5);
+ * console.log((await y.read()).filter((v) => v === 0).length); // about 200: the rest are 2
  * ```
  */
 export function dropout(
@@ -144,7 +148,8 @@ export function dropout(
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.dropout2d(Tensor.full([8, 16, 4, 4], 1), 0.2); // about 20 % of planes zero
+ * const y = F.dropout2d(Tensor.full([8, 16, 4, 4], 1), 0.2);
+ * console.log((await y.read()).filter((v) => v === 0).length / 16); // about 26 of 128 planes zero
  * ```
  */
 export function dropout2d(

@@ -51,7 +51,8 @@ export { argmax, eq, mean, sum } from "./reduce.ts";
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const flat = F.flatten(Tensor.zeros([8, 16, 5, 5]), 1); // [8, 400]
+ * const flat = F.flatten(Tensor.zeros([8, 16, 5, 5]), 1);
+ * console.log(flat.shape); // [8, 400]
  * ```
  */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {

@@ -30,7 +30,8 @@ function checkMatrix(op: string, name: string, x: Tensor): [number, number] {
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const logProbs = F.logSoftmax(Tensor.zeros([2, 10]), -1); // every entry −log 10
+ * const logProbs = F.logSoftmax(Tensor.zeros([2, 10]), -1);
+ * console.log(await logProbs.read()); // every entry −log 10 ≈ −2.3026
  * ```
  */
 export function logSoftmax(

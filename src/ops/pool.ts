@@ -33,7 +33,8 @@ function checkPositiveInt(op: string, name: string, value: number): void {
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.maxPool2d(Tensor.zeros([4, 8, 28, 28]), 2); // [4, 8, 14, 14]
+ * const y = F.maxPool2d(Tensor.zeros([4, 8, 28, 28]), 2);
+ * console.log(y.shape); // [4, 8, 14, 14]
  * ```
  */
 export function maxPool2d(
@@ -74,7 +75,8 @@ export function maxPool2d(
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.avgPool2d(Tensor.zeros([2, 16, 32, 32]), 1, 2); // [2, 16, 16, 16]
+ * const y = F.avgPool2d(Tensor.zeros([2, 16, 32, 32]), 1, 2);
+ * console.log(y.shape); // [2, 16, 16, 16]
  * ```
  */
 export function avgPool2d(
@@ -125,7 +127,8 @@ function globalPoolDims(op: string, x: Tensor): [number, number] {
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.adaptiveAvgPool2d(Tensor.full([2, 80, 4, 4], 3), 1); // [2, 80, 1, 1] of 3
+ * const y = F.adaptiveAvgPool2d(Tensor.full([2, 80, 4, 4], 3), 1);
+ * console.log(y.shape, (await y.read())[0]); // [2, 80, 1, 1] 3
  * ```
  */
 export function adaptiveAvgPool2d(
@@ -150,7 +153,8 @@ export function adaptiveAvgPool2d(
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.adaptiveMaxPool2d(Tensor.full([2, 160, 2, 2], 1), 1); // [2, 160, 1, 1]
+ * const y = F.adaptiveMaxPool2d(Tensor.full([2, 160, 2, 2], 1), 1);
+ * console.log(y.shape); // [2, 160, 1, 1]
  * ```
  */
 export function adaptiveMaxPool2d(
@@ -176,7 +180,8 @@ export function adaptiveMaxPool2d(
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.concatChannels(Tensor.zeros([2, 1, 4, 4]), Tensor.full([2, 2, 4, 4], 1)); // C = 3
+ * const y = F.concatChannels(Tensor.zeros([2, 1, 4, 4]), Tensor.full([2, 2, 4, 4], 1));
+ * console.log(y.shape); // [2, 3, 4, 4]
  * ```
  */
 export function concatChannels(
@@ -202,7 +207,8 @@ export function concatChannels(
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const [a, b] = F.splitChannels(Tensor.zeros([2, 3, 4, 4]), 1); // C = 1 and 2
+ * const [a, b] = F.splitChannels(Tensor.zeros([2, 3, 4, 4]), 1);
+ * console.log(a.shape, b.shape); // [2, 1, 4, 4] [2, 2, 4, 4]
  * ```
  */
 export function splitChannels(
@@ -237,7 +243,8 @@ export function splitChannels(
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.shiftSubsample(Tensor.zeros([2, 16, 32, 32]), { stride: 2, shift: 1 }); // 16×16
+ * const y = F.shiftSubsample(Tensor.zeros([2, 16, 32, 32]), { stride: 2, shift: 1 });
+ * console.log(y.shape); // [2, 16, 16, 16]
  * ```
  */
 export function shiftSubsample(

@@ -327,6 +327,7 @@ async function contentDigest(
  * ```ts
  * import { readSafetensors } from "@hajime/nn";
  * const { tensors, metadata } = await readSafetensors("run/checkpoint.safetensors");
+ * console.log(tensors.size, metadata);
  * ```
  */
 export async function readSafetensors(path: string): Promise<Safetensors> {
@@ -405,6 +406,7 @@ export async function prepareCheckpointPath(path: string): Promise<void> {
  * ```ts
  * import { removeStaleTemporaries } from "@hajime/nn";
  * const removed = await removeStaleTemporaries("runs/a/checkpoint.safetensors");
+ * console.log(removed); // 0 when nothing was left behind
  * ```
  */
 export async function removeStaleTemporaries(path: string): Promise<number> {
@@ -439,7 +441,8 @@ function halfToFloat(bits: number): number {
  * @example
  * ```ts
  * import { toFloat32 } from "@hajime/nn";
- * const x = toFloat32({ dtype: "I64", shape: [], data: new BigInt64Array([7n]) }); // [7]
+ * const x = toFloat32({ dtype: "I64", shape: [], data: new BigInt64Array([7n]) });
+ * console.log(x); // Float32Array [7]
  * ```
  */
 export function toFloat32(tensor: SafeTensor): Float32Array {

@@ -124,7 +124,7 @@ export function perClassAccuracy(confusion: readonly (readonly number[])[]): num
  *
  * @example
  * ```ts
- * import { formatFixed } from "@hajime/nn";
+ * import { formatFixed } from "./metrics.ts";
  * console.log(formatFixed(2.32219, 4), formatFixed(0.03125, 4)); // "2.3222" "0.0312"
  * ```
  */

@@ -80,8 +80,10 @@ export const RECIPE_KEY = "hajime.recipe";
  * @example
  * ```ts
  * import { type Recipe, recipeMetadata } from "@hajime/nn";
- * declare const recipe: Recipe;
- * const metadata = recipeMetadata(recipe); // { "hajime.recipe": "{...}" }
+ * function metadataOf(recipe: Recipe): Record<string, string> {
+ *   return recipeMetadata(recipe); // { "hajime.recipe": "{...}" }
+ * }
+ * console.log(metadataOf.length); // 1
  * ```
  */
 export function recipeMetadata(recipe: Recipe): Record<string, string> {

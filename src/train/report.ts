@@ -522,8 +522,9 @@ async function writeAtomic(path: string, text: string): Promise<void> {
  * and without at the end.
  *
  * @example
- * ```ts ignore
- * import { writeReport } from "@hajime/nn";
+ * ```ts
+ * import { type RunMetrics, writeReport } from "@hajime/nn";
+ * const metrics: RunMetrics = JSON.parse(await Deno.readTextFile("runs/example/metrics.json"));
  * await writeReport("runs/example", metrics, { live: { progress: "epoch 1 of 4" } });
  * ```
  */
@@ -627,7 +628,7 @@ ${rows}
  * are left out) and writes `<dir>/index.html` comparing them; returns the runs, by name.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { writeRunsIndex } from "@hajime/nn";
  * const runs = await writeRunsIndex("runs");
  * console.log(`runs/index.html compares ${runs.length} runs`);

@@ -256,7 +256,8 @@ class Throttle {
  *
  * @example
  * ```ts
- * import { Adam, CrossEntropyLoss, flush, initGpu, recordTrainStep, Tensor, veryBasicNet } from "@hajime/nn";
+ * import { Adam, CrossEntropyLoss, initGpu, Tensor, veryBasicNet } from "@hajime/nn";
+ * import { flush, recordTrainStep } from "@hajime/nn/gpu";
  * await initGpu();
  * const model = veryBasicNet();
  * const optimizer = new Adam(model, { lr: 0.003 });

@@ -12,7 +12,8 @@
  */
 
 import { join } from "node:path";
-import { Autotuner, cifar10FromUrl, Generator, gpuInfo, initGpu, setAutotuner } from "../../web.ts";
+import { Autotuner, setAutotuner } from "../../gpu.ts";
+import { cifar10FromUrl, Generator, gpuInfo, initGpu } from "../../web.ts";
 import { serveStatic } from "../../examples/browser/serve.ts";
 import type { DemoState } from "../../examples/browser/main.ts";
 import { ARTICLE_RECIPE, trainArticleModel } from "../../examples/browser/training.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { gpuDevice } from "../../web.ts";
+import { gpuDevice } from "../../gpu.ts";
 import { AssertionError } from "../assert.ts";
 
 Deno.test("canary: passes", () => {});

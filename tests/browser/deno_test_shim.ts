@@ -6,7 +6,7 @@
  * @module
  */
 
-import { sync } from "../../web.ts";
+import { sync } from "../../gpu.ts";
 
 type TestFn = () => unknown;
 

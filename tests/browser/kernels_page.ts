@@ -12,7 +12,8 @@
  * @module
  */
 
-import { Autotuner, gpuInfo, initGpu, setAutotuner } from "../../web.ts";
+import { Autotuner, setAutotuner } from "../../gpu.ts";
+import { gpuInfo, initGpu } from "../../web.ts";
 import { installDenoShim, runRegistered, type TestOutcome } from "./deno_test_shim.ts";
 
 /** The kernel test files, by suite name; imported only when picked. */

@@ -53,6 +53,7 @@ export * from "./src/kernels/loss.ts";
 export * from "./src/kernels/reduce.ts";
 export * from "./src/kernels/optim.ts";
 export * from "./src/kernels/image.ts";
+export * from "./src/kernels/activation.ts";
 
 // Layers and models.
 export * from "./src/nn/module.ts";
@@ -60,6 +61,7 @@ export * from "./src/nn/init.ts";
 export * from "./src/nn/linear.ts";
 export * from "./src/nn/conv2d.ts";
 export * from "./src/nn/batch_norm2d.ts";
+export * from "./src/nn/batch_norm1d.ts";
 export * from "./src/nn/activation.ts";
 export * from "./src/nn/pooling.ts";
 export * from "./src/nn/dropout.ts";
@@ -76,6 +78,8 @@ export * from "./src/optim/sgd.ts";
 export * from "./src/optim/adam.ts";
 export * from "./src/optim/schedules.ts";
 export * from "./src/optim/lr_finder.ts";
+export * from "./src/optim/clip_grad.ts";
+export * from "./src/optim/param_groups.ts";
 
 // Data.
 export * from "./src/data/image_folder.ts";
@@ -86,6 +90,7 @@ export * from "./src/data/tar.ts";
 export * from "./src/data/cache.ts";
 export * from "./src/data/loader.ts";
 export * from "./src/data/transforms.ts";
+export type { Dataset, DatasetItem } from "./src/data/dataset.ts";
 export * from "./src/data/progress.ts";
 export { type DecodedImage, decodeImage } from "./src/data/decode_worker.ts";
 

@@ -59,6 +59,17 @@ fn erfc(z: f32) -> f32 {
   return select(2.0 - r, r, z >= 0.0);
 }
 
+// σ(v) = 1/(1 + e^−v): saturates to 0 and 1 without overflow.
+fn logistic(v: f32) -> f32 {
+  return 1.0 / (1.0 + exp(-v));
+}
+
+// GELU's tanh argument u = √(2/π)·(v + 0.044715·v³). The approximation x/2·(1 + tanh(u)) is
+// computed as x·σ(2u), the same function without the cancellation of 1 + tanh(u) for v < 0.
+fn geluTanhInner(v: f32) -> f32 {
+  return SQRT_2_OVER_PI * (v + GELU_KAPPA * v * v * v);
+}
+
 // The standard normal CDF Φ(v) = erfc(−v/√2)/2.
 fn normalCdf(v: f32) -> f32 {
   return 0.5 * erfc(-v * SQRT_HALF);
@@ -68,7 +79,7 @@ fn normalCdf(v: f32) -> f32 {
 fn activate(v: f32) -> f32 {
   switch MODE {
     case 0u: {
-      return 1.0 / (1.0 + exp(-v));
+      return logistic(v);
     }
     case 1u: {
       return tanhAccurate(v);
@@ -80,8 +91,7 @@ fn activate(v: f32) -> f32 {
       return v * normalCdf(v);
     }
     default: {
-      let inner = SQRT_2_OVER_PI * (v + GELU_KAPPA * v * v * v);
-      return 0.5 * v * (1.0 + tanhAccurate(inner));
+      return v * logistic(2.0 * geluTanhInner(v));
     }
   }
 }
@@ -103,10 +113,11 @@ fn derivative(s: f32) -> f32 {
       return normalCdf(s) + s * INV_SQRT_2PI * exp(-0.5 * s * s);
     }
     default: {
-      let inner = SQRT_2_OVER_PI * (s + GELU_KAPPA * s * s * s);
-      let t = tanhAccurate(inner);
+      // (1 + t)/2 = σ(2u) and (1 − t²)/4 = σ(2u)·σ(−2u), each computed directly.
+      let u = geluTanhInner(s);
+      let p = logistic(2.0 * u);
       let dInner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_KAPPA * s * s);
-      return 0.5 * (1.0 + t) + 0.5 * s * (1.0 - t * t) * dInner;
+      return p + 2.0 * s * p * logistic(-2.0 * u) * dInner;
     }
   }
 }

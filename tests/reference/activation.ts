@@ -47,27 +47,29 @@ export function normalCdf(x: number): number {
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** σ(v) = 1/(1 + e^−v). */
+function logistic(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
 const KAPPA = 0.044715;
 
 /** The activations the kernels run, forward and derivative, by kind. */
 const FUNCTIONS = {
-  sigmoid: {
-    f: (x: number) => 1 / (1 + Math.exp(-x)),
-    df: (x: number) => {
-      const s = 1 / (1 + Math.exp(-x));
-      return s * (1 - s);
-    },
-  },
+  sigmoid: { f: logistic, df: (x: number) => logistic(x) * logistic(-x) },
   tanh: { f: Math.tanh, df: (x: number) => 1 - Math.tanh(x) ** 2 },
   gelu: {
     f: (x: number) => x * normalCdf(x),
     df: (x: number) => normalCdf(x) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI),
   },
+  // x/2·(1 + tanh u) with (1 + tanh u)/2 = σ(2u) and (1 − tanh² u)/4 = σ(2u)·σ(−2u), so the far
+  // negative tail (where 1 + tanh u cancels even in float64) stays exact.
   geluTanh: {
-    f: (x: number) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + KAPPA * x ** 3))),
+    f: (x: number) => x * logistic(2 * SQRT_2_OVER_PI * (x + KAPPA * x ** 3)),
     df: (x: number) => {
-      const t = Math.tanh(SQRT_2_OVER_PI * (x + KAPPA * x ** 3));
-      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * KAPPA * x * x);
+      const u = SQRT_2_OVER_PI * (x + KAPPA * x ** 3);
+      const du = SQRT_2_OVER_PI * (1 + 3 * KAPPA * x * x);
+      return logistic(2 * u) + 2 * x * logistic(2 * u) * logistic(-2 * u) * du;
     },
   },
 } as const;
@@ -97,6 +99,15 @@ export function activationBackwardRef(
 ): Float64Array {
   const { df } = functionsOf(a);
   return Float64Array.from(dy, (g, i) => g * df(x[i]));
+}
+
+/** dx = dy·f'(x) from the forward's output y, as PyTorch computes sigmoid's and tanh's. */
+export function activationBackwardFromOutputRef(
+  dy: ArrayLike<number>,
+  y: ArrayLike<number>,
+  kind: "sigmoid" | "tanh",
+): Float64Array {
+  return Float64Array.from(dy, (g, i) => g * (kind === "sigmoid" ? y[i] * (1 - y[i]) : 1 - y[i] ** 2));
 }
 
 /** softmax along each row of x: [N, K]. */

@@ -9,8 +9,8 @@ import {
   activationBackward,
   activationForward,
   F,
-  Generator,
   GELU,
+  Generator,
   LeakyReLU,
   Sigmoid,
   Softmax,
@@ -23,8 +23,8 @@ import { dot, f32, numericGrad, size } from "./numeric.ts";
 import {
   activationBackwardFromOutputRef,
   activationBackwardRef,
-  activationRef,
   type ActivationRef,
+  activationRef,
   softmaxBackwardRef,
   softmaxRef,
 } from "./reference/activation.ts";
@@ -136,7 +136,11 @@ Deno.test("activation modules: forward is the op; PyTorch's printing; bad option
     [new Sigmoid(), { kind: "sigmoid" }, "Sigmoid()"],
     [new Tanh(), { kind: "tanh" }, "Tanh()"],
     [new LeakyReLU(), { kind: "leakyRelu", negativeSlope: 0.01 }, "LeakyReLU(negative_slope=0.01)"],
-    [new LeakyReLU(0.2), { kind: "leakyRelu", negativeSlope: 0.2 }, "LeakyReLU(negative_slope=0.2)"],
+    [
+      new LeakyReLU(0.2),
+      { kind: "leakyRelu", negativeSlope: 0.2 },
+      "LeakyReLU(negative_slope=0.2)",
+    ],
     [new GELU(), { kind: "gelu" }, "GELU(approximate='none')"],
     [new GELU({ approximate: "tanh" }), { kind: "geluTanh" }, "GELU(approximate='tanh')"],
   ];

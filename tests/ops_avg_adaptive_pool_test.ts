@@ -9,8 +9,8 @@
 import {
   AdaptiveAvgPool2d,
   AdaptiveMaxPool2d,
-  avgPool2dForward,
   AvgPool2d,
+  avgPool2dForward,
   F,
   Generator,
   Tensor,
@@ -138,7 +138,10 @@ Deno.test("avg and adaptive pools: bad sizes are errors naming the value, before
   const [emptyPlane, matrix] = [Tensor.zeros([2, 3, 0, 4]), Tensor.zeros([2, 3])];
   for (
     const [fn, message] of [
-      [() => F.avgPool2d(x, 3, 1, 2), "avgPool2d: padding [2, 2] must be integers in [0, kernel/2]"],
+      [
+        () => F.avgPool2d(x, 3, 1, 2),
+        "avgPool2d: padding [2, 2] must be integers in [0, kernel/2]",
+      ],
       [() => F.avgPool2d(x, 7), "avgPool2d: the 5×5 plane padded by [0, 0] is smaller than"],
       [() => F.avgPool2d(x, 2, 0), "avgPool2d: stride must be an integer ≥ 1, got 0"],
       [() => F.avgPool2d(x, [2, 1.5]), "avgPool2d: kernel must be an integer ≥ 1, got 1.5"],

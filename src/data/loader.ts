@@ -185,7 +185,10 @@ export class DataLoader implements AsyncIterable<Batch> {
         await this.#throttle();
         const start = b * this.batchSize;
         const count = Math.min(this.batchSize, n - start);
-        const indices = Int32Array.from({ length: count }, (_, k) => order?.[start + k] ?? start + k);
+        const indices = Int32Array.from(
+          { length: count },
+          (_, k) => order?.[start + k] ?? start + k,
+        );
         yield await this.#prepare(indices);
       }
     } finally {

@@ -322,7 +322,9 @@ export class Compose {
       } else if (t instanceof Cutout) {
         this.#steps.push({ kind: "cutout", cutout: t });
       } else if (t instanceof Compose) {
-        throw new Error("Compose: a Compose inside a Compose is not supported (list its transforms)");
+        throw new Error(
+          "Compose: a Compose inside a Compose is not supported (list its transforms)",
+        );
       } else if (isBatchTransform(t)) {
         this.#steps.push({ kind: "user", transform: t });
       } else if (!(t instanceof ToTensor) && !(t instanceof Normalize)) {

@@ -223,7 +223,11 @@ export function sumSquaresPartial(
   }
   checkNoAlias(owner, { x }, { partials });
   if (chunks === 0) return;
-  sumSquaresKernel.dispatch({ count: x.size, k: 0, factor: 0, offset }, [x, partials], grid(chunks));
+  sumSquaresKernel.dispatch(
+    { count: x.size, k: 0, factor: 0, offset },
+    [x, partials],
+    grid(chunks),
+  );
 }
 
 /**

@@ -30,7 +30,9 @@ export class BatchNorm1d extends BatchNormBase {
     const rank = x.shape.length;
     if ((rank !== 2 && rank !== 3) || x.shape[1] !== this.numFeatures) {
       throw new Error(
-        `BatchNorm1d.forward: x has shape [${x.shape.join(", ")}], expected [N, ${this.numFeatures}]` +
+        `BatchNorm1d.forward: x has shape [${
+          x.shape.join(", ")
+        }], expected [N, ${this.numFeatures}]` +
           ` or [N, ${this.numFeatures}, L]`,
       );
     }

@@ -120,7 +120,8 @@ export class AvgPool2d extends Module {
   /** `kernel_size=3, stride=2, padding=1` (and `count_include_pad=False` when so). */
   override extraRepr(): string {
     return `kernel_size=${sizeText(this.kernelSize)}, stride=${sizeText(this.stride)}, ` +
-      `padding=${sizeText(this.padding)}` + (this.countIncludePad ? "" : ", count_include_pad=False");
+      `padding=${sizeText(this.padding)}` +
+      (this.countIncludePad ? "" : ", count_include_pad=False");
   }
 }
 

@@ -32,7 +32,7 @@ export function paramGroupsNoDecay(
 ): ParamGroupInput<{ weightDecay: number }>[] {
   const normParams = new Set<Parameter>();
   for (const [, module] of model.namedModules()) {
-    if (module instanceof BatchNormBase) for (const p of module.parameters()) normParams.add(p);
+    if (module instanceof BatchNormBase) { for (const p of module.parameters()) normParams.add(p); }
   }
   const decay: [string, Parameter][] = [];
   const noDecay: [string, Parameter][] = [];

@@ -107,7 +107,10 @@ export function activationBackwardFromOutputRef(
   y: ArrayLike<number>,
   kind: "sigmoid" | "tanh",
 ): Float64Array {
-  return Float64Array.from(dy, (g, i) => g * (kind === "sigmoid" ? y[i] * (1 - y[i]) : 1 - y[i] ** 2));
+  return Float64Array.from(
+    dy,
+    (g, i) => g * (kind === "sigmoid" ? y[i] * (1 - y[i]) : 1 - y[i] ** 2),
+  );
 }
 
 /** softmax along each row of x: [N, K]. */

@@ -12,9 +12,6 @@
 import { basename, dirname, join } from "node:path";
 
 import {
-  Adam,
-  AdamW,
-  type AnyOptimizer,
   type Batch,
   type BatchSource,
   checkSameClasses,
@@ -22,7 +19,6 @@ import {
   CIFAR10_MEAN,
   CIFAR10_STD,
   Compose,
-  cosineAnnealing,
   createModel,
   Cutout,
   DataLoader,
@@ -41,20 +37,24 @@ import {
   initGpu,
   modelNames,
   Normalize,
-  oneCycle,
   Progress,
   RandomCrop,
   RandomHorizontalFlip,
   type RunMetrics,
-  type Schedule,
-  SGD,
-  stepDecay,
   ToTensor,
   type Transform,
   writeReport,
   writeRunsIndex,
 } from "../mod.ts";
-import { FlagError, helpText, parseTrainFlags, type TrainFlags } from "./train_flags.ts";
+import {
+  FlagError,
+  helpText,
+  makeLoss,
+  makeOptimizer,
+  makeSchedule,
+  parseTrainFlags,
+  type TrainFlags,
+} from "./train_flags.ts";
 
 function exists(path: string): boolean {
   try {
@@ -134,26 +134,6 @@ function transforms(flags: TrainFlags): Transform[] {
   if (flags.normalize) list.push(new Normalize(CIFAR10_MEAN, CIFAR10_STD));
   if (flags.augment === "crop-flip-cutout") list.push(new Cutout(16));
   return list;
-}
-
-function makeOptimizer(flags: TrainFlags, model: ReturnType<typeof createModel>): AnyOptimizer {
-  const { lr, weightDecay } = flags;
-  if (flags.optimizer === "adam") return new Adam(model, { lr, weightDecay });
-  if (flags.optimizer === "adamw") return new AdamW(model, { lr, weightDecay });
-  return new SGD(model, { lr, momentum: flags.momentum, nesterov: flags.nesterov, weightDecay });
-}
-
-function makeSchedule(flags: TrainFlags, totalSteps: number): Schedule | undefined {
-  switch (flags.schedule) {
-    case "cosine":
-      return cosineAnnealing({ totalSteps });
-    case "step":
-      return stepDecay({ stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
-    case "one-cycle":
-      return oneCycle({ totalSteps, maxLr: flags.lr });
-    default:
-      return undefined;
-  }
 }
 
 /** The library's hint, in the command line's words: `skipBroken: true` is `--skip-broken` here. */
@@ -334,6 +314,7 @@ async function main(): Promise<number> {
   const result = await fit(model, trainBatches, {
     optimizer,
     epochs: flags.epochs,
+    loss: makeLoss(flags),
     schedule,
     logEvery: flags.logEvery,
     validation: testLoader,

@@ -112,7 +112,8 @@ export class CrossEntropyLoss extends Loss {
  * import { initGpu, NLLLoss, Tensor } from "@hajime/nn";
  * await initGpu();
  * const lossFn = new NLLLoss();
- * const loss = lossFn.forward(Tensor.full([2, 10], -2), Tensor.from([0, 1], [2], { dtype: "i32" }));
+ * const labels = Tensor.from([0, 1], [2], { dtype: "i32" });
+ * const loss = lossFn.forward(Tensor.full([2, 10], -2), labels);
  * console.log(await loss.item()); // 2
  * ```
  */
@@ -159,7 +160,7 @@ export class MSELoss extends Loss<Tensor> {
  * ```
  */
 export class BCEWithLogitsLoss extends Loss<Tensor> {
-  /** input: any shape (logits), target: same shape → `[1]`, the `binaryCrossEntropyWithLogits` op. */
+  /** input: any shape (logits), target: same shape → `[1]`, `binaryCrossEntropyWithLogits`. */
   forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropyWithLogits(input, target);
   }

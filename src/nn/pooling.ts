@@ -110,7 +110,7 @@ export class AvgPool2d extends Module {
     }, "AvgPool2d");
   }
 
-  /** x: [N, C, H, W] → y: [N, C, ⌊(H + 2p − k)/s⌋ + 1, ⌊(W + 2p − k)/s⌋ + 1], the `avgPool2d` op. */
+  /** x: [N, C, H, W] → y: [N, C, ⌊(H + 2p − k)/s⌋ + 1, ⌊(W + 2p − k)/s⌋ + 1], `avgPool2d`. */
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, this.stride, this.padding, {
       countIncludePad: this.countIncludePad,

@@ -36,8 +36,8 @@ export interface BatchNormOptions {
 
 /**
  * PyTorch's `F.batch_norm(x, runningMean, runningVar, weight, bias, training, momentum, eps)`
- * per channel (dimension 1) of an `[N, C]`, `[N, C, L]` or NCHW batch; the running statistics, γ (`weight`) and β (`bias`) are all
- * required here. Training: `y = (x − mean)/sqrt(var + eps)·γ + β` with the batch's mean and
+ * per channel (dimension 1) of an `[N, C]`, `[N, C, L]` or NCHW batch; the running statistics,
+ * γ (`weight`) and β (`bias`) are all required here. Training: `y = (x − mean)/sqrt(var + eps)·γ + β` with the batch's mean and
  * biased variance, and `running = (1 − momentum)·running + momentum·batch` in place (unbiased
  * variance); eval: the running statistics instead. Backward: dx overwritten, `dγ +=`, `dβ +=`,
  * kernels of a gradient nobody needs skipped; an eval-mode backward treats the running

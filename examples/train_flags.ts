@@ -421,7 +421,7 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
  * import { initGpu, resnet } from "../mod.ts";
  * await initGpu();
  * const optimizer = makeOptimizer(parseTrainFlags(["--recipe", "fast"], ["resnet"]), resnet());
- * console.log(optimizer.groups.map((g) => g.weightDecay)); // [0.0005, 0]
+ * console.log(optimizer.groups.length); // 2: weights with decay 5e-4, BatchNorm and biases without
  * ```
  */
 export function makeOptimizer(flags: TrainFlags, model: Module): AnyOptimizer {

@@ -21,6 +21,7 @@ export type ActivationKind = "sigmoid" | "tanh" | "leakyRelu" | "gelu" | "geluTa
  * ```ts
  * import type { ActivationOptions } from "@hajime/nn";
  * const leaky: ActivationOptions = { kind: "leakyRelu", negativeSlope: 0.2 };
+ * console.log(leaky.kind);
  * ```
  */
 export interface ActivationOptions {

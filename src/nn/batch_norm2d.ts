@@ -34,7 +34,8 @@ export interface BatchNorm2dOptions {
  *
  * @example
  * ```ts
- * import { BatchNorm1d, BatchNorm2d, BatchNormBase } from "@hajime/nn";
+ * import { BatchNorm1d, BatchNorm2d, BatchNormBase, initGpu } from "@hajime/nn";
+ * await initGpu();
  * const layers = [new BatchNorm1d(8), new BatchNorm2d(8)];
  * console.log(layers.every((l) => l instanceof BatchNormBase)); // true
  * ```

@@ -85,6 +85,7 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor { // x: any â
  * ```ts
  * import type { F } from "@hajime/nn";
  * const options: F.GeluOptions = { approximate: "tanh" };
+ * console.log(options.approximate);
  * ```
  */
 export interface GeluOptions {

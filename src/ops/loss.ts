@@ -64,7 +64,8 @@ export function checkClassDim(op: string, dim: number): void {
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const probs = F.softmax(Tensor.zeros([2, 4]), -1); // every entry 0.25
+ * const probs = F.softmax(Tensor.zeros([2, 4]), -1);
+ * console.log(await probs.read()); // every entry 0.25
  * ```
  */
 export function softmax(
@@ -111,6 +112,7 @@ type LossKernel = (
  * ```ts
  * import type { F } from "@hajime/nn";
  * const options: F.CrossEntropyOptions = { labelSmoothing: 0.1 };
+ * console.log(options.labelSmoothing);
  * ```
  */
 export interface CrossEntropyOptions {
@@ -167,7 +169,8 @@ function batchLoss(
  * const loss = F.crossEntropy(logits, labels);
  * loss.backward();
  * console.log(await loss.item()); // ln 10
- * const smoothed = F.crossEntropy(logits, labels, { labelSmoothing: 0.1 }); // also ln 10
+ * const smoothed = F.crossEntropy(logits, labels, { labelSmoothing: 0.1 });
+ * console.log(await smoothed.item()); // also ln 10: the logits are uniform
  * ```
  */
 export function crossEntropy(

@@ -85,6 +85,7 @@ export function sizeText(size: Size2): string {
  * ```ts
  * import type { F } from "@hajime/nn";
  * const options: F.AvgPool2dOpOptions = { countIncludePad: false };
+ * console.log(options.countIncludePad);
  * ```
  */
 export interface AvgPool2dOpOptions {

@@ -23,7 +23,7 @@ import type { ParamGroupInput } from "./optimizer.ts";
  * const model = resnet();
  * const groups = paramGroupsNoDecay(model, 5e-4);
  * const sgd = new SGD(groups, { lr: 0.1, momentum: 0.9, nesterov: true });
- * console.log(sgd.groups.map((g) => [g.weightDecay, g.params.length])); // [[0.0005, 17], [0, 35]]
+ * console.log(sgd.groups.map((g) => [g.weightDecay, g.params.length])); // [[0.0005, 14], [0, 26]]
  * ```
  */
 export function paramGroupsNoDecay(

@@ -42,3 +42,4 @@ export * from "./src/kernels/loss.ts";
 export * from "./src/kernels/reduce.ts";
 export * from "./src/kernels/optim.ts";
 export * from "./src/kernels/image.ts";
+export * from "./src/kernels/activation.ts";

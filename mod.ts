@@ -45,6 +45,7 @@ export * from "./src/nn/init.ts";
 export * from "./src/nn/linear.ts";
 export * from "./src/nn/conv2d.ts";
 export * from "./src/nn/batch_norm2d.ts";
+export * from "./src/nn/batch_norm1d.ts";
 export * from "./src/nn/activation.ts";
 export * from "./src/nn/pooling.ts";
 export * from "./src/nn/dropout.ts";
@@ -61,6 +62,8 @@ export * from "./src/optim/sgd.ts";
 export * from "./src/optim/adam.ts";
 export * from "./src/optim/schedules.ts";
 export * from "./src/optim/lr_finder.ts";
+export * from "./src/optim/clip_grad.ts";
+export * from "./src/optim/param_groups.ts";
 
 // Data.
 export * from "./src/data/image_folder.ts";
@@ -69,6 +72,7 @@ export * from "./src/data/cifar_web.ts";
 export * from "./src/data/download.ts";
 export * from "./src/data/loader.ts";
 export * from "./src/data/transforms.ts";
+export type { Dataset, DatasetItem } from "./src/data/dataset.ts";
 export { type DecodedImage, decodeImage, imageDecodersReady } from "./src/data/decode_worker.ts";
 
 // Training.

@@ -61,6 +61,8 @@ export * from "./src/optim/sgd.ts";
 export * from "./src/optim/adam.ts";
 export * from "./src/optim/schedules.ts";
 export * from "./src/optim/lr_finder.ts";
+export * from "./src/optim/clip_grad.ts";
+export * from "./src/optim/param_groups.ts";
 
 // Data: in-memory datasets, CIFAR-10 from URLs and files, batches on the GPU.
 export * from "./src/data/dataset.ts";

@@ -18,8 +18,6 @@
 import { basename, dirname, join } from "node:path";
 
 import {
-  Adam,
-  AdamW,
   type AnyOptimizer,
   type Batch,
   type BatchSource,
@@ -28,7 +26,6 @@ import {
   CIFAR10_MEAN,
   CIFAR10_STD,
   Compose,
-  cosineAnnealing,
   createModel,
   Cutout,
   dataIdentity,
@@ -47,7 +44,6 @@ import {
   modelNames,
   type Module,
   Normalize,
-  oneCycle,
   RandomCrop,
   RandomHorizontalFlip,
   readRecipe,
@@ -56,9 +52,7 @@ import {
   recipeMetadata,
   removeStaleTemporaries,
   type RunMetrics,
-  type Schedule,
   SGD,
-  stepDecay,
   ToTensor,
   type Transform,
   writeReport,
@@ -70,6 +64,9 @@ import { formatFixed } from "../src/train/metrics.ts";
 import {
   FlagError,
   helpText,
+  makeLoss,
+  makeOptimizer,
+  makeSchedule,
   parseTrainFlags,
   resumeFlags,
   type TrainFlags,
@@ -153,26 +150,6 @@ function transforms(flags: TrainFlags): Transform[] {
   if (flags.normalize) list.push(new Normalize(CIFAR10_MEAN, CIFAR10_STD));
   if (flags.augment === "crop-flip-cutout") list.push(new Cutout(16));
   return list;
-}
-
-function makeOptimizer(flags: TrainFlags, model: ReturnType<typeof createModel>): AnyOptimizer {
-  const { lr, weightDecay } = flags;
-  if (flags.optimizer === "adam") return new Adam(model, { lr, weightDecay });
-  if (flags.optimizer === "adamw") return new AdamW(model, { lr, weightDecay });
-  return new SGD(model, { lr, momentum: flags.momentum, nesterov: flags.nesterov, weightDecay });
-}
-
-function makeSchedule(flags: TrainFlags, totalSteps: number): Schedule | undefined {
-  switch (flags.schedule) {
-    case "cosine":
-      return cosineAnnealing({ totalSteps });
-    case "step":
-      return stepDecay({ stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
-    case "one-cycle":
-      return oneCycle({ totalSteps, maxLr: flags.lr });
-    default:
-      return undefined;
-  }
 }
 
 /** The library's hint, in the command line's words: `skipBroken: true` is `--skip-broken` here. */
@@ -526,6 +503,7 @@ async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
   const result = await fit(model, trainBatches, {
     optimizer,
     epochs: flags.epochs,
+    loss: makeLoss(flags),
     schedule,
     logEvery: flags.logEvery,
     validation: testLoader,

@@ -1,13 +1,17 @@
-// Classification losses over logits [N, K]: log-softmax and its backward, the batch-mean
-// cross-entropy / NLL loss with its gradient, and the count of correct argmax predictions.
+// Losses. Over logits [N, K]: log-softmax and softmax with their backward, the batch-mean
+// cross-entropy (with label smoothing) / NLL loss with its gradient, and the count of correct
+// argmax predictions; rows are classes of one sample, so K is small (10 for CIFAR-10): one
+// thread handles one row. Elementwise, over any shape: the mean squared error and the binary
+// cross-entropy with logits, with their gradients.
 // Bindings: 0 params, then inputs, then outputs (hajime's order everywhere).
-// Rows are classes of one sample, so K is small (10 for CIFAR-10): one thread handles one row.
 
 struct Params {
-  n: u32,        // rows (batch)
-  k: u32,        // columns (classes)
-  mode: u32,     // loss_*: 0 = x holds logits (cross-entropy), 1 = x holds log-probabilities (NLL)
-  nan_bits: u32, // loss_*: NaN's bit pattern, given at run time since WGSL rejects NaN constants
+  n: u32,         // rows (batch); pointwise_*: elements
+  k: u32,         // columns (classes)
+  mode: u32,      // loss_*: 0 = x holds logits (cross-entropy), 1 = x holds log-probabilities
+                  // (NLL); pointwise_*: 0 = squared error, 1 = binary cross-entropy with logits
+  nan_bits: u32,  // loss_*: NaN's bit pattern, given at run time since WGSL rejects NaN constants
+  smoothing: f32, // loss_* mode 0: label smoothing ε, the target (1 − ε)·onehot + ε/K
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -67,8 +71,57 @@ fn log_softmax_backward(@builtin(local_invocation_index) lid: u32,
   }
 }
 
-// loss_mean / loss_mean_sum: loss[0] = mean over rows of −log_softmax(x)[label] (mode 0) or of
-// −x[label] (mode 1); loss_mean_sum also adds it into loss_sum[0]. One workgroup sums the whole
+// softmax: y[r, :] = exp(x[r, :] − max) / Σ exp(x[r, :] − max).  x, y: [N, K]
+@group(0) @binding(1) var<storage, read> sm_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sm_y: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn softmax(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+           @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear_index(wid, nwg, lid);
+  if (row >= params.n) {
+    return;
+  }
+  let base = row * params.k;
+  var m = sm_x[base];
+  for (var j = 1u; j < params.k; j++) {
+    m = max(m, sm_x[base + j]);
+  }
+  var s = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    s += exp(sm_x[base + j] - m);
+  }
+  let inv_s = 1.0 / s;
+  for (var j = 0u; j < params.k; j++) {
+    sm_y[base + j] = exp(sm_x[base + j] - m) * inv_s;
+  }
+}
+
+// softmax_backward: dx[r, :] = y[r, :] · (dy[r, :] − Σ dy[r, :]·y[r, :]).  dy, y, dx: [N, K]
+@group(0) @binding(1) var<storage, read> smb_dy: array<f32>;
+@group(0) @binding(2) var<storage, read> smb_y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> smb_dx: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn softmax_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear_index(wid, nwg, lid);
+  if (row >= params.n) {
+    return;
+  }
+  let base = row * params.k;
+  var s = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    s += smb_dy[base + j] * smb_y[base + j];
+  }
+  for (var j = 0u; j < params.k; j++) {
+    smb_dx[base + j] = smb_y[base + j] * (smb_dy[base + j] - s);
+  }
+}
+
+// loss_mean / loss_mean_sum: loss[0] = mean over rows of −log_softmax(x)[label] (mode 0; with
+// label smoothing ε, (1 − ε)·that + ε·mean_j −log_softmax(x)[j]) or of −x[label] (mode 1);
+// loss_mean_sum also adds it into loss_sum[0]. One workgroup sums the whole
 // batch in a fixed order, so the result is deterministic. A label outside [0, K) makes it NaN.
 // x: [N, K], labels: [N] i32, loss: [1], loss_sum: [1]
 @group(0) @binding(1) var<storage, read> loss_x: array<f32>;
@@ -96,10 +149,14 @@ fn row_loss(row: u32) -> vec2f {
     m = max(m, loss_x[base + j]);
   }
   var s = 0.0;
+  var centred = 0.0; // Σ (x − m), for the smoothing term
   for (var j = 0u; j < params.k; j++) {
-    s += exp(loss_x[base + j] - m);
+    let d = loss_x[base + j] - m;
+    s += exp(d);
+    centred += d;
   }
-  return vec2f(log(s) - (picked - m), 1.0);
+  let eps = params.smoothing;
+  return vec2f(log(s) - (1.0 - eps) * (picked - m) - eps * centred / f32(params.k), 1.0);
 }
 
 // The batch mean, valid in every invocation of the (single) workgroup.
@@ -144,7 +201,8 @@ fn loss_mean_sum(@builtin(local_invocation_index) lid: u32) {
   }
 }
 
-// loss_grad: the gradient of the batch-mean loss, overwriting dx. Mode 0: (softmax(x) − onehot)/N;
+// loss_grad: the gradient of the batch-mean loss, overwriting dx. Mode 0: (softmax(x) − target)/N
+// with target = (1 − ε)·onehot + ε/K;
 // mode 1: −1/N at the label, 0 elsewhere. A row whose label is out of range gets NaN.
 // x: [N, K], labels: [N] i32, dx: [N, K]
 @group(0) @binding(3) var<storage, read_write> grad_dx: array<f32>;
@@ -181,9 +239,12 @@ fn loss_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
     s += exp(loss_x[base + j] - m);
   }
   let inv_s = 1.0 / s;
+  let eps = params.smoothing;
+  let spread = eps / f32(params.k);
   for (var j = 0u; j < params.k; j++) {
     let p = exp(loss_x[base + j] - m) * inv_s;
-    grad_dx[base + j] = (p - select(0.0, 1.0, j == u32(label))) * inv_n;
+    let wanted = select(0.0, 1.0 - eps, j == u32(label)) + spread;
+    grad_dx[base + j] = (p - wanted) * inv_n;
   }
 }
 
@@ -221,5 +282,79 @@ fn count_correct(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
     if (h != 0u) {
       atomicAdd(&cc_correct[0], h);
     }
+  }
+}
+
+// pointwise_mean: loss[0] = mean over the n elements of (x − t)² (mode 0) or of the binary
+// cross-entropy with logits max(x, 0) − x·t + log(1 + exp(−|x|)) (mode 1), the stable form of
+// −t·log σ(x) − (1 − t)·log(1 − σ(x)). One workgroup adds in a fixed order (deterministic).
+// x, target: [n]; loss: [1]
+@group(0) @binding(1) var<storage, read> pw_x: array<f32>;
+@group(0) @binding(2) var<storage, read> pw_target: array<f32>;
+@group(0) @binding(3) var<storage, read_write> pw_loss: array<f32>;
+
+fn pointwise_term(x: f32, t: f32) -> f32 {
+  if (params.mode == 0u) {
+    let d = x - t;
+    return d * d;
+  }
+  return max(x, 0.0) - x * t + log(1.0 + exp(-abs(x)));
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn pointwise_mean(@builtin(local_invocation_index) lid: u32) {
+  var total = 0.0;
+  for (var i = lid; i < params.n; i += WORKGROUP) {
+    total += pointwise_term(pw_x[i], pw_target[i]);
+  }
+  partial[lid] = total;
+  workgroupBarrier();
+  for (var half = WORKGROUP / 2u; half > 0u; half >>= 1u) {
+    if (lid < half) {
+      partial[lid] += partial[lid + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    pw_loss[0] = partial[0] / f32(params.n);
+  }
+}
+
+// pointwise_grad_input / pointwise_grad_target: the gradient of pointwise_mean times its output
+// gradient dy[0], overwriting out: for x, 2·(x − t)/n (mode 0) or (σ(x) − t)/n (mode 1); for t,
+// −2·(x − t)/n or −x/n.  x, target, out: [n]; dy: [1]
+@group(0) @binding(3) var<storage, read> pwg_dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> pwg_out: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn pointwise_grad_input(@builtin(local_invocation_index) lid: u32,
+                        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= params.n) {
+    return;
+  }
+  let x = pw_x[i];
+  let t = pw_target[i];
+  let scale = pwg_dy[0] / f32(params.n);
+  if (params.mode == 0u) {
+    pwg_out[i] = 2.0 * (x - t) * scale;
+  } else {
+    pwg_out[i] = (1.0 / (1.0 + exp(-x)) - t) * scale;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn pointwise_grad_target(@builtin(local_invocation_index) lid: u32,
+                         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= params.n) {
+    return;
+  }
+  let x = pw_x[i];
+  let scale = pwg_dy[0] / f32(params.n);
+  if (params.mode == 0u) {
+    pwg_out[i] = -2.0 * (x - pw_target[i]) * scale;
+  } else {
+    pwg_out[i] = -x * scale;
   }
 }

@@ -1,5 +1,6 @@
 // Pooling and channel plumbing on [N, C, H, W] tensors, forward and backward: max pooling
-// (floor mode, no padding), adaptive average / max pooling to 1×1, the shifted stride
+// (floor mode, no padding), average pooling (floor mode, zero padding), adaptive average / max
+// pooling to any output size (global pooling to 1×1 has its own kernels), the shifted stride
 // subsampling of Shake-Shake's shortcut, and channel concatenation / splitting.
 // Bindings: 0 params, then the read-only inputs, then the read-write outputs (per entry point
 // below, in that order). One thread per element written; a 2-D grid of workgroups.
@@ -16,6 +17,14 @@ struct Params {
   shift: i32,     // shiftSubsample*: offset of the first sample
   channelsA: u32, // concatChannels, splitChannels: channels of a
   channelsB: u32, // concatChannels, splitChannels: channels of b
+  windowH: u32,   // avgPool2d*: window height
+  windowW: u32,   // avgPool2d*: window width
+  strideH: u32,   // avgPool2d*: step between windows, down
+  strideW: u32,   // avgPool2d*: step between windows, across
+  padH: u32,      // avgPool2d*: zeros above and below
+  padW: u32,      // avgPool2d*: zeros left and right
+  includePad: u32, // avgPool2d*: 1 = divide by the window size (count_include_pad), 0 = by the
+                   // positions inside x
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -91,6 +100,192 @@ fn maxPool2dScatter(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
     }
     old = r.old_value;
   }
+}
+
+// The rows [start, end) of avg-pool window o along one axis, clipped to x, and the divisor's
+// factor for that axis: the window size (count_include_pad) or the rows inside x.
+fn avgWindow(o: u32, stride: u32, pad: u32, window: u32, size: u32) -> vec3u {
+  let first = i32(o * stride) - i32(pad);
+  let start = u32(max(first, 0));
+  let end = u32(min(first + i32(window), i32(size)));
+  return vec3u(start, end, select(end - start, window, params.includePad == 1u));
+}
+
+// avgPool2dForward: y = Σ x over the windowH×windowW window at (oh·strideH − padH,
+// ow·strideW − padW), zeros outside x, / the divisor.  x: [N, C, H, W]; y: [N, C, OH, OW]
+@group(0) @binding(1) var<storage, read> ap_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ap_y: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn avgPool2dForward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(lid, wid, nwg);
+  if (i >= params.count) {
+    return;
+  }
+  let outPlane = params.outHeight * params.outWidth;
+  let p = i / outPlane;
+  let r = i - p * outPlane;
+  let oh = r / params.outWidth;
+  let rows = avgWindow(oh, params.strideH, params.padH, params.windowH, params.height);
+  let cols = avgWindow(r - oh * params.outWidth, params.strideW, params.padW, params.windowW,
+                       params.width);
+  let base = p * params.height * params.width;
+  var s = 0.0;
+  for (var h = rows.x; h < rows.y; h++) {
+    for (var w = cols.x; w < cols.y; w++) {
+      s += ap_x[base + h * params.width + w];
+    }
+  }
+  ap_y[i] = s / f32(rows.z * cols.z);
+}
+
+// The windows o (along one axis) of an avg pool that hold input row h: [first, last + 1) ∩
+// [0, outSize), from o·stride − pad ≤ h < o·stride − pad + window.
+fn avgWindowsOf(h: u32, stride: u32, pad: u32, window: u32, outSize: u32) -> vec2u {
+  let low = i32(h + pad) - i32(window) + 1;
+  let first = select(0u, u32((low + i32(stride) - 1) / i32(stride)), low > 0);
+  let last = min((h + pad) / stride + 1u, outSize);
+  return vec2u(first, max(first, last));
+}
+
+// avgPool2dBackward: dx[h, w] = Σ over the windows holding (h, w) of dy / their divisor
+// (gathered, no atomics; overwritten).  dy: [N, C, OH, OW]; dx: [N, C, H, W]
+@group(0) @binding(1) var<storage, read> apb_dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> apb_dx: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn avgPool2dBackward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                     @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(lid, wid, nwg);
+  if (i >= params.count) {
+    return;
+  }
+  let plane = params.height * params.width;
+  let p = i / plane;
+  let r = i - p * plane;
+  let h = r / params.width;
+  let ohs = avgWindowsOf(h, params.strideH, params.padH, params.windowH, params.outHeight);
+  let ows = avgWindowsOf(r - h * params.width, params.strideW, params.padW, params.windowW,
+                         params.outWidth);
+  let base = p * params.outHeight * params.outWidth;
+  var g = 0.0;
+  for (var oh = ohs.x; oh < ohs.y; oh++) {
+    let rows = avgWindow(oh, params.strideH, params.padH, params.windowH, params.height).z;
+    for (var ow = ows.x; ow < ows.y; ow++) {
+      let cols = avgWindow(ow, params.strideW, params.padW, params.windowW, params.width).z;
+      g += apb_dy[base + oh * params.outWidth + ow] / f32(rows * cols);
+    }
+  }
+  apb_dx[i] = g;
+}
+
+// PyTorch's adaptive window o of an axis: [⌊o·size/outSize⌋, ⌈(o + 1)·size/outSize⌉).
+fn adaptiveWindow(o: u32, size: u32, outSize: u32) -> vec2u {
+  return vec2u(o * size / outSize, ((o + 1u) * size + outSize - 1u) / outSize);
+}
+
+// The adaptive windows o holding row h: [⌊h·outSize/size⌋, ⌈(h + 1)·outSize/size⌉).
+fn adaptiveWindowsOf(h: u32, size: u32, outSize: u32) -> vec2u {
+  return vec2u(h * outSize / size, ((h + 1u) * outSize + size - 1u) / size);
+}
+
+// adaptiveAvgPool2dForward: y[n, c, i, j] = mean of x over PyTorch's adaptive window (i, j).
+// x: [N, C, H, W]; y: [N, C, OH, OW]
+@group(0) @binding(1) var<storage, read> aapg_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> aapg_y: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn adaptiveAvgPool2dForward(@builtin(local_invocation_index) lid: u32,
+                            @builtin(workgroup_id) wid: vec3u,
+                            @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(lid, wid, nwg);
+  if (i >= params.count) {
+    return;
+  }
+  let outPlane = params.outHeight * params.outWidth;
+  let p = i / outPlane;
+  let r = i - p * outPlane;
+  let oh = r / params.outWidth;
+  let rows = adaptiveWindow(oh, params.height, params.outHeight);
+  let cols = adaptiveWindow(r - oh * params.outWidth, params.width, params.outWidth);
+  let base = p * params.height * params.width;
+  var s = 0.0;
+  for (var h = rows.x; h < rows.y; h++) {
+    for (var w = cols.x; w < cols.y; w++) {
+      s += aapg_x[base + h * params.width + w];
+    }
+  }
+  aapg_y[i] = s / f32((rows.y - rows.x) * (cols.y - cols.x));
+}
+
+// adaptiveAvgPool2dBackward: dx[h, w] = Σ over the windows holding (h, w) of dy / their size
+// (gathered; overwritten).  dy: [N, C, OH, OW]; dx: [N, C, H, W]
+@group(0) @binding(1) var<storage, read> aapgb_dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> aapgb_dx: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn adaptiveAvgPool2dBackward(@builtin(local_invocation_index) lid: u32,
+                             @builtin(workgroup_id) wid: vec3u,
+                             @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(lid, wid, nwg);
+  if (i >= params.count) {
+    return;
+  }
+  let plane = params.height * params.width;
+  let p = i / plane;
+  let r = i - p * plane;
+  let h = r / params.width;
+  let ohs = adaptiveWindowsOf(h, params.height, params.outHeight);
+  let ows = adaptiveWindowsOf(r - h * params.width, params.width, params.outWidth);
+  let base = p * params.outHeight * params.outWidth;
+  var g = 0.0;
+  for (var oh = ohs.x; oh < ohs.y; oh++) {
+    let rows = adaptiveWindow(oh, params.height, params.outHeight);
+    for (var ow = ows.x; ow < ows.y; ow++) {
+      let cols = adaptiveWindow(ow, params.width, params.outWidth);
+      g += aapgb_dy[base + oh * params.outWidth + ow] / f32((rows.y - rows.x) * (cols.y - cols.x));
+    }
+  }
+  aapgb_dx[i] = g;
+}
+
+// adaptiveMaxPool2dForward: y[n, c, i, j] = max of x over PyTorch's adaptive window (i, j), the
+// first maximum winning ties; argmax its position h·W + w (maxPool2dScatter's backward input).
+// x: [N, C, H, W]; y, argmax: [N, C, OH, OW]
+@group(0) @binding(1) var<storage, read> ampg_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ampg_y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ampg_argmax: array<i32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn adaptiveMaxPool2dForward(@builtin(local_invocation_index) lid: u32,
+                            @builtin(workgroup_id) wid: vec3u,
+                            @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(lid, wid, nwg);
+  if (i >= params.count) {
+    return;
+  }
+  let outPlane = params.outHeight * params.outWidth;
+  let p = i / outPlane;
+  let r = i - p * outPlane;
+  let oh = r / params.outWidth;
+  let rows = adaptiveWindow(oh, params.height, params.outHeight);
+  let cols = adaptiveWindow(r - oh * params.outWidth, params.width, params.outWidth);
+  let base = p * params.height * params.width;
+  var arg = rows.x * params.width + cols.x;
+  var best = ampg_x[base + arg];
+  for (var h = rows.x; h < rows.y; h++) {
+    for (var w = cols.x; w < cols.y; w++) {
+      let j = h * params.width + w;
+      let v = ampg_x[base + j];
+      if (v > best) {
+        best = v;
+        arg = j;
+      }
+    }
+  }
+  ampg_y[i] = best;
+  ampg_argmax[i] = i32(arg);
 }
 
 // adaptiveAvgPool1Forward: y[n, c] = mean over the plane.  x: [N, C, H, W]; y: [N, C]

@@ -298,7 +298,7 @@ Deno.test("layers reject bad shapes and options, naming the argument", () => {
     () => new MaxPool2d(2).forward(Tensor.zeros([1, 1, 1, 4])),
     "smaller than the 2×2 window",
   );
-  assertThrows(() => new AdaptiveAvgPool2d(2), "only output size 1");
+  assertThrows(() => new AdaptiveAvgPool2d(0), "outputSize must be an integer ≥ 1 or a pair");
   assertThrows(() => new Dropout(1), "p must be in [0, 1)");
   assertThrows(() => new Dropout2d(-0.1), "p must be in [0, 1)");
   assertThrows(() => new LogSoftmax(0), "dim");

@@ -349,7 +349,11 @@ Deno.test("linear, conv2d and batchNorm reject bad arguments, naming the op and 
     () => batchNorm(image, c3(), Tensor.zeros([4]), c3(), c3()),
     "batchNorm: runningVar has shape [4], expected [3]",
   );
-  assertThrows(() => batchNorm(x, c3(), c3(), c3(), c3()), "batchNorm: x has shape [2, 4]");
+  const rank5 = Tensor.zeros([2, 3, 1, 1, 1]);
+  assertThrows(
+    () => batchNorm(rank5, c3(), c3(), c3(), c3()),
+    "batchNorm: x has shape [2, 3, 1, 1, 1]",
+  );
   assertThrows(
     () => batchNorm(Tensor.zeros([1, 3, 1, 1]), c3(), c3(), c3(), c3(), { training: true }),
     "more than one value per channel",

@@ -1,8 +1,9 @@
 /**
- * examples/train.ts and examples/predict.ts: flag parsing (the article's defaults, the Shake-Shake
- * preset, every bad value named), the command line's exit codes and help, a short real run on a
- * tiny copy of ../shared/cifar10 whose report (metrics.json, well-formed SVGs, report.html) and
- * article log lines are checked, and predict.ts on the checkpoint it wrote. The predict pieces are
+ * examples/train.ts and examples/predict.ts: flag parsing (the article's defaults, the fast and
+ * Shake-Shake presets and what the fast one builds, every bad value named), a 3-step run of
+ * `--recipe fast` on a tiny synthetic tree, the command line's exit codes and help, a short real
+ * run on a tiny copy of ../shared/cifar10 whose report (metrics.json, well-formed SVGs,
+ * report.html) and article log lines are checked, and predict.ts on the checkpoint it wrote. The predict pieces are
  * also checked in process against a CPU-built input on synthetic images.
  *
  * @module
@@ -19,10 +20,14 @@ import {
   type Recipe,
   saveCheckpoint,
   saveModelWeights,
+  SGD,
   Tensor,
 } from "../mod.ts";
 import {
   FlagError,
+  makeLoss,
+  makeOptimizer,
+  makeSchedule,
   parseTrainFlags,
   resumeFlags,
   type TrainFlags,
@@ -49,7 +54,14 @@ import {
   assertThrows,
   testSeed,
 } from "./assert.ts";
-import { jpegBytes, pngBytes, randomPixels, runExample, writeTree } from "./fixtures.ts";
+import {
+  jpegBytes,
+  pngBytes,
+  randomPixels,
+  runExample,
+  writeImageFolder,
+  writeTree,
+} from "./fixtures.ts";
 import "./gpu.ts";
 import { imageDecodersReady } from "../mod.ts";
 
@@ -188,6 +200,10 @@ const ARTICLE_DEFAULTS: TrainFlags = {
   nesterov: false,
   weightDecay: 0,
   schedule: "none",
+  pctStart: 0.3,
+  cycleMomentum: true,
+  decayBnBias: true,
+  labelSmoothing: 0,
   augment: "none",
   normalize: false,
   data: null,
@@ -223,6 +239,10 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     "--nesterov",
     "--weight-decay=5e-4",
     "--schedule=one-cycle",
+    "--pct-start=0.4",
+    "--no-cycle-momentum",
+    "--no-decay-bn-bias",
+    "--label-smoothing=0.2",
     "--augment=crop-flip-cutout",
     "--normalize",
     "--data=/data/cifar",
@@ -248,6 +268,10 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     nesterov: true,
     weightDecay: 5e-4,
     schedule: "one-cycle",
+    pctStart: 0.4,
+    cycleMomentum: false,
+    decayBnBias: false,
+    labelSmoothing: 0.2,
     augment: "crop-flip-cutout",
     normalize: true,
     data: "/data/cifar",
@@ -326,6 +350,102 @@ Deno.test("parseTrainFlags: the shake-shake preset, and flags overriding it", ()
   );
 });
 
+/** What `--recipe fast` is: part 2 of the series before Shake-Shake (issue 13, item 6). */
+const FAST: TrainFlags = {
+  ...ARTICLE_DEFAULTS,
+  recipe: "fast",
+  model: "resnet",
+  epochs: 10,
+  batchSize: 128,
+  optimizer: "sgd",
+  lr: 0.1,
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 5e-4,
+  schedule: "one-cycle",
+  pctStart: 0.25,
+  cycleMomentum: false,
+  decayBnBias: false,
+  labelSmoothing: 0.1,
+  augment: "crop-flip",
+  normalize: true,
+};
+
+Deno.test("--recipe fast: the flags, and the optimizer, schedule and loss they build", () => {
+  const flags = parseTrainFlags(["--recipe", "fast"], MODELS);
+  assertEquals(flags, FAST);
+  const model = createModel(flags.model);
+  const optimizer = makeOptimizer(flags, model);
+  assert(optimizer instanceof SGD, optimizer.typeName);
+  const decay = new Set(["conv1.weight", "out.weight"]);
+  for (const [name] of model.namedParameters()) {
+    if (/^layers\d?\.\d+\.conv\.weight$/.test(name)) decay.add(name);
+  }
+  assertEquals(decay.size, 14, [...decay].join());
+  assertEquals(optimizer.groups.length, 2);
+  for (const [g, group] of optimizer.groups.entries()) {
+    assertEquals(
+      [group.lr, group.momentum, group.nesterov, group.dampening, group.weightDecay],
+      [0.1, 0.9, true, 0, g === 0 ? 5e-4 : 0],
+    );
+    for (const { name } of group.params) {
+      assertEquals(decay.has(name), g === 0, `${name} in group ${g}`);
+    }
+  }
+  assertEquals(optimizer.namedParameters().length, model.namedParameters().length);
+  // One-cycle: 0.1/25 at the start, the peak 0.1 after a quarter of the steps, momentum held.
+  const schedule = makeSchedule(flags, 1000)!;
+  assertClose([schedule.lr(0, 0.1), schedule.lr(249, 0.1), schedule.lr(999, 0.1)], [
+    0.004,
+    0.1,
+    0.1 / 25 / 1e4,
+  ], { atol: 1e-12, rtol: 1e-9 });
+  assert(schedule.lr(240, 0.1) < 0.1 && schedule.lr(260, 0.1) < 0.1);
+  assertEquals(schedule.momentum?.(500), undefined);
+  assertEquals(makeLoss(flags).labelSmoothing, 0.1);
+  // The article's recipe keeps one group, full decay and no smoothing.
+  const article = parseTrainFlags([], MODELS);
+  assertEquals(makeOptimizer(article, model).groups.length, 1);
+  assertEquals(makeLoss(article).labelSmoothing, 0);
+  model.dispose();
+});
+
+Deno.test("train.ts --recipe fast: 3 steps on a tiny tree, the recipe in metrics.json", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hajime_fast_recipe_" });
+  try {
+    const data = join(dir, "data");
+    await writeImageFolder(new Generator(testSeed("fast recipe")), data, CIFAR10_CLASSES, {
+      train: 4,
+      test: 2,
+    });
+    const out = join(dir, "out");
+    const run = await runExample("examples/train.ts", [
+      "--recipe=fast",
+      `--data=${data}`,
+      "--epochs=1",
+      "--batch-size=16", // 40 images: 3 steps
+      "--log-every=1",
+      `--out=${out}`,
+    ], { HAJIME_CACHE_DIR: join(dir, "cache"), HAJIME_AUTOTUNE: "0" });
+    assertEquals(run.code, 0, run.stderr);
+    assert(run.stdout.includes("parameters: 1,965,066"), run.stdout);
+    assert(run.stdout.includes("training 1 epochs of 3 steps (batch 16)"), run.stdout);
+    const metrics = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
+    assertEquals(metrics.flags, { ...FAST, epochs: 1, batchSize: 16, logEvery: 1, data, out });
+    const flags: TrainFlags = metrics.flags;
+    const schedule = makeSchedule(flags, 3)!;
+    assertEquals(metrics.steps.map((s: { globalStep: number }) => s.globalStep), [1, 2, 3]);
+    assertClose(
+      metrics.steps.map((s: { lr: number }) => s.lr),
+      [0, 1, 2].map((step) => schedule.lr(step, 0.1)),
+      { atol: 0, rtol: 1e-12 },
+    );
+    for (const s of metrics.steps) assert(Number.isFinite(s.loss) && s.loss > 0, JSON.stringify(s));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("parseTrainFlags: every bad flag or value is a FlagError naming the flag", () => {
   const cases: [string[], string][] = [
     [["--epochs", "abc"], "--epochs"],
@@ -355,6 +475,10 @@ Deno.test("parseTrainFlags: every bad flag or value is a FlagError naming the fl
     [["--augment", "mixup"], "--augment"],
     [["--model", "vgg"], "--model"],
     [["--recipe", "imagenet"], "--recipe"],
+    [["--label-smoothing", "1.5"], "--label-smoothing"],
+    [["--label-smoothing=-0.1"], "--label-smoothing"],
+    [["--pct-start", "0"], "--pct-start"],
+    [["--pct-start", "2"], "--pct-start"],
     [["--bogus"], "--bogus"],
     [["--normalize=yes"], "--normalize"],
     [["stray"], "stray"],
@@ -449,6 +573,10 @@ const TRAIN_FLAGS = [
   "--nesterov",
   "--weight-decay",
   "--schedule",
+  "--pct-start",
+  "--no-cycle-momentum",
+  "--no-decay-bn-bias",
+  "--label-smoothing",
   "--augment",
   "--normalize",
   "--data",

@@ -1,12 +1,66 @@
 /**
- * In-memory labelled image datasets: every image as packed u8 RGB in one array. Web APIs only, so
- * the browser loaders (src/data/cifar_web.ts) build them too; `imageFolder` (image_folder.ts) and
- * the CIFAR loaders return one.
+ * Labelled image datasets: the {@linkcode Dataset} interface a `DataLoader` batches (PyTorch's
+ * map-style dataset: a length and an item per index), and {@linkcode ImageDataset}, every image
+ * as packed u8 RGB in one array in memory. Web APIs only, so the browser loaders
+ * (src/data/cifar_web.ts) build them too; `imageFolder` (image_folder.ts) and the CIFAR loaders
+ * return an ImageDataset.
  *
  * @module
  */
 
 import type { PackedImages } from "./cache.ts";
+
+/**
+ * One labelled image of a {@linkcode Dataset}.
+ *
+ * @example
+ * ```ts
+ * import type { DatasetItem } from "@hajime/nn";
+ * const item: DatasetItem = { image: new Uint8Array(2 * 2 * 3), label: 1 };
+ * console.log(item.label);
+ * ```
+ */
+export interface DatasetItem {
+  /** Pixels, packed u8 [H, W, 3] (HWC) at the dataset's height and width. */
+  image: Uint8Array;
+  /** The class index, an integer ≥ 0. */
+  label: number;
+}
+
+/**
+ * What a `DataLoader` batches, PyTorch's map-style `Dataset`: `length` items, each fetched by
+ * `get(index)` (synchronously or as a promise, e.g. decoded on demand), every image of one size.
+ * `ImageDataset` is one (and the loader copies its packed images directly).
+ *
+ * @example
+ * ```ts
+ * import { DataLoader, type Dataset, type DatasetItem, initGpu } from "@hajime/nn";
+ * await initGpu();
+ * // Solid-colour 8×8 images: class 0 dark, class 1 bright.
+ * class Squares implements Dataset {
+ *   readonly length = 6;
+ *   readonly height = 8;
+ *   readonly width = 8;
+ *   get(index: number): DatasetItem {
+ *     const label = index % 2;
+ *     return { image: new Uint8Array(8 * 8 * 3).fill(label * 255), label };
+ *   }
+ * }
+ * for await (const { images, labels } of new DataLoader(new Squares(), { batchSize: 4 })) {
+ *   console.log(images.shape, await labels.read()); // [4, 3, 8, 8] [0, 1, 0, 1], then 2 more
+ * }
+ * ```
+ */
+export interface Dataset {
+  /** Number of items. */
+  readonly length: number;
+  /** Height of every image. */
+  readonly height: number;
+  /** Width of every image. */
+  readonly width: number;
+  /** Item `index`, for 0 ≤ index < length. */
+  get(index: number): DatasetItem | Promise<DatasetItem>;
+}
 
 /**
  * What an {@linkcode ImageDataset} is made from.
@@ -53,7 +107,7 @@ export interface ImageDatasetInit {
  * console.log(data.length, data.classes[data.labels[1]]); // 2 dog
  * ```
  */
-export class ImageDataset implements PackedImages {
+export class ImageDataset implements PackedImages, Dataset {
   /** Pixels, packed u8 [N, H, W, 3]. */
   readonly images: Uint8Array;
   /** Class index per image, [N]. */
@@ -128,6 +182,23 @@ export class ImageDataset implements PackedImages {
     }
     const stride = this.height * this.width * 3;
     return this.images.subarray(i * stride, (i + 1) * stride);
+  }
+
+  /**
+   * Item `i` as a {@linkcode Dataset} gives it: the image view (no copy) and its label.
+   *
+   * @example
+   * ```ts
+   * import { ImageDataset } from "@hajime/nn";
+   * const data = new ImageDataset({
+   *   images: new Uint8Array(12), labels: new Int32Array([0]), classes: ["a"], height: 2, width: 2,
+   * });
+   * const { image, label } = data.get(0);
+   * console.log(image.length, label); // 12 0
+   * ```
+   */
+  get(i: number): DatasetItem {
+    return { image: this.image(i), label: this.labels[i] };
   }
 
   /**

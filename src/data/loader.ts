@@ -1,6 +1,7 @@
 /**
- * The DataLoader: batches of an in-memory {@linkcode ImageDataset} delivered as GPU tensors,
- * shuffled from a seed, with the transforms of a {@linkcode Compose} applied on the GPU.
+ * The DataLoader: batches of any {@linkcode Dataset} (a length and an item per index; an
+ * in-memory {@linkcode ImageDataset} is copied straight from its packed images) delivered as GPU
+ * tensors, shuffled from a seed, with the transforms of a {@linkcode Compose} applied on the GPU.
  *
  * Overlap: the loader never waits for the GPU to finish a step. While the GPU still runs step k,
  * the loader gathers batch k+1 on the CPU, uploads it (ordered after step k by the queue) and
@@ -17,7 +18,7 @@ import { gpuDevice } from "../gpu/device.ts";
 import { flush } from "../gpu/step.ts";
 import { Generator } from "../random.ts";
 import { Tensor } from "../tensor.ts";
-import type { ImageDataset } from "./image_folder.ts";
+import { type Dataset, ImageDataset } from "./dataset.ts";
 import { Compose, ToTensor, type Transform } from "./transforms.ts";
 
 /**
@@ -120,7 +121,7 @@ interface Slot {
  */
 export class DataLoader implements AsyncIterable<Batch> {
   /** The dataset batched. */
-  readonly dataset: ImageDataset;
+  readonly dataset: Dataset;
   /** Images per batch. */
   readonly batchSize: number;
   /** Whether each epoch is shuffled. */
@@ -137,11 +138,20 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly #queueLimit: number;
   #running = false;
 
-  /** Checks the options; GPU tensors are made on first use. */
-  constructor(dataset: ImageDataset, options: DataLoaderOptions = {}) {
+  /** Checks the dataset and the options; GPU tensors are made on first use. */
+  constructor(dataset: Dataset, options: DataLoaderOptions = {}) {
     const batchSize = options.batchSize ?? 1;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new Error(`DataLoader: batchSize is ${batchSize}, expected an integer ≥ 1`);
+    }
+    for (const key of ["length", "height", "width"] as const) {
+      const value = dataset[key];
+      if (!Number.isInteger(value) || value < (key === "length" ? 0 : 1)) {
+        throw new Error(`DataLoader: the dataset's ${key} is ${value}, expected an integer`);
+      }
+    }
+    if (typeof dataset.get !== "function") {
+      throw new Error("DataLoader: the dataset has no get(index) method");
     }
     if (dataset.length === 0) throw new Error("DataLoader: the dataset is empty");
     this.dataset = dataset;
@@ -180,7 +190,11 @@ export class DataLoader implements AsyncIterable<Batch> {
         await this.#throttle();
         const start = b * this.batchSize;
         const count = Math.min(this.batchSize, n - start);
-        yield this.#prepare(order, start, count);
+        const indices = Int32Array.from(
+          { length: count },
+          (_, k) => order?.[start + k] ?? start + k,
+        );
+        yield await this.#prepare(indices);
       }
     } finally {
       this.#running = false;
@@ -194,18 +208,45 @@ export class DataLoader implements AsyncIterable<Batch> {
     while (this.#queued.length > this.#queueLimit) await this.#queued.shift();
   }
 
-  #prepare(order: Int32Array | null, start: number, count: number): Batch {
-    const { images, labels, height, width } = this.dataset;
-    const stride = height * width * 3;
-    const slot = this.#slot(count);
-    for (let k = 0; k < count; k++) {
-      const i = order ? order[start + k] : start + k;
-      slot.hostImages.set(images.subarray(i * stride, (i + 1) * stride), k * stride);
-      slot.hostLabels[k] = labels[i];
-    }
+  /** Gathers the batch of `indices` on the CPU, then uploads and transforms it in one go. */
+  async #prepare(indices: Int32Array): Promise<Batch> {
+    const slot = this.#slot(indices.length);
+    if (this.dataset instanceof ImageDataset) this.#gatherPacked(this.dataset, indices, slot);
+    else await this.#gather(indices, slot);
     slot.images.write(slot.hostImages);
     slot.labels.write(slot.hostLabels);
     return { images: this.transform.apply(slot.images, this.generator), labels: slot.labels };
+  }
+
+  /** The fast path: copies from an ImageDataset's packed arrays. */
+  #gatherPacked(dataset: ImageDataset, indices: Int32Array, slot: Slot): void {
+    const { images, labels, height, width } = dataset;
+    const stride = height * width * 3;
+    indices.forEach((i, k) => {
+      slot.hostImages.set(images.subarray(i * stride, (i + 1) * stride), k * stride);
+      slot.hostLabels[k] = labels[i];
+    });
+  }
+
+  /** Fetches every item of the batch (in parallel when `get` is async) and checks each. */
+  async #gather(indices: Int32Array, slot: Slot): Promise<void> {
+    const { height, width } = this.dataset;
+    const stride = height * width * 3;
+    const items = await Promise.all(Array.from(indices, (i) => this.dataset.get(i)));
+    items.forEach((item, k) => {
+      const where = `DataLoader: dataset.get(${indices[k]})`;
+      if (!(item?.image instanceof Uint8Array) || item.image.length !== stride) {
+        throw new Error(
+          `${where} gave an image of ${item?.image?.length} bytes, expected a Uint8Array of ` +
+            `${height}·${width}·3 = ${stride} (packed RGB at the dataset's size)`,
+        );
+      }
+      if (!Number.isInteger(item.label) || item.label < 0 || item.label >= 2 ** 31) {
+        throw new Error(`${where} gave label ${item.label}, expected a class index (integer ≥ 0)`);
+      }
+      slot.hostImages.set(item.image, k * stride);
+      slot.hostLabels[k] = item.label;
+    });
   }
 
   #slot(count: number): Slot {

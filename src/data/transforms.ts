@@ -1,7 +1,8 @@
 /**
  * Image transforms that run on the GPU, composed like torchvision's `transforms.Compose`:
  * `ToTensor`, `Normalize(mean, std)`, `RandomCrop(32, {padding: 4})`, `RandomHorizontalFlip()`,
- * `Cutout(size)`. A batch of decoded u8 images [N, H, W, 3] becomes an f32 tensor [N, 3, H, W].
+ * `Cutout(size)`, and any {@linkcode BatchTransform} a user writes. A batch of decoded u8 images
+ * [N, H, W, 3] becomes an f32 tensor [N, 3, H, W].
  *
  * `ToTensor` and `Normalize` always run first, fused into one kernel; the random transforms then
  * run in the listed order on the normalised tensor (a crop next to a flip is one kernel). So the
@@ -11,7 +12,8 @@
  * kernel as `ToTensor` + `Normalize` ({@linkcode augmentImages}): one pass over the batch, with
  * exactly the same result.
  * Random choices are drawn on the CPU from the caller's {@linkcode Generator}: a seed reproduces
- * every batch exactly.
+ * every batch exactly. User transforms run in the listed order among the random ones, on the f32
+ * tensor.
  *
  * @module
  */
@@ -202,29 +204,76 @@ export class Cutout {
 }
 
 /**
+ * A transform a user writes for {@linkcode Compose}: `apply` records GPU work on a batch, f32
+ * `[N, C, H, W]` (after `ToTensor` and `Normalize`), and returns the result, f32 `[N, *, *, *]`
+ * with the same N. It may update `x` in place and return it, return a tensor it owns (reused
+ * from batch to batch), or return the output of ops (`F.*`, alive through the step the batch is
+ * used in). Random choices should come from `rng`, the loader's generator, so a seed reproduces
+ * them. `toString` names it in `Compose`'s print.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type BatchTransform, Compose, F, Generator, initGpu, Tensor, ToTensor,
+ * } from "@hajime/nn";
+ * await initGpu();
+ * class Brightness implements BatchTransform {
+ *   constructor(readonly factor: number) {}
+ *   apply(x: Tensor): Tensor {
+ *     return F.scale(x, this.factor);
+ *   }
+ *   toString(): string {
+ *     return `Brightness(${this.factor})`;
+ *   }
+ * }
+ * const transform = new Compose([new ToTensor(), new Brightness(0.5)]);
+ * const images = Tensor.full([2, 4, 4, 3], 255, { dtype: "u8" });
+ * console.log(await transform.apply(images, new Generator(0)).read()); // every value 0.5
+ * ```
+ */
+export interface BatchTransform {
+  /** x: f32 [N, C, H, W] → f32 [N, *, *, *]: records the transform of one batch. */
+  apply(x: Tensor, rng: Generator): Tensor;
+  /** The transform as `Compose` prints it, e.g. `Brightness(0.5)`. */
+  toString(): string;
+}
+
+/**
  * Any transform {@linkcode Compose} accepts.
  *
  * @example
  * ```ts
  * import { RandomHorizontalFlip, ToTensor, type Transform } from "@hajime/nn";
  * const list: Transform[] = [new ToTensor(), new RandomHorizontalFlip()];
- * console.log(list.join(", ")); // ToTensor(), RandomHorizontalFlip(p=0.5)
+ * console.log(list.length);
  * ```
  */
-export type Transform = ToTensor | Normalize | RandomCrop | RandomHorizontalFlip | Cutout;
+export type Transform =
+  | ToTensor
+  | Normalize
+  | RandomCrop
+  | RandomHorizontalFlip
+  | Cutout
+  | BatchTransform;
 
-/** A kernel call of the plan: a crop and/or flip, or a cutout. */
+/** A call of the plan: a crop and/or flip kernel, a cutout kernel, or a user transform. */
 type Step =
   | { kind: "cropFlip"; crop: RandomCrop | null; flip: RandomHorizontalFlip | null }
-  | { kind: "cutout"; cutout: Cutout };
+  | { kind: "cutout"; cutout: Cutout }
+  | { kind: "user"; transform: BatchTransform };
+
+/** True for a transform hajime does not know: a user's, with an `apply`. */
+function isBatchTransform(t: Transform): t is BatchTransform {
+  return typeof (t as BatchTransform).apply === "function";
+}
 
 /** The tensors one batch size needs; kept and reused for every batch of that size. */
 interface Buffers {
   ping: Tensor;
   /** The other side of a crop/flip step after the first step; null when there is none. */
   pong: Tensor | null;
-  /** One parameter tensor per step: [N, 3] crop/flip or [N, 2] cutout centres. */
-  params: Tensor<"i32">[];
+  /** One parameter tensor per step: [N, 3] crop/flip or [N, 2] cutout centres (null: user's). */
+  params: (Tensor<"i32"> | null)[];
 }
 
 /**
@@ -280,8 +329,17 @@ export class Compose {
         }
       } else if (t instanceof Cutout) {
         this.#steps.push({ kind: "cutout", cutout: t });
+      } else if (t instanceof Compose) {
+        throw new Error(
+          "Compose: a Compose inside a Compose is not supported (list its transforms)",
+        );
+      } else if (isBatchTransform(t)) {
+        this.#steps.push({ kind: "user", transform: t });
       } else if (!(t instanceof ToTensor) && !(t instanceof Normalize)) {
-        throw new Error(`Compose: ${String(t)} is not a transform hajime runs on the GPU`);
+        throw new Error(
+          `Compose: ${String(t)} is not a transform hajime runs on the GPU (a BatchTransform ` +
+            "has an apply(x, rng) method)",
+        );
       }
     }
   }
@@ -311,8 +369,9 @@ export class Compose {
     // Draw and upload every step's parameters before recording any kernel: in a fresh frame (as
     // the DataLoader calls it) the uploads then go straight to the queue, with no staging copy.
     this.#steps.forEach((step, k) => {
+      if (step.kind === "user") return;
       if (step.kind === "cutout") {
-        buffers.params[k].write(drawCutoutParams(rng, n, h, w));
+        buffers.params[k]!.write(drawCutoutParams(rng, n, h, w));
         return;
       }
       const params = drawCropFlipParams(rng, n, step.crop?.padding ?? 0);
@@ -320,15 +379,14 @@ export class Compose {
       if (p !== 0.5) {
         for (let i = 0; i < n; i++) params[i * 3 + 2] = p > 0 && rng.uniform() < p ? 1 : 0;
       }
-      buffers.params[k].write(params);
+      buffers.params[k]!.write(params);
     });
     let x = buffers.ping;
-    let spare = buffers.pong;
     const normalize = { mean: this.#mean, std: this.#std };
     const first = this.#steps[0];
-    // A leading crop/flip joins ToTensor + Normalize in one pass; later ones need the spare.
+    // A leading crop/flip joins ToTensor + Normalize in one pass; later ones need pong.
     if (first?.kind === "cropFlip") {
-      augmentImages(images, x, buffers.params[0], {
+      augmentImages(images, x, buffers.params[0]!, {
         ...normalize,
         padding: first.crop?.padding ?? 0,
       });
@@ -337,13 +395,27 @@ export class Compose {
     }
     this.#steps.forEach((step, k) => {
       if (step.kind === "cutout") {
-        cutout(x, buffers.params[k], { size: step.cutout.size });
-      } else if (k > 0 && spare) { // a spare exists whenever a later crop/flip does
-        randomCropFlip(x, spare, buffers.params[k], { padding: step.crop?.padding ?? 0 });
-        [x, spare] = [spare, x];
+        cutout(x, buffers.params[k]!, { size: step.cutout.size });
+      } else if (step.kind === "user") {
+        x = this.#applyUser(step.transform, x, rng, n);
+      } else if (k > 0) {
+        // Into whichever of the two owned tensors x is not (a user transform's output is neither).
+        const into = x === buffers.ping ? buffers.pong! : buffers.ping;
+        randomCropFlip(x, into, buffers.params[k]!, { padding: step.crop?.padding ?? 0 });
+        x = into;
       }
     });
     return x;
+  }
+
+  /** Runs a user transform and checks what it returns. */
+  #applyUser(transform: BatchTransform, x: Tensor, rng: Generator, n: number): Tensor {
+    const out = transform.apply(x, rng);
+    if (!(out instanceof Tensor)) {
+      throw new Error(`Compose.apply: ${transform}.apply returned ${out}, expected a Tensor`);
+    }
+    checkShape("Compose.apply", `the output of ${transform}`, out, [n, null, null, null]);
+    return out;
   }
 
   #buffersFor(n: number, h: number, w: number): Buffers {
@@ -356,7 +428,9 @@ export class Compose {
           ? Tensor.empty([n, 3, h, w], { label: "Compose.output" })
           : null,
         params: this.#steps.map((step) =>
-          step.kind === "cutout"
+          step.kind === "user"
+            ? null
+            : step.kind === "cutout"
             ? Tensor.empty([n, 2], { dtype: "i32", label: "Compose.cutoutParams" })
             : Tensor.empty([n, 3], { dtype: "i32", label: "Compose.cropFlipParams" })
         ),

@@ -1,7 +1,9 @@
 /**
  * Pooling and channel plumbing for [N, C, H, W] tensors, forward and backward: max pooling
- * (floor mode, no padding), adaptive average and max pooling to 1×1, the shifted stride
- * subsampling of Shake-Shake's downsampling shortcut, and channel concatenation / splitting.
+ * (floor mode, no padding), average pooling (floor mode, zero padding, PyTorch's
+ * `count_include_pad` either way), adaptive average and max pooling to any output size (with
+ * kernels of their own for 1×1), the shifted stride subsampling of Shake-Shake's downsampling
+ * shortcut, and channel concatenation / splitting.
  *
  * Max-pool argmax values are indices within an H×W plane (h·W + w), as PyTorch's
  * `return_indices`; they are i32 tensors.
@@ -19,6 +21,18 @@ export interface MaxPool2dOptions {
   kernel: number;
   /** Step between windows, ≥ 1. */
   stride: number;
+}
+
+/** Options of {@link avgPool2dForward} and {@link avgPool2dBackward}: `[height, width]` pairs. */
+export interface AvgPool2dOptions {
+  /** Window size, each ≥ 1. */
+  kernel: readonly [number, number];
+  /** Step between windows, each ≥ 1. */
+  stride: readonly [number, number];
+  /** Zeros added on each side, each at most half the window (as PyTorch requires). */
+  padding: readonly [number, number];
+  /** Divide by the whole window, padding included (PyTorch's default), else by the part in x. */
+  countIncludePad: boolean;
 }
 
 /** Options of {@link shiftSubsample} and {@link shiftSubsampleBackward}. */
@@ -46,6 +60,13 @@ const PARAMS: Record<string, ParamType> = {
   shift: "i32",
   channelsA: "u32",
   channelsB: "u32",
+  windowH: "u32",
+  windowW: "u32",
+  strideH: "u32",
+  strideW: "u32",
+  padH: "u32",
+  padW: "u32",
+  includePad: "u32",
 };
 
 const kernel = wgslKernels("Pool", code, PARAMS, { WORKGROUP });
@@ -55,6 +76,11 @@ const maxPoolScatterKernel = kernel("maxPool2dScatter", 2, 1);
 const avgPoolKernel = kernel("adaptiveAvgPool1Forward", 1, 1);
 const avgPoolBackwardKernel = kernel("adaptiveAvgPool1Backward", 1, 1);
 const maxPool1Kernel = kernel("adaptiveMaxPool1Forward", 1, 2);
+const avgPool2dKernel = kernel("avgPool2dForward", 1, 1);
+const avgPool2dBackwardKernel = kernel("avgPool2dBackward", 1, 1);
+const adaptiveAvgKernel = kernel("adaptiveAvgPool2dForward", 1, 1);
+const adaptiveAvgBackwardKernel = kernel("adaptiveAvgPool2dBackward", 1, 1);
+const adaptiveMaxKernel = kernel("adaptiveMaxPool2dForward", 1, 2);
 const maxPool1BackwardKernel = kernel("adaptiveMaxPool1Backward", 2, 1);
 const shiftKernel = kernel("shiftSubsample", 1, 1);
 const shiftBackwardKernel = kernel("shiftSubsampleBackward", 1, 1);
@@ -81,6 +107,13 @@ function run(
       shift: 0,
       channelsA: 0,
       channelsB: 0,
+      windowH: 1,
+      windowW: 1,
+      strideH: 1,
+      strideW: 1,
+      padH: 0,
+      padW: 0,
+      includePad: 1,
       ...p,
     } as Record<string, number>,
     buffers,
@@ -180,6 +213,214 @@ export function maxPool2dBackward(
     outHeight: oh,
     outWidth: ow,
   });
+}
+
+/**
+ * The output size `[OH, OW]` of {@link avgPool2dForward} for an `h`×`w` plane, PyTorch's floor
+ * mode: `⌊(H + 2·padH − kernelH)/strideH⌋ + 1`, likewise OW; throws naming the option at fault.
+ *
+ * @example
+ * ```ts
+ * import { avgPool2dOutputSize } from "@hajime/nn/gpu";
+ * const options = { kernel: [3, 3], stride: [2, 2], padding: [1, 1] } as const;
+ * console.log(avgPool2dOutputSize(32, 32, { ...options, countIncludePad: true })); // [16, 16]
+ * ```
+ */
+export function avgPool2dOutputSize(
+  h: number,
+  w: number,
+  opts: AvgPool2dOptions,
+  owner = "avgPool2d",
+): [number, number] {
+  const { kernel, stride, padding } = opts;
+  const out: number[] = [];
+  for (const [axis, size] of [[0, h], [1, w]] as const) {
+    checkPositiveInt(owner, "kernel", kernel[axis]);
+    checkPositiveInt(owner, "stride", stride[axis]);
+    const pad = padding[axis];
+    if (!Number.isInteger(pad) || pad < 0 || 2 * pad > kernel[axis]) {
+      throw new Error(
+        `${owner}: padding [${padding.join(", ")}] must be integers in [0, kernel/2] for kernel ` +
+          `[${kernel.join(", ")}] (as PyTorch)`,
+      );
+    }
+    if (size + 2 * pad < kernel[axis]) {
+      throw new Error(
+        `${owner}: the ${h}×${w} plane padded by [${padding.join(", ")}] is smaller than the ` +
+          `[${kernel.join(", ")}] window`,
+      );
+    }
+    out.push(Math.floor((size + 2 * pad - kernel[axis]) / stride[axis]) + 1);
+  }
+  return [out[0], out[1]];
+}
+
+function avgParams(opts: AvgPool2dOptions): Record<string, number> {
+  return {
+    windowH: opts.kernel[0],
+    windowW: opts.kernel[1],
+    strideH: opts.stride[0],
+    strideW: opts.stride[1],
+    padH: opts.padding[0],
+    padW: opts.padding[1],
+    includePad: opts.countIncludePad ? 1 : 0,
+  };
+}
+
+/**
+ * Average pooling, PyTorch's `avg_pool2d` in floor mode: `y[n, c, i, j]` is the sum of the
+ * kernel window at (i·strideH − padH, j·strideW − padW), zeros outside x, divided by the window
+ * size (`countIncludePad`) or by its positions inside x.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { avgPool2dForward } from "@hajime/nn/gpu";
+ * await initGpu();
+ * const y = Tensor.empty([1, 1, 2, 2]);
+ * avgPool2dForward(Tensor.full([1, 1, 3, 3], 1), y, {
+ *   kernel: [2, 2], stride: [2, 2], padding: [1, 1], countIncludePad: true,
+ * });
+ * console.log(await y.read()); // [0.25, 0.5, 0.5, 1]
+ * ```
+ */
+export function avgPool2dForward(
+  x: Tensor, // x: [N, C, H, W]
+  y: Tensor, // y: [N, C, OH, OW] (avgPool2dOutputSize), overwritten
+  opts: AvgPool2dOptions,
+): void {
+  const owner = "avgPool2dForward";
+  const [n, c, h, w] = dims4(owner, "x", x);
+  const [oh, ow] = avgPool2dOutputSize(h, w, opts, owner);
+  checkShape(owner, "y", y, [n, c, oh, ow]);
+  checkNoAlias(owner, { x }, { y });
+  run(avgPool2dKernel, y.size, [x, y], {
+    height: h,
+    width: w,
+    outHeight: oh,
+    outWidth: ow,
+    ...avgParams(opts),
+  });
+}
+
+/**
+ * Backward of {@link avgPool2dForward}: `dx[h, w]` is the sum over the windows holding (h, w)
+ * of their `dy` over their divisor (overwritten; gathered per input, so deterministic).
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { avgPool2dBackward } from "@hajime/nn/gpu";
+ * await initGpu();
+ * const dx = Tensor.empty([1, 1, 2, 2]);
+ * avgPool2dBackward(Tensor.from([4], [1, 1, 1, 1]), dx, {
+ *   kernel: [2, 2], stride: [2, 2], padding: [0, 0], countIncludePad: true,
+ * });
+ * console.log(await dx.read()); // [1, 1, 1, 1]
+ * ```
+ */
+export function avgPool2dBackward(
+  dy: Tensor, // dy: [N, C, OH, OW]
+  dx: Tensor, // dx: [N, C, H, W], overwritten
+  opts: AvgPool2dOptions,
+): void {
+  const owner = "avgPool2dBackward";
+  const [n, c, h, w] = dims4(owner, "dx", dx);
+  const [oh, ow] = avgPool2dOutputSize(h, w, opts, owner);
+  checkShape(owner, "dy", dy, [n, c, oh, ow]);
+  checkNoAlias(owner, { dy }, { dx });
+  run(avgPool2dBackwardKernel, dx.size, [dy, dx], {
+    height: h,
+    width: w,
+    outHeight: oh,
+    outWidth: ow,
+    ...avgParams(opts),
+  });
+}
+
+/** Checks an adaptive pool's x [N, C, H, W] (no empty plane) and y [N, C, OH, OW]. */
+function adaptiveDims(owner: string, x: Tensor, y: Tensor): Record<string, number> {
+  const [n, c, h, w] = dims4(owner, "x", x);
+  const [, , oh, ow] = dims4(owner, "y", y);
+  checkShape(owner, "y", y, [n, c, null, null]);
+  if (h * w === 0 && y.size > 0) throw new Error(`${owner}: x has an empty plane ${h}×${w}`);
+  return { height: h, width: w, outHeight: oh, outWidth: ow };
+}
+
+/**
+ * Adaptive average pooling to any `[OH, OW]` (y's shape), PyTorch's windows: `y[n, c, i, j]` is
+ * the mean of rows `⌊i·H/OH⌋ … ⌈(i+1)·H/OH⌉ − 1` and columns likewise.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adaptiveAvgPool2dForward } from "@hajime/nn/gpu";
+ * await initGpu();
+ * const y = Tensor.empty([1, 1, 2, 1]);
+ * adaptiveAvgPool2dForward(Tensor.from([1, 2, 3, 4, 5, 6], [1, 1, 3, 2]), y);
+ * console.log(await y.read()); // [2.5, 4.5]: rows 0–1 and 1–2
+ * ```
+ */
+export function adaptiveAvgPool2dForward(
+  x: Tensor, // x: [N, C, H, W]
+  y: Tensor, // y: [N, C, OH, OW], overwritten
+): void {
+  const owner = "adaptiveAvgPool2dForward";
+  const sizes = adaptiveDims(owner, x, y);
+  checkNoAlias(owner, { x }, { y });
+  run(adaptiveAvgKernel, y.size, [x, y], sizes);
+}
+
+/**
+ * Backward of {@link adaptiveAvgPool2dForward}: `dx[h, w]` is the sum over the windows holding
+ * (h, w) of their `dy` over their size (overwritten; gathered, so deterministic).
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adaptiveAvgPool2dBackward } from "@hajime/nn/gpu";
+ * await initGpu();
+ * const dx = Tensor.empty([1, 1, 3, 1]);
+ * adaptiveAvgPool2dBackward(Tensor.from([2, 4], [1, 1, 2, 1]), dx);
+ * console.log(await dx.read()); // [1, 3, 2]
+ * ```
+ */
+export function adaptiveAvgPool2dBackward(
+  dy: Tensor, // dy: [N, C, OH, OW]
+  dx: Tensor, // dx: [N, C, H, W], overwritten
+): void {
+  const owner = "adaptiveAvgPool2dBackward";
+  const sizes = adaptiveDims(owner, dx, dy);
+  checkNoAlias(owner, { dy }, { dx });
+  run(adaptiveAvgBackwardKernel, dx.size, [dy, dx], sizes);
+}
+
+/**
+ * Adaptive max pooling to any `[OH, OW]` (y's shape), PyTorch's windows: `y[n, c, i, j]` is the
+ * maximum of window (i, j), `argmax` its position h·W + w in the plane (the first on ties), the
+ * input of {@link maxPool2dBackward}.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { adaptiveMaxPool2dForward } from "@hajime/nn/gpu";
+ * await initGpu();
+ * const y = Tensor.empty([1, 1, 1, 2]);
+ * const argmax = Tensor.empty([1, 1, 1, 2], { dtype: "i32" });
+ * adaptiveMaxPool2dForward(Tensor.from([1, 7, 3, 2, 0, 5], [1, 1, 2, 3]), y, argmax);
+ * console.log(await y.read(), await argmax.read()); // [7, 7], [1, 1]
+ * ```
+ */
+export function adaptiveMaxPool2dForward(
+  x: Tensor, // x: [N, C, H, W]
+  y: Tensor, // y: [N, C, OH, OW], overwritten
+  argmax: Tensor<"i32">, // argmax: i32 [N, C, OH, OW], index h·W + w in the input plane
+): void {
+  const owner = "adaptiveMaxPool2dForward";
+  const sizes = adaptiveDims(owner, x, y);
+  checkShape(owner, "argmax", argmax, y.shape, "i32");
+  checkNoAlias(owner, { x }, { y, argmax });
+  run(adaptiveMaxKernel, y.size, [x, y, argmax], sizes);
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * `BatchNorm2d`: per-channel batch normalisation of NCHW batches, PyTorch's `nn.BatchNorm2d`
  * (affine, tracking running statistics) with its names: `weight` (γ), `bias` (β) and the buffers
- * `running_mean`, `running_var`, `num_batches_tracked`.
+ * `running_mean`, `running_var`, `num_batches_tracked`; and `BatchNormBase`, what it shares with
+ * `BatchNorm1d` (PyTorch's `_BatchNorm`).
  *
  * @module
  */
@@ -28,22 +29,19 @@ export interface BatchNorm2dOptions {
 }
 
 /**
- * Batch normalisation over N, H and W for each channel. In training mode it normalises with the
- * batch statistics and updates the running ones (unbiased variance, as PyTorch); in eval mode it
- * uses the running statistics. Each training-mode call updates them, as in PyTorch.
+ * What the batch-norm layers share (PyTorch's `_BatchNorm`): γ, β and the running statistics per
+ * channel (dimension 1), training and eval behaviour, state-dict names and printing. Subclasses
+ * say which input shapes they take. `paramGroupsNoDecay` finds batch-norm layers by this class.
  *
  * @example
  * ```ts
- * import { BatchNorm2d, initGpu, Tensor } from "@hajime/nn";
+ * import { BatchNorm1d, BatchNorm2d, BatchNormBase, initGpu } from "@hajime/nn";
  * await initGpu();
- * const bn = new BatchNorm2d(16);
- * const y = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // training: batch statistics
- * bn.eval();
- * const z = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // running statistics
- * console.log((await y.read())[0], (await z.read())[0]); // 0 (x equals its mean), about 0.95
+ * const layers = [new BatchNorm1d(8), new BatchNorm2d(8)];
+ * console.log(layers.every((l) => l instanceof BatchNormBase)); // true
  * ```
  */
-export class BatchNorm2d extends Module {
+export abstract class BatchNormBase extends Module {
   /** Channels. */
   readonly numFeatures: number;
   /** Variance epsilon. */
@@ -66,12 +64,13 @@ export class BatchNorm2d extends Module {
   constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
     super();
     const { eps = 1e-5, momentum = 0.1 } = options;
+    const name = this.typeName();
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
-      throw new Error(`BatchNorm2d: numFeatures must be ≥ 1, got ${numFeatures}`);
+      throw new Error(`${name}: numFeatures must be ≥ 1, got ${numFeatures}`);
     }
-    if (!(eps > 0)) throw new Error(`BatchNorm2d: eps must be > 0, got ${eps}`);
+    if (!(eps > 0)) throw new Error(`${name}: eps must be > 0, got ${eps}`);
     if (!(momentum >= 0 && momentum <= 1)) {
-      throw new Error(`BatchNorm2d: momentum must be in [0, 1], got ${momentum}`);
+      throw new Error(`${name}: momentum must be in [0, 1], got ${momentum}`);
     }
     this.numFeatures = numFeatures;
     this.eps = eps;
@@ -79,32 +78,35 @@ export class BatchNorm2d extends Module {
     const c = [numFeatures];
     this.weight = this.registerParameter(
       "weight",
-      new Parameter(Tensor.full(c, 1, { label: "BatchNorm2d.weight" })),
+      new Parameter(Tensor.full(c, 1, { label: `${name}.weight` })),
     );
     this.bias = this.registerParameter(
       "bias",
-      new Parameter(Tensor.zeros(c, { label: "BatchNorm2d.bias" })),
+      new Parameter(Tensor.zeros(c, { label: `${name}.bias` })),
     );
     this.runningMean = this.registerBuffer(
       "running_mean",
-      Tensor.zeros(c, { label: "BatchNorm2d.running_mean" }),
+      Tensor.zeros(c, { label: `${name}.running_mean` }),
     );
     this.runningVar = this.registerBuffer(
       "running_var",
-      Tensor.full(c, 1, { label: "BatchNorm2d.running_var" }),
+      Tensor.full(c, 1, { label: `${name}.running_var` }),
     );
     this.numBatchesTracked = this.registerBuffer(
       "num_batches_tracked",
-      Tensor.zeros([], { label: "BatchNorm2d.num_batches_tracked" }),
+      Tensor.zeros([], { label: `${name}.num_batches_tracked` }),
     );
   }
 
+  /** Throws unless `x` has a shape this layer takes, naming it. */
+  protected abstract checkInput(x: Tensor): void;
+
   /**
-   * x: [N, C, H, W] → y: [N, C, H, W], the `batchNorm` op with this layer's parameters and
-   * running statistics, in the layer's mode; a training forward counts in `num_batches_tracked`.
+   * x → y of the same shape, the `batchNorm` op with this layer's parameters and running
+   * statistics, in the layer's mode; a training forward counts in `num_batches_tracked`.
    */
   forward(x: Tensor): Tensor {
-    checkShape("BatchNorm2d.forward", "x", x, [null, this.numFeatures, null, null]);
+    this.checkInput(x);
     const y = batchNorm(x, this.runningMean, this.runningVar, this.weight.data, this.bias.data, {
       training: this.training,
       momentum: this.momentum,
@@ -128,5 +130,29 @@ export class BatchNorm2d extends Module {
   override extraRepr(): string {
     return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, ` +
       `momentum=${pythonFloat(this.momentum)}, affine=True, track_running_stats=True`;
+  }
+}
+
+/**
+ * Batch normalisation over N, H and W for each channel, `nn.BatchNorm2d(numFeatures)`. In
+ * training mode it normalises with the batch statistics and updates the running ones (unbiased
+ * variance, as PyTorch); in eval mode it uses the running statistics. Each training-mode call
+ * updates them, as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * import { BatchNorm2d, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const bn = new BatchNorm2d(16);
+ * const y = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // training: batch statistics
+ * bn.eval();
+ * const z = bn.forward(Tensor.full([4, 16, 8, 8], 1)); // running statistics
+ * console.log(y.shape, z.shape);
+ * ```
+ */
+export class BatchNorm2d extends BatchNormBase {
+  /** x: [N, C, H, W] with C = numFeatures. */
+  protected checkInput(x: Tensor): void {
+    checkShape("BatchNorm2d.forward", "x", x, [null, this.numFeatures, null, null]);
   }
 }

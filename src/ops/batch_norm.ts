@@ -1,7 +1,8 @@
 /**
- * The batch-norm op over NCHW tensors as PyTorch's `F.batch_norm`, in training mode (batch
- * statistics, running statistics updated in place) and eval mode (running statistics), each with
- * its backward (kernels in src/kernels/batch_norm.ts, shaders/batch_norm.wgsl).
+ * The batch-norm op over `[N, C]`, `[N, C, L]` and NCHW tensors as PyTorch's `F.batch_norm`, in
+ * training mode (batch statistics, running statistics updated in place) and eval mode (running
+ * statistics), each with its backward (kernels in src/kernels/batch_norm.ts,
+ * shaders/batch_norm.wgsl, which see the smaller ranks as `[N, C, L, 1]`).
  *
  * @module
  */
@@ -36,8 +37,8 @@ export interface BatchNormOptions {
 
 /**
  * PyTorch's `F.batch_norm(x, runningMean, runningVar, weight, bias, training, momentum, eps)`
- * per channel of an NCHW batch; the running statistics, γ (`weight`) and β (`bias`) are all
- * required here. Training: `y = (x − mean)/sqrt(var + eps)·γ + β` with the batch's mean and
+ * per channel (dimension 1) of an `[N, C]`, `[N, C, L]` or NCHW batch; the running statistics,
+ * γ (`weight`) and β (`bias`) are all required here. Training: `y = (x − mean)/sqrt(var + eps)·γ + β` with the batch's mean and
  * biased variance, and `running = (1 − momentum)·running + momentum·batch` in place (unbiased
  * variance); eval: the running statistics instead. Backward: dx overwritten, `dγ +=`, `dβ +=`,
  * kernels of a gradient nobody needs skipped; an eval-mode backward treats the running
@@ -55,12 +56,40 @@ export interface BatchNormOptions {
  * ```
  */
 export function batchNorm(
-  x: Tensor, // x: [N, C, H, W]
+  x: Tensor, // x: [N, C], [N, C, L] or [N, C, H, W]
   runningMean: Tensor, // runningMean: [C], updated in place in training
   runningVar: Tensor, // runningVar: [C], updated in place in training
   weight: Tensor, // weight: [C] (γ)
   bias: Tensor, // bias: [C] (β)
   options: BatchNormOptions = {},
+): Tensor { // → y: x's shape
+  const rank = x.shape.length;
+  if (rank < 2 || rank > 4) {
+    throw new Error(
+      `batchNorm: x has shape [${x.shape.join(", ")}], expected [N, C], [N, C, L] or ` +
+        "[N, C, H, W]",
+    );
+  }
+  if (rank === 4) return batchNorm4d(x, runningMean, runningVar, weight, bias, options);
+  const [n, c, l = 1] = x.shape;
+  if (options.training && n * l < 2 && c > 0) {
+    throw new Error(
+      `batchNorm: x has shape [${x.shape.join(", ")}]: training needs more than one value per ` +
+        "channel (as PyTorch)",
+    );
+  }
+  const y = batchNorm4d(x.reshape([n, c, l, 1]), runningMean, runningVar, weight, bias, options);
+  return y.reshape(x.shape);
+}
+
+/** {@link batchNorm} of an NCHW batch. */
+function batchNorm4d(
+  x: Tensor, // x: [N, C, H, W]
+  runningMean: Tensor, // runningMean: [C], updated in place in training
+  runningVar: Tensor, // runningVar: [C], updated in place in training
+  weight: Tensor, // weight: [C] (γ)
+  bias: Tensor, // bias: [C] (β)
+  options: BatchNormOptions,
 ): Tensor { // → y: [N, C, H, W]
   const { training = false, momentum = 0.1, eps = 1e-5 } = options;
   checkShape("batchNorm", "x", x, [null, null, null, null]);

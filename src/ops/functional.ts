@@ -19,6 +19,7 @@
 import type { Tensor } from "../tensor.ts";
 
 export { linear } from "./linear.ts";
+export { gelu, type GeluOptions, leakyRelu, sigmoid, tanh } from "./activation.ts";
 export { conv2d } from "./conv2d.ts";
 export { batchNorm, type BatchNormOptions } from "./batch_norm.ts";
 export {
@@ -35,12 +36,22 @@ export {
   adaptiveAvgPool2d,
   adaptiveMaxPool2d,
   avgPool2d,
+  type AvgPool2dOpOptions,
   concatChannels,
   maxPool2d,
   shiftSubsample,
+  type Size2,
   splitChannels,
 } from "./pool.ts";
-export { crossEntropy, logSoftmax, nllLoss } from "./loss.ts";
+export {
+  binaryCrossEntropyWithLogits,
+  crossEntropy,
+  type CrossEntropyOptions,
+  logSoftmax,
+  mseLoss,
+  nllLoss,
+  softmax,
+} from "./loss.ts";
 export { argmax, eq, mean, sum } from "./reduce.ts";
 
 /**

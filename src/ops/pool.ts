@@ -1,6 +1,6 @@
 /**
  * Pooling and channel ops on `[N, C, H, W]` tensors with their backward beside them: max and
- * average pooling, the adaptive (global) pools, channel concatenation and splitting, and the
+ * average pooling, the adaptive pools, channel concatenation and splitting, and the
  * shifted subsample of Shake-Shake's shortcut (kernels in src/kernels/pool.ts,
  * shaders/pool.wgsl). Outputs are op-made tensors (src/autograd.ts: lifetimes).
  *
@@ -66,108 +66,165 @@ export function maxPool2d(
   return y;
 }
 
+/** A size PyTorch takes as one number for both axes or as `[height, width]`. */
+export type Size2 = number | readonly [number, number];
+
+/** `[height, width]` of a {@link Size2}. */
+export function pair(size: Size2): [number, number] {
+  return typeof size === "number" ? [size, size] : [size[0], size[1]];
+}
+
+/** A {@link Size2} as PyTorch prints it: `2` or `(2, 3)`. */
+export function sizeText(size: Size2): string {
+  return typeof size === "number" ? String(size) : `(${size.join(", ")})`;
+}
+
 /**
- * PyTorch's `F.avg_pool2d(x, kernelSize, stride)` for a 1×1 window: the strided subsample
- * `y[n, c, i, j] = x[n, c, i·stride, j·stride]` (Shake-Shake's shortcut). Larger windows are
- * not implemented yet and are an error.
+ * Options of {@link avgPool2d}, as PyTorch's `F.avg_pool2d`.
+ *
+ * @example
+ * ```ts
+ * import type { F } from "@hajime/nn";
+ * const options: F.AvgPool2dOpOptions = { countIncludePad: false };
+ * console.log(options.countIncludePad);
+ * ```
+ */
+export interface AvgPool2dOpOptions {
+  /**
+   * Divide by the whole window, the zero padding included (default true, PyTorch's
+   * `count_include_pad`); false: by the part of the window inside x.
+   */
+  countIncludePad?: boolean;
+}
+
+/**
+ * PyTorch's `F.avg_pool2d(x, kernelSize, stride, padding, count_include_pad)` in floor mode: the
+ * mean of each window, with `padding` zeros on each side (at most half the window) counted in
+ * the divisor unless `countIncludePad` is false; stride defaults to the window. Sizes are one
+ * number or `[height, width]`. Backward spreads each `dy` over its window, divided likewise.
  *
  * @example
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.avgPool2d(Tensor.zeros([2, 16, 32, 32]), 1, 2);
- * console.log(y.shape); // [2, 16, 16, 16]
+ * const y = F.avgPool2d(Tensor.full([2, 16, 32, 32], 1), 3, 2, 1); // [2, 16, 16, 16]
+ * console.log(y.shape, (await y.read())[0]); // the corner window holds 4 of its 9 ones: 0.444…
  * ```
  */
 export function avgPool2d(
   x: Tensor, // x: [N, C, H, W]
-  kernelSize: number,
-  stride: number = kernelSize,
-): Tensor { // → y: [N, C, ⌊(H − 1)/s⌋ + 1, ⌊(W − 1)/s⌋ + 1]
-  dims4("avgPool2d", "x", x);
-  checkPositiveInt("avgPool2d", "kernelSize", kernelSize);
-  if (kernelSize !== 1) {
-    throw new Error(
-      `avgPool2d: only kernelSize 1 (a strided subsample) is implemented, got ${kernelSize}`,
-    );
-  }
-  return shiftSubsample(x, { stride, shift: 0 });
-}
-
-/**
- * Throws unless an adaptive pool's output size is 1 (or [1, 1]), global pooling, the only one
- * implemented so far; the pooling modules check it when built.
- */
-export function checkAdaptiveOutputSize(
-  op: string,
-  outputSize: number | readonly [number, number],
-): void {
-  const [oh, ow] = typeof outputSize === "number" ? [outputSize, outputSize] : outputSize;
-  if (oh !== 1 || ow !== 1) {
-    throw new Error(
-      `${op}: only output size 1 (global pooling) is implemented, got ${
-        typeof outputSize === "number" ? outputSize : `[${outputSize.join(", ")}]`
-      }`,
-    );
-  }
-}
-
-/** Checks `x` for a global pool and returns `[N, C]`. */
-function globalPoolDims(op: string, x: Tensor): [number, number] {
-  const [n, c, h, w] = dims4(op, "x", x);
-  if (h * w === 0 && n * c > 0) throw new Error(`${op}: x has an empty plane ${h}×${w}`);
-  return [n, c];
-}
-
-/**
- * PyTorch's `F.adaptive_avg_pool2d(x, 1)`: the mean of each plane; backward spreads
- * `dy / (H·W)` over the plane. Output sizes other than 1 are not implemented yet (an error).
- *
- * @example
- * ```ts
- * import { F, initGpu, Tensor } from "@hajime/nn";
- * await initGpu();
- * const y = F.adaptiveAvgPool2d(Tensor.full([2, 80, 4, 4], 3), 1);
- * console.log(y.shape, (await y.read())[0]); // [2, 80, 1, 1] 3
- * ```
- */
-export function adaptiveAvgPool2d(
-  x: Tensor, // x: [N, C, H, W]
-  outputSize: number | readonly [number, number],
-): Tensor { // → y: [N, C, 1, 1]
-  checkAdaptiveOutputSize("adaptiveAvgPool2d", outputSize);
-  const [n, c] = globalPoolDims("adaptiveAvgPool2d", x);
-  const y = opTensor([n, c, 1, 1], { label: "adaptiveAvgPool2d.y" });
-  k.adaptiveAvgPool1Forward(x, y.reshape([n, c]));
-  record("adaptiveAvgPool2d", [x], y, (dy, [dx]) => {
-    writeGrad(dx, (into) => k.adaptiveAvgPool1Backward(dy.reshape([n, c]), into));
+  kernelSize: Size2,
+  stride: Size2 = kernelSize,
+  padding: Size2 = 0,
+  options: AvgPool2dOpOptions = {},
+): Tensor { // → y: [N, C, ⌊(H + 2p − k)/s⌋ + 1, ⌊(W + 2p − k)/s⌋ + 1]
+  const [n, c, h, w] = dims4("avgPool2d", "x", x);
+  const opts: k.AvgPool2dOptions = {
+    kernel: pair(kernelSize),
+    stride: pair(stride),
+    padding: pair(padding),
+    countIncludePad: options.countIncludePad ?? true,
+  };
+  const [oh, ow] = k.avgPool2dOutputSize(h, w, opts);
+  const y = opTensor([n, c, oh, ow], { label: "avgPool2d.y" });
+  k.avgPool2dForward(x, y, opts);
+  record("avgPool2d", [x], y, (dy, [dx]) => {
+    writeGrad(dx, (into) => k.avgPool2dBackward(dy, into, opts));
   });
   return y;
 }
 
 /**
- * PyTorch's `F.adaptive_max_pool2d(x, 1)`: the maximum of each plane; backward sends `dy` to
- * the plane's (first) maximum, 0 elsewhere. Output sizes other than 1 are not implemented yet.
+ * Throws unless an adaptive pool's output size is a positive integer or a pair of them; the
+ * pooling modules check it when built.
+ */
+export function checkAdaptiveOutputSize(op: string, outputSize: Size2): void {
+  if (!pair(outputSize).every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new Error(
+      `${op}: outputSize must be an integer ≥ 1 or a pair of them, got ${sizeText(outputSize)}`,
+    );
+  }
+}
+
+/** Checks `x` and `outputSize` for an adaptive pool; returns `[N, C, OH, OW]`. */
+function adaptiveShape(op: string, x: Tensor, outputSize: Size2): [number, number, number, number] {
+  const [n, c, h, w] = dims4(op, "x", x);
+  checkAdaptiveOutputSize(op, outputSize);
+  if (h * w === 0 && n * c > 0) throw new Error(`${op}: x has an empty plane ${h}×${w}`);
+  const [oh, ow] = pair(outputSize);
+  return [n, c, oh, ow];
+}
+
+/**
+ * PyTorch's `F.adaptive_avg_pool2d(x, outputSize)`: output cell (i, j) is the mean of rows
+ * `⌊i·H/OH⌋ … ⌈(i+1)·H/OH⌉ − 1` and columns likewise (PyTorch's windows, which overlap when
+ * the sizes do not divide); backward spreads each `dy` over its window. Output 1 is global
+ * average pooling, with kernels of its own.
  *
  * @example
  * ```ts
  * import { F, initGpu, Tensor } from "@hajime/nn";
  * await initGpu();
- * const y = F.adaptiveMaxPool2d(Tensor.full([2, 160, 2, 2], 1), 1);
- * console.log(y.shape); // [2, 160, 1, 1]
+ * const y = F.adaptiveAvgPool2d(Tensor.full([2, 80, 4, 4], 3), 1); // [2, 80, 1, 1] of 3
+ * const z = F.adaptiveAvgPool2d(Tensor.zeros([2, 8, 7, 7]), [3, 2]); // [2, 8, 3, 2]
+ * console.log(y.shape, z.shape);
+ * ```
+ */
+export function adaptiveAvgPool2d(
+  x: Tensor, // x: [N, C, H, W]
+  outputSize: Size2,
+): Tensor { // → y: [N, C, OH, OW]
+  const shape = adaptiveShape("adaptiveAvgPool2d", x, outputSize);
+  const [n, c, oh, ow] = shape;
+  const y = opTensor(shape, { label: "adaptiveAvgPool2d.y" });
+  if (oh === 1 && ow === 1) {
+    k.adaptiveAvgPool1Forward(x, y.reshape([n, c]));
+    record("adaptiveAvgPool2d", [x], y, (dy, [dx]) => {
+      writeGrad(dx, (into) => k.adaptiveAvgPool1Backward(dy.reshape([n, c]), into));
+    });
+    return y;
+  }
+  k.adaptiveAvgPool2dForward(x, y);
+  record("adaptiveAvgPool2d", [x], y, (dy, [dx]) => {
+    writeGrad(dx, (into) => k.adaptiveAvgPool2dBackward(dy, into));
+  });
+  return y;
+}
+
+/**
+ * PyTorch's `F.adaptive_max_pool2d(x, outputSize)`: output cell (i, j) is the maximum of
+ * PyTorch's window (i, j) (see {@link adaptiveAvgPool2d}); backward sends `dy` to the window's
+ * (first) maximum, 0 elsewhere, summed where windows overlap. Output 1 is global max pooling,
+ * with kernels of its own.
+ *
+ * @example
+ * ```ts
+ * import { F, initGpu, Tensor } from "@hajime/nn";
+ * await initGpu();
+ * const y = F.adaptiveMaxPool2d(Tensor.full([2, 160, 2, 2], 1), 1); // [2, 160, 1, 1]
+ * const z = F.adaptiveMaxPool2d(Tensor.zeros([2, 8, 5, 5]), 2); // [2, 8, 2, 2]
+ * console.log(y.shape, z.shape);
  * ```
  */
 export function adaptiveMaxPool2d(
   x: Tensor, // x: [N, C, H, W]
-  outputSize: number | readonly [number, number],
-): Tensor { // → y: [N, C, 1, 1]
-  checkAdaptiveOutputSize("adaptiveMaxPool2d", outputSize);
-  const [n, c] = globalPoolDims("adaptiveMaxPool2d", x);
-  const y = opTensor([n, c, 1, 1], { label: "adaptiveMaxPool2d.y" });
-  const argmax = opTensor<"i32">([n, c], { label: "adaptiveMaxPool2d.argmax", dtype: "i32" });
-  k.adaptiveMaxPool1Forward(x, y.reshape([n, c]), argmax);
+  outputSize: Size2,
+): Tensor { // → y: [N, C, OH, OW]
+  const shape = adaptiveShape("adaptiveMaxPool2d", x, outputSize);
+  const [n, c, oh, ow] = shape;
+  const y = opTensor(shape, { label: "adaptiveMaxPool2d.y" });
+  if (oh === 1 && ow === 1) {
+    const argmax = opTensor<"i32">([n, c], { label: "adaptiveMaxPool2d.argmax", dtype: "i32" });
+    k.adaptiveMaxPool1Forward(x, y.reshape([n, c]), argmax);
+    record("adaptiveMaxPool2d", [x], y, (dy, [dx]) => {
+      writeGrad(dx, (into) => k.adaptiveMaxPool1Backward(dy.reshape([n, c]), argmax, into));
+    });
+    return y;
+  }
+  const argmax = opTensor<"i32">(shape, { label: "adaptiveMaxPool2d.argmax", dtype: "i32" });
+  k.adaptiveMaxPool2dForward(x, y, argmax);
   record("adaptiveMaxPool2d", [x], y, (dy, [dx]) => {
-    writeGrad(dx, (into) => k.adaptiveMaxPool1Backward(dy.reshape([n, c]), argmax, into));
+    writeGrad(dx, (into) => k.maxPool2dBackward(dy, argmax, into));
   });
   return y;
 }

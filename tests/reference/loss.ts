@@ -41,7 +41,8 @@ function validLabel(label: number, k: number): boolean {
 }
 
 /**
- * Mean cross-entropy of logits [N, K] and labels [N], and its gradient (softmax − onehot)/N.
+ * Mean cross-entropy of logits [N, K] and labels [N], and its gradient (softmax − target)/N, with
+ * PyTorch's label smoothing ε: target = (1 − ε)·onehot + ε/K, loss = −Σ target·log_softmax.
  * An out-of-range label makes the loss and that row's gradient NaN.
  */
 export function crossEntropy(
@@ -49,6 +50,7 @@ export function crossEntropy(
   labels: ArrayLike<number>,
   n: number,
   k: number,
+  smoothing = 0,
 ): { loss: number; dLogits: Float64Array } {
   const logp = logSoftmax(logits, n, k);
   const dLogits = new Float64Array(n * k);
@@ -60,9 +62,10 @@ export function crossEntropy(
       dLogits.fill(NaN, r * k, (r + 1) * k);
       continue;
     }
-    total -= logp[r * k + label];
     for (let j = 0; j < k; j++) {
-      dLogits[r * k + j] = (Math.exp(logp[r * k + j]) - (j === label ? 1 : 0)) / n;
+      const target = (j === label ? 1 - smoothing : 0) + smoothing / k;
+      total -= target * logp[r * k + j];
+      dLogits[r * k + j] = (Math.exp(logp[r * k + j]) - target) / n;
     }
   }
   return { loss: total / n, dLogits };
@@ -104,4 +107,34 @@ export function countCorrect(
     if (labels[r] === arg) correct++;
   }
   return correct;
+}
+
+/** Mean squared error of x and t (same length) and its gradients. */
+export function mseLossRef(
+  x: ArrayLike<number>,
+  t: ArrayLike<number>,
+): { loss: number; dInput: Float64Array; dTarget: Float64Array } {
+  const n = x.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += (x[i] - t[i]) ** 2;
+  const dInput = Float64Array.from(x, (v, i) => 2 * (v - t[i]) / n);
+  return { loss: total / n, dInput, dTarget: dInput.map((g) => -g) };
+}
+
+/** log σ(v) = −log(1 + e^−v), finite for any v. */
+function logSigmoid(v: number): number {
+  return v >= 0 ? -Math.log1p(Math.exp(-v)) : v - Math.log1p(Math.exp(v));
+}
+
+/** Mean binary cross-entropy of σ(x) against t, from its definition, and its gradients. */
+export function bceWithLogitsRef(
+  x: ArrayLike<number>,
+  t: ArrayLike<number>,
+): { loss: number; dInput: Float64Array; dTarget: Float64Array } {
+  const n = x.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) total -= t[i] * logSigmoid(x[i]) + (1 - t[i]) * logSigmoid(-x[i]);
+  const dInput = Float64Array.from(x, (v, i) => (1 / (1 + Math.exp(-v)) - t[i]) / n);
+  const dTarget = Float64Array.from(x, (v) => -v / n);
+  return { loss: total / n, dInput, dTarget };
 }

@@ -1,6 +1,7 @@
 /**
- * Float64 reference of the pooling kernels (max pooling, adaptive average / max pooling to 1×1,
- * shifted subsampling, channel concatenation), plain loops.
+ * Float64 reference of the pooling kernels (max pooling, average pooling, adaptive average / max
+ * pooling, shifted subsampling, channel concatenation), plain loops; the backward passes scatter
+ * as PyTorch's CPU kernels do (the GPU gathers).
  *
  * @module
  */
@@ -189,4 +190,152 @@ export function splitChannelsRef(
     for (let j = 0; j < cb * plane; j++) db[i * cb * plane + j] = dy[k++];
   }
   return { da, db };
+}
+
+/** Average-pooling geometry: `[height, width]` pairs, PyTorch's count_include_pad. */
+export interface AvgPoolRef {
+  kernel: readonly [number, number];
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+  countIncludePad: boolean;
+}
+
+/** An avg-pool window: input rows [h0, h1) and columns [w0, w1) inside x, and its divisor. */
+interface Box {
+  h0: number;
+  h1: number;
+  w0: number;
+  w1: number;
+  div: number;
+}
+
+/** The windows of PyTorch's avg_pool2d (floor mode), in output order. */
+function avgWindows(shape: readonly number[], o: AvgPoolRef): { outShape: number[]; boxes: Box[] } {
+  const [n, c, h, w] = shape;
+  const oh = Math.floor((h + 2 * o.padding[0] - o.kernel[0]) / o.stride[0]) + 1;
+  const ow = Math.floor((w + 2 * o.padding[1] - o.kernel[1]) / o.stride[1]) + 1;
+  const boxes: Box[] = [];
+  for (let i = 0; i < oh; i++) {
+    for (let j = 0; j < ow; j++) {
+      // As PyTorch's kernel: the window clipped to the padded plane for the divisor, then to x.
+      const top = i * o.stride[0] - o.padding[0];
+      const left = j * o.stride[1] - o.padding[1];
+      const bottom = Math.min(top + o.kernel[0], h + o.padding[0]);
+      const right = Math.min(left + o.kernel[1], w + o.padding[1]);
+      const box = {
+        h0: Math.max(top, 0),
+        h1: Math.min(bottom, h),
+        w0: Math.max(left, 0),
+        w1: Math.min(right, w),
+        div: (bottom - top) * (right - left),
+      };
+      if (!o.countIncludePad) box.div = (box.h1 - box.h0) * (box.w1 - box.w0);
+      boxes.push(box);
+    }
+  }
+  return { outShape: [n, c, oh, ow], boxes };
+}
+
+/** avg_pool2d of x [N, C, H, W]. */
+export function avgPool2dRef(
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  o: AvgPoolRef,
+): { y: Float64Array; outShape: number[] } {
+  const [n, c, h, w] = shape;
+  const { outShape, boxes } = avgWindows(shape, o);
+  const y = new Float64Array(n * c * boxes.length);
+  for (let p = 0; p < n * c; p++) {
+    boxes.forEach((b, q) => {
+      let s = 0;
+      for (let r = b.h0; r < b.h1; r++) {
+        for (let col = b.w0; col < b.w1; col++) s += x[(p * h + r) * w + col];
+      }
+      y[p * boxes.length + q] = s / b.div;
+    });
+  }
+  return { y, outShape };
+}
+
+/** Backward of avg_pool2d: each dy spread over its window, divided by the window's divisor. */
+export function avgPool2dBackwardRef(
+  dy: ArrayLike<number>,
+  shape: readonly number[],
+  o: AvgPoolRef,
+): Float64Array {
+  const [n, c, h, w] = shape;
+  const { boxes } = avgWindows(shape, o);
+  const dx = new Float64Array(n * c * h * w);
+  for (let p = 0; p < n * c; p++) {
+    boxes.forEach((b, q) => {
+      const g = dy[p * boxes.length + q] / b.div;
+      for (let r = b.h0; r < b.h1; r++) {
+        for (let col = b.w0; col < b.w1; col++) dx[(p * h + r) * w + col] += g;
+      }
+    });
+  }
+  return dx;
+}
+
+/** PyTorch's adaptive window i of an axis: [⌊i·size/out⌋, ⌈(i+1)·size/out⌉). */
+function adaptiveRange(i: number, size: number, out: number): [number, number] {
+  return [Math.floor(i * size / out), Math.ceil((i + 1) * size / out)];
+}
+
+/** Adaptive average / max pooling of x [N, C, H, W] to [OH, OW]; argmax h·W + w, first max. */
+export function adaptivePool2dRef(
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  out: readonly [number, number],
+): { avg: Float64Array; max: Float64Array; argmax: Int32Array; outShape: number[] } {
+  const [n, c, h, w] = shape;
+  const [oh, ow] = out;
+  const avg = new Float64Array(n * c * oh * ow);
+  const max = new Float64Array(avg.length);
+  const argmax = new Int32Array(avg.length);
+  for (let p = 0; p < n * c; p++) {
+    for (let i = 0; i < oh; i++) {
+      const [h0, h1] = adaptiveRange(i, h, oh);
+      for (let j = 0; j < ow; j++) {
+        const [w0, w1] = adaptiveRange(j, w, ow);
+        let s = 0;
+        let best = -Infinity;
+        let arg = -1;
+        for (let r = h0; r < h1; r++) {
+          for (let q = w0; q < w1; q++) {
+            const v = x[(p * h + r) * w + q];
+            s += v;
+            if (v > best) [best, arg] = [v, r * w + q];
+          }
+        }
+        const k = (p * oh + i) * ow + j;
+        avg[k] = s / ((h1 - h0) * (w1 - w0));
+        max[k] = best;
+        argmax[k] = arg;
+      }
+    }
+  }
+  return { avg, max, argmax, outShape: [n, c, oh, ow] };
+}
+
+/** Backward of adaptive average pooling: each dy spread over its window / the window's size. */
+export function adaptiveAvgPool2dBackwardRef(
+  dy: ArrayLike<number>,
+  shape: readonly number[],
+  out: readonly [number, number],
+): Float64Array {
+  const [n, c, h, w] = shape;
+  const [oh, ow] = out;
+  const dx = new Float64Array(n * c * h * w);
+  for (let p = 0; p < n * c; p++) {
+    for (let i = 0; i < oh; i++) {
+      const [h0, h1] = adaptiveRange(i, h, oh);
+      for (let j = 0; j < ow; j++) {
+        const [w0, w1] = adaptiveRange(j, w, ow);
+        const g = dy[(p * oh + i) * ow + j] / ((h1 - h0) * (w1 - w0));
+        for (let r = h0; r < h1; r++) for (let q = w0; q < w1; q++) dx[(p * h + r) * w + q] += g;
+      }
+    }
+  }
+  return dx;
 }

@@ -1,6 +1,6 @@
 /**
  * Float64 reference of the reduction kernels (src/kernels/reduce.ts): sums, row argmax,
- * elementwise equality and the scalar broadcasts, plain loops.
+ * elementwise equality, the scalar broadcasts and gradient-norm clipping, plain loops.
  *
  * @module
  */
@@ -43,4 +43,19 @@ export function broadcastRef(s: number, count: number, factor = 1): Float64Array
 /** x·s. */
 export function scaleByScalarRef(x: ArrayLike<number>, s: number): Float64Array {
   return Float64Array.from(x, (v) => v * s);
+}
+
+/**
+ * torch.nn.utils.clip_grad_norm_: the 2-norm of all the gradients together, and the gradients
+ * scaled by min(1, maxNorm / (norm + 1e-6)).
+ */
+export function clipGradNormRef(
+  grads: readonly ArrayLike<number>[],
+  maxNorm: number,
+): { norm: number; clipped: Float64Array[] } {
+  let sq = 0;
+  for (const g of grads) for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+  const norm = Math.sqrt(sq);
+  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  return { norm, clipped: grads.map((g) => Float64Array.from(g, (v) => v * coef)) };
 }

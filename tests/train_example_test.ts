@@ -369,6 +369,19 @@ const FAST: TrainFlags = {
   labelSmoothing: 0.1,
   augment: "crop-flip",
   normalize: true,
+  given: [
+    "model",
+    "optimizer",
+    "lr",
+    "momentum",
+    "nesterov",
+    "weight-decay",
+    "schedule",
+    "epochs",
+    "batch-size",
+    "augment",
+    "normalize",
+  ],
 };
 
 Deno.test("--recipe fast: the flags, and the optimizer, schedule and loss they build", () => {
@@ -431,7 +444,15 @@ Deno.test("train.ts --recipe fast: 3 steps on a tiny tree, the recipe in metrics
     assert(run.stdout.includes("parameters: 1,965,066"), run.stdout);
     assert(run.stdout.includes("training 1 epochs of 3 steps (batch 16)"), run.stdout);
     const metrics = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
-    assertEquals(metrics.flags, { ...FAST, epochs: 1, batchSize: 16, logEvery: 1, data, out });
+    assertEquals(metrics.flags, {
+      ...FAST,
+      epochs: 1,
+      batchSize: 16,
+      logEvery: 1,
+      data,
+      out,
+      given: [...FAST.given, "data"],
+    });
     const flags: TrainFlags = metrics.flags;
     const schedule = makeSchedule(flags, 3)!;
     assertEquals(metrics.steps.map((s: { globalStep: number }) => s.globalStep), [1, 2, 3]);

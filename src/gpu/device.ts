@@ -14,10 +14,12 @@ export interface GpuInfo {
   /** The limits the device was created with. */
   readonly limits: GPUSupportedLimits;
   /**
-   * The adapter's largest subgroup (SIMD width in invocations: 8 on llvmpipe at 256 bits, 4 on
-   * SwiftShader, 32 on NVIDIA), or null where the implementation does not say.
+   * The adapter's subgroup size (its SIMD width in invocations: 8 on llvmpipe at 256 bits, 4 on
+   * SwiftShader, 32 on NVIDIA) where it reports a single one (`subgroupMinSize` =
+   * `subgroupMaxSize`), else llvmpipe's from its description (wgpu's GL backend reports 4 to
+   * 128 there), else null.
    */
-  readonly subgroupMaxSize: number | null;
+  readonly subgroupSize: number | null;
 }
 
 /** An error raised by the GPU: a validation error, out of memory, or a lost device. */
@@ -86,18 +88,17 @@ async function createDevice(): Promise<GPUDevice> {
     }
   });
   const adapterInfo = adapter.info;
+  const { subgroupMinSize, subgroupMaxSize } = adapterInfo;
+  const named = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device];
   info = {
     // Browsers often leave the description empty: vendor and architecture ("google swiftshader")
     // still tell adapters apart in the autotune cache.
-    description: adapterInfo.description ||
-      [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device].filter(Boolean).join(
-        " ",
-      ) ||
-      "unknown",
+    description: adapterInfo.description || named.filter(Boolean).join(" ") || "unknown",
     isSoftware: isSoftwareAdapter(adapterInfo),
     limits: device.limits,
-    subgroupMaxSize: adapterInfo.subgroupMaxSize ||
-      subgroupFromDescription(adapterInfo.description),
+    subgroupSize: subgroupMaxSize && subgroupMinSize === subgroupMaxSize
+      ? subgroupMaxSize
+      : subgroupFromDescription(adapterInfo.description),
   };
   current = device;
   return device;

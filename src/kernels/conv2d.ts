@@ -182,12 +182,12 @@ function light(): NonNullable<typeof lightKernels> {
  */
 function defaultWorkgroup(): number {
   const info = gpuInfo();
-  return info.isSoftware && info.subgroupMaxSize ? info.subgroupMaxSize : GPU_WORKGROUP;
+  return info.isSoftware && info.subgroupSize ? info.subgroupSize : GPU_WORKGROUP;
 }
 
 /** The GEMM workgroup sizes worth timing: the default, the subgroup size and 64. */
 function workgroupSizes(): number[] {
-  const subgroup = gpuInfo().subgroupMaxSize;
+  const subgroup = gpuInfo().subgroupSize;
   return [...new Set([defaultWorkgroup(), ...(subgroup ? [subgroup] : []), GPU_WORKGROUP])];
 }
 

@@ -224,9 +224,7 @@ class Direction {
 
   /** The variants on this adapter, the default first. */
   variants(): string[] {
-    return this.#variants ??= [this.defaultVariant(), ...this.#all()].filter((v, i, all) =>
-      all.indexOf(v) === i
-    );
+    return this.#variants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
   }
 
   /** The llvmpipe tile with the default workgroup on llvmpipe, else the hardware tile. */
@@ -243,7 +241,7 @@ class Direction {
     const [tile, size] = variant.split("/wg");
     const workgroup = Number(size);
     const kernel = new Kernel({
-      label: this.#label,
+      label: `${this.#label}${tile}`,
       code,
       entryPoint: `${this.#entry}_${tile}`,
       params: this.#params,

@@ -4,21 +4,28 @@
 // transpose    out[a, b, c] = in[a·a_stride + b·b_stride + c·c_stride], zero for c ≥ c_count up
 //              to c_pad: lays weights out as [r, tap, q] and dy as [n, pos, o], so that the GEMM
 //              loops below read 16 channels with four vec4 loads. 16 channels per invocation.
-// gather       out[n, q, pos] = Σ_r Σ_tap in[n, r, tap(pos)] · w[r, tap, q] (+ bias[q]). The
+// gather_*      out[n, q, pos] = Σ_r Σ_tap in[n, r, tap(pos)] · w[r, tap, q] (+ bias[q]). The
 //              forward pass (q = o, r = c) and the input gradient (q = c, r = o, taps mirrored,
 //              the output split into stride² phases so every tap of a phase is used) are both it.
-// weight_grad  dW[o, c, kh, kw] (+)= Σ over a chunk of the rows (n, oh) and all ow of
+// weight_grad_* dW[o, c, kh, kw] (+)= Σ over a chunk of the rows (n, oh) and all ow of
 //              dy[n, o, oh, ow] · x[n, c, oh·s − p + kh, ow·s − p + kw].
 // sum_chunks   dW += Σ_chunk partial[chunk]: the second pass when the reduction was split.
 // bias_grad    dBias[o] += Σ_{n, oh, ow} dy[n, o, oh, ow].
 //
-// Speed on llvmpipe (each workgroup runs on one CPU thread, its invocations 8 at a time in SIMD
-// lanes): every invocation of gather and weight_grad owns a register tile in named mat4x4f
-// accumulators, 16 channels each as four vec4 columns: gather 16 positions × 16 channels,
-// weight_grad 8 columns (c, kh, kw) × 32 output channels. The channels are the same for all the
+// Every invocation of the GEMMs (gather, weight_grad) owns a register tile in named mat4x4f
+// accumulators, 16 channels each as four vec4 columns. The channels are the same for all the
 // invocations of a workgroup, so their vec4 loads are uniform (loaded once and broadcast); the
-// rows differ per lane. No workgroup memory, no barriers (both slow on llvmpipe). Tails are
-// clamped for loads and guarded for stores, so any shape works on any adapter.
+// rows differ per lane. No workgroup memory, no barriers. Tails are clamped for loads and guarded
+// for stores, so any shape works on any adapter. Each GEMM comes in two tiles that sum every
+// output in the same order (bit-identical results):
+// - the hardware tile, 64 accumulators (gather_4x16: 4 positions × 16 channels, weight_grad_4x16:
+//   4 columns (c, kh, kw) × 16 output channels): fits a GPU's register file (255 per invocation on
+//   NVIDIA) and builds in about a second on SwiftShader;
+// - the llvmpipe tile, 256 accumulators (gather_16x16, weight_grad_8x32): llvmpipe runs a
+//   workgroup on one CPU thread, its invocations 8 at a time in SIMD lanes, and every load costs
+//   about as much as it feeds, so bigger tiles win there. Other compilers choke on it: SwiftShader
+//   (Subzero) grows past 3 GB building a gather of 8 positions, and Dawn's GPU process dies after
+//   88 s on the 16-position one.
 
 override WORKGROUP: u32 = 64u;
 
@@ -152,8 +159,8 @@ fn gather_store(p: Pos, q0: u32, acc: mat4x4f) {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-          @builtin(num_workgroups) nwg: vec3u) {
+fn gather_16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                @builtin(num_workgroups) nwg: vec3u) {
   let g = wid.x + wid.y * nwg.x;
   let q_block = g % gparams.blocks_q;
   let rest = g / gparams.blocks_q;
@@ -273,6 +280,69 @@ fn gather(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   gather_store(p15, q0, a15);
 }
 
+// The hardware tile: 4 positions × 16 channels (64 accumulators). Register files of real GPUs
+// (255 per invocation on NVIDIA) and shader compilers that allocate registers at pipeline build
+// time (SwiftShader's, Dawn's) handle it in milliseconds; the 16 × 16 tile above is for llvmpipe.
+@compute @workgroup_size(WORKGROUP)
+fn gather_4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let rest = g / gparams.blocks_q;
+  let m_block = rest % gparams.blocks_m;
+  let phase = rest / gparams.blocks_m;
+  if (phase >= gparams.phase_stride * gparams.phase_stride) {
+    return;
+  }
+  let ph = phase / gparams.phase_stride;
+  let pw = phase % gparams.phase_stride;
+  let q0 = q_block * 16u;
+  let m0 = m_block * WORKGROUP * 4u + lid;
+  let p0 = gather_pos(m0, ph, pw);
+  let p1 = gather_pos(m0 + WORKGROUP, ph, pw);
+  let p2 = gather_pos(m0 + 2u * WORKGROUP, ph, pw);
+  let p3 = gather_pos(m0 + 3u * WORKGROUP, ph, pw);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  let in_plane = gparams.in_h * gparams.in_w;
+  let w_step = gparams.kernel_h * gparams.kernel_w * gparams.q_vec;
+  for (var kh = 0u; kh < gparams.kernel_h; kh++) {
+    let nh = i32(ph) + gparams.tap_sign * i32(kh) + gparams.tap_offset;
+    if (nh % gparams.tap_div != 0) {
+      continue;
+    }
+    let bh = nh / gparams.tap_div;
+    for (var kw = 0u; kw < gparams.kernel_w; kw++) {
+      let nw = i32(pw) + gparams.tap_sign * i32(kw) + gparams.tap_offset;
+      if (nw % gparams.tap_div != 0) {
+        continue;
+      }
+      let bw = nw / gparams.tap_div;
+      let o0 = gather_offset(p0, bh, bw);
+      let o1 = gather_offset(p1, bh, bw);
+      let o2 = gather_offset(p2, bh, bw);
+      let o3 = gather_offset(p3, bh, bw);
+      var wi = (kh * gparams.kernel_w + kw) * gparams.q_vec + q0 / 4u;
+      var ri = 0u;
+      for (var r = 0u; r < gparams.r_count; r++) {
+        let w = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += gather_load(o0, ri) * w;
+        a1 += gather_load(o1, ri) * w;
+        a2 += gather_load(o2, ri) * w;
+        a3 += gather_load(o3, ri) * w;
+        wi += w_step;
+        ri += in_plane;
+      }
+    }
+  }
+  gather_store(p0, q0, a0);
+  gather_store(p1, q0, a1);
+  gather_store(p2, q0, a2);
+  gather_store(p3, q0, a3);
+}
+
 // ---- weight_grad: the weight gradient over one chunk of rows ----
 
 struct WeightGradParams {
@@ -290,7 +360,7 @@ struct WeightGradParams {
   o_vec: u32,          // vec4s per position of the transposed dy: o_pad / 4 (o_pad: 32·k)
   rows_per_chunk: u32, // rows (n, oh) each chunk reduces over
   blocks_j: u32,       // workgroups along j = (c, kh, kw)
-  blocks_o: u32,       // workgroups along o, 32 channels each
+  blocks_o: u32,       // workgroups along o, 32 channels each (16 in weight_grad_4x16)
   accumulate: u32,     // 1: add into out (one chunk writes dW directly)
 }
 
@@ -347,9 +417,10 @@ fn wgrad_store(col: Col, o0: u32, chunk: u32, acc: mat4x4f) {
   }
 }
 
+// The llvmpipe tile: 8 columns × 32 output channels (256 accumulators).
 @compute @workgroup_size(WORKGROUP)
-fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-               @builtin(num_workgroups) nwg: vec3u) {
+fn weight_grad_8x32(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
   let g = wid.x + wid.y * nwg.x;
   let j_block = g % wparams.blocks_j;
   let rest = g / wparams.blocks_j;
@@ -454,6 +525,57 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   wgrad_store(c5, o0 + 16u, chunk, b5);
   wgrad_store(c6, o0 + 16u, chunk, b6);
   wgrad_store(c7, o0 + 16u, chunk, b7);
+}
+
+// The hardware tile: 4 columns × 16 output channels (64 accumulators), for the reasons given at
+// gather_4x16. blocks_o counts 16 channels per workgroup here.
+@compute @workgroup_size(WORKGROUP)
+fn weight_grad_4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let j0 = j_block * WORKGROUP * 4u + lid;
+  let c0 = wgrad_col(j0);
+  let c1 = wgrad_col(j0 + WORKGROUP);
+  let c2 = wgrad_col(j0 + 2u * WORKGROUP);
+  let c3 = wgrad_col(j0 + 3u * WORKGROUP);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  let s = i32(wparams.stride);
+  let image = i32(wparams.channels * wparams.in_h * wparams.in_w);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let ih0 = i32(oh) * s;
+    let row_base = i32(n) * image + ih0 * i32(wparams.in_w);
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    for (var ow = 0u; ow < wparams.out_w; ow++) {
+      let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+      let iw0 = i32(ow) * s;
+      let base = row_base + iw0;
+      a0 += wgrad_load(c0, base, ih0, iw0) * d;
+      a1 += wgrad_load(c1, base, ih0, iw0) * d;
+      a2 += wgrad_load(c2, base, ih0, iw0) * d;
+      a3 += wgrad_load(c3, base, ih0, iw0) * d;
+      di += wparams.o_vec;
+    }
+  }
+  wgrad_store(c0, o0, chunk, a0);
+  wgrad_store(c1, o0, chunk, a1);
+  wgrad_store(c2, o0, chunk, a2);
+  wgrad_store(c3, o0, chunk, a3);
 }
 
 // ---- sum_chunks: dW += Σ_chunk partial[chunk] ----

@@ -13,6 +13,13 @@ export interface GpuInfo {
   readonly isSoftware: boolean;
   /** The limits the device was created with. */
   readonly limits: GPUSupportedLimits;
+  /**
+   * The adapter's subgroup size (its SIMD width in invocations: 8 on llvmpipe at 256 bits, 4 on
+   * SwiftShader, 32 on NVIDIA) where it reports a single one (`subgroupMinSize` =
+   * `subgroupMaxSize`), else llvmpipe's from its description (wgpu's GL backend reports 4 to
+   * 128 there), else null.
+   */
+  readonly subgroupSize: number | null;
 }
 
 /** An error raised by the GPU: a validation error, out of memory, or a lost device. */
@@ -52,6 +59,12 @@ function isSoftwareAdapter(adapterInfo: GPUAdapterInfo): boolean {
     (adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
 }
 
+/** llvmpipe's SIMD width from its description, "llvmpipe (LLVM 15.0.6, 256 bits)": 256 / 32. */
+function subgroupFromDescription(description: string): number | null {
+  const bits = /llvmpipe.*\b(\d+) bits/.exec(description);
+  return bits ? Math.max(1, Number(bits[1]) / 32) : null;
+}
+
 async function createDevice(): Promise<GPUDevice> {
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
     throw new GpuError(`navigator.gpu is missing: this runtime has no WebGPU. ${INSTALL_HINT}`);
@@ -75,10 +88,17 @@ async function createDevice(): Promise<GPUDevice> {
     }
   });
   const adapterInfo = adapter.info;
+  const { subgroupMinSize, subgroupMaxSize } = adapterInfo;
+  const named = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.device];
   info = {
-    description: adapterInfo.description || adapterInfo.device || adapterInfo.vendor || "unknown",
+    // Browsers often leave the description empty: vendor and architecture ("google swiftshader")
+    // still tell adapters apart in the autotune cache.
+    description: adapterInfo.description || named.filter(Boolean).join(" ") || "unknown",
     isSoftware: isSoftwareAdapter(adapterInfo),
     limits: device.limits,
+    subgroupSize: subgroupMaxSize && subgroupMinSize === subgroupMaxSize
+      ? subgroupMaxSize
+      : subgroupFromDescription(adapterInfo.description),
   };
   current = device;
   return device;

@@ -156,6 +156,13 @@ export class Kernel {
     const device = gpuDevice();
     if (this.#pipeline && this.#device === device) return this.#pipeline;
     const { label, code, entryPoint, constants, inputs, outputs } = this.spec;
+    const storageLimit = device.limits.maxStorageBuffersPerShaderStage;
+    if (inputs + outputs > storageLimit) {
+      throw new Error(
+        `${label}: binds ${inputs + outputs} storage buffers, more than this adapter allows ` +
+          `(maxStorageBuffersPerShaderStage ${storageLimit})`,
+      );
+    }
     const moduleKey = `${label}\n${code}`;
     let module = modules.get(moduleKey);
     if (!module) {

@@ -14,17 +14,19 @@
  * GEMM loops read 16 channels as four vec4 loads; temporaries return to the pool after recording.
  *
  * Tuned (src/gpu/autotune.ts): the families `conv2d.forward`, `conv2d.backwardData` and
- * `conv2d.backwardWeight` pick the GEMM workgroup size per geometry (shape key
- * `n,c,h,w,o,kh,kw,stride,padding`) among `wg8` and `wg64` (and `wg<bits/32>` on a software
- * adapter of another SIMD width); untuned, `bits / 32` on a software adapter and 64 on hardware.
- * Every variant gives bit-identical results.
+ * `conv2d.backwardWeight` pick a variant `<tile>/wg<size>` per geometry (shape key
+ * `n,c,h,w,o,kh,kw,stride,padding`): the register tile of the GEMM (`4x16` everywhere; on llvmpipe
+ * also its own `16x16` gather and `8x32` weight gradient, which other shader compilers cannot
+ * build in reasonable time) times the workgroup size (the adapter's subgroup size on a software
+ * adapter, and 64). Untuned: the llvmpipe tile on llvmpipe, else `4x16`; the subgroup size on a
+ * software adapter, else 64. Every variant gives bit-identical results.
  *
  * @module
  */
 
 import { autotuner, registerKernelFamily } from "../gpu/autotune.ts";
 import { gpuInfo } from "../gpu/device.ts";
-import { grid, Kernel } from "../gpu/kernel.ts";
+import { grid, Kernel, type ParamType } from "../gpu/kernel.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 import code from "../../shaders/conv2d.wgsl" with { type: "text" };
 
@@ -54,48 +56,87 @@ export function conv2dOutputSize(
   return Math.floor((size + 2 * padding - kernel) / stride) + 1;
 }
 
-/** The gather kernel's register tile: 16 positions × 16 channels (a mat4x4f per position). */
-const GATHER_ROWS = 16;
-const GATHER_CHANNELS = 16;
-/** The weight gradient's register tile: 8 columns (c, kh, kw) × 32 output channels. */
-const WGRAD_ROWS = 8;
-const WGRAD_CHANNELS = 32;
+/** Channels per (r, tap) row of the transposed weights the gather reads: a multiple of 16. */
+const GATHER_PAD = 16;
+/** Channels per position of the transposed dy the weight gradient reads: a multiple of 32. */
+const WGRAD_PAD = 32;
 /** Workgroup size of the light passes (transpose, sums), and of the GEMMs on hardware GPUs. */
 const GPU_WORKGROUP = 64;
 /** Workgroups the weight gradient aims for, splitting its reduction when tiles alone are fewer. */
 const MIN_WORKGROUPS = 64;
 
-interface Kernels {
-  workgroup: number;
-  transpose: Kernel;
-  gather: Kernel;
-  weightGrad: Kernel;
-  sumChunks: Kernel;
-  biasGrad: Kernel;
+/** A GEMM's register tile per invocation (shaders/conv2d.wgsl). */
+interface Tile {
+  /** Positions (gather) or columns (c, kh, kw) (weight_grad) per invocation. */
+  readonly rows: number;
+  /** Channels per invocation. */
+  readonly channels: number;
+  /** Only for llvmpipe, whose compiler builds 256 accumulators in under a second. */
+  readonly llvmpipe: boolean;
 }
 
-/** The light passes, the same in every variant. */
-let lightKernels: Pick<Kernels, "transpose" | "sumChunks" | "biasGrad"> | null = null;
-/** The kernel sets by GEMM workgroup size (the variants). */
-const kernelSets = new Map<number, Kernels>();
+/** The tiles by name `<rows>x<channels>`; the entry points are `gather_<name>` and so on. */
+const GATHER_TILES: Readonly<Record<string, Tile>> = {
+  "4x16": { rows: 4, channels: 16, llvmpipe: false },
+  "16x16": { rows: 16, channels: 16, llvmpipe: true },
+};
+const WGRAD_TILES: Readonly<Record<string, Tile>> = {
+  "4x16": { rows: 4, channels: 16, llvmpipe: false },
+  "8x32": { rows: 8, channels: 32, llvmpipe: true },
+};
 
-/**
- * The GEMM workgroup size used until tuning says otherwise (as before tuning existed). On a
- * software adapter a workgroup is one SIMD batch of lanes (llvmpipe runs each workgroup on one
- * thread, `bits / 32` invocations at a time), so small shapes waste no lanes; on hardware it is 64
- * invocations.
- */
-function defaultWorkgroup(): number {
-  const info = gpuInfo();
-  const bits = /(\d+) bits/.exec(info.description);
-  return info.isSoftware && bits ? Math.max(1, Number(bits[1]) / 32) : GPU_WORKGROUP;
+/** One GEMM variant: a tile, a workgroup size, and its kernel. */
+interface Gemm extends Tile {
+  readonly workgroup: number;
+  readonly kernel: Kernel;
 }
 
-/** The GEMM kernels (gather, weight_grad) with `workgroup` invocations, made on first use. */
-function kernels(workgroup: number): Kernels {
-  let set = kernelSets.get(workgroup);
-  if (set) return set;
-  lightKernels ??= {
+const GATHER_PARAMS = {
+  batch: "u32",
+  q_count: "u32",
+  r_count: "u32",
+  in_h: "u32",
+  in_w: "u32",
+  out_h: "u32",
+  out_w: "u32",
+  kernel_h: "u32",
+  kernel_w: "u32",
+  phase_stride: "u32",
+  sub_h: "u32",
+  sub_w: "u32",
+  in_step: "u32",
+  tap_sign: "i32",
+  tap_offset: "i32",
+  tap_div: "i32",
+  q_vec: "u32",
+  use_bias: "u32",
+  blocks_m: "u32",
+  blocks_q: "u32",
+} as const;
+const WGRAD_PARAMS = {
+  batch: "u32",
+  channels: "u32",
+  in_h: "u32",
+  in_w: "u32",
+  out_channels: "u32",
+  out_h: "u32",
+  out_w: "u32",
+  kernel_h: "u32",
+  kernel_w: "u32",
+  stride: "u32",
+  padding: "u32",
+  o_vec: "u32",
+  rows_per_chunk: "u32",
+  blocks_j: "u32",
+  blocks_o: "u32",
+  accumulate: "u32",
+} as const;
+
+/** The light passes, the same in every variant, made on first use. */
+let lightKernels: { transpose: Kernel; sumChunks: Kernel; biasGrad: Kernel } | null = null;
+
+function light(): NonNullable<typeof lightKernels> {
+  return lightKernels ??= {
     transpose: new Kernel({
       label: "Conv2d.transpose",
       code,
@@ -131,87 +172,113 @@ function kernels(workgroup: number): Kernels {
       outputs: 1,
     }),
   };
-  const constants = { WORKGROUP: workgroup };
-  set = {
-    ...lightKernels,
-    workgroup,
-    gather: new Kernel({
-      label: "Conv2d.gather",
-      code,
-      entryPoint: "gather",
-      params: {
-        batch: "u32",
-        q_count: "u32",
-        r_count: "u32",
-        in_h: "u32",
-        in_w: "u32",
-        out_h: "u32",
-        out_w: "u32",
-        kernel_h: "u32",
-        kernel_w: "u32",
-        phase_stride: "u32",
-        sub_h: "u32",
-        sub_w: "u32",
-        in_step: "u32",
-        tap_sign: "i32",
-        tap_offset: "i32",
-        tap_div: "i32",
-        q_vec: "u32",
-        use_bias: "u32",
-        blocks_m: "u32",
-        blocks_q: "u32",
-      },
-      inputs: 3,
-      outputs: 1,
-      constants,
-    }),
-    weightGrad: new Kernel({
-      label: "Conv2d.weightGrad",
-      code,
-      entryPoint: "weight_grad",
-      params: {
-        batch: "u32",
-        channels: "u32",
-        in_h: "u32",
-        in_w: "u32",
-        out_channels: "u32",
-        out_h: "u32",
-        out_w: "u32",
-        kernel_h: "u32",
-        kernel_w: "u32",
-        stride: "u32",
-        padding: "u32",
-        o_vec: "u32",
-        rows_per_chunk: "u32",
-        blocks_j: "u32",
-        blocks_o: "u32",
-        accumulate: "u32",
-      },
-      inputs: 2,
-      outputs: 1,
-      constants,
-    }),
-  };
-  kernelSets.set(workgroup, set);
-  return set;
 }
 
-/** The three tuned families: each picks the GEMM workgroup size of one direction. */
+/**
+ * The GEMM workgroup size used until tuning says otherwise. On a software adapter a workgroup is
+ * one SIMD batch of lanes (llvmpipe and SwiftShader run each workgroup on one thread, a subgroup
+ * at a time), so small shapes waste no lanes; on hardware, or where the adapter does not give its
+ * subgroup size, it is 64 invocations.
+ */
+function defaultWorkgroup(): number {
+  const info = gpuInfo();
+  return info.isSoftware && info.subgroupSize ? info.subgroupSize : GPU_WORKGROUP;
+}
+
+/** The GEMM workgroup sizes worth timing: the default, the subgroup size and 64. */
+function workgroupSizes(): number[] {
+  const subgroup = gpuInfo().subgroupSize;
+  return [...new Set([defaultWorkgroup(), ...(subgroup ? [subgroup] : []), GPU_WORKGROUP])];
+}
+
+/** Whether this adapter gets the llvmpipe tiles (by name: no other compiler builds them fast). */
+function llvmpipe(): boolean {
+  return /llvmpipe/i.test(gpuInfo().description);
+}
+
+/** The GEMM variants made so far, by entry point and variant. */
+const gemms = new Map<string, Gemm>();
+
+/** One tuned direction: its tiles, its entry point and its variants, `<tile>/wg<size>`. */
+class Direction {
+  readonly #tiles: Readonly<Record<string, Tile>>;
+  readonly #entry: string;
+  readonly #label: string;
+  readonly #params: Readonly<Record<string, ParamType>>;
+  readonly #inputs: number;
+  #variants: string[] | null = null;
+
+  constructor(
+    tiles: Readonly<Record<string, Tile>>,
+    entry: string,
+    label: string,
+    params: Readonly<Record<string, ParamType>>,
+    inputs: number,
+  ) {
+    this.#tiles = tiles;
+    this.#entry = entry;
+    this.#label = label;
+    this.#params = params;
+    this.#inputs = inputs;
+  }
+
+  /** The variants on this adapter, the default first. */
+  variants(): string[] {
+    return this.#variants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
+  }
+
+  /** The llvmpipe tile with the default workgroup on llvmpipe, else the hardware tile. */
+  defaultVariant(): string {
+    const tile = Object.entries(this.#tiles).find(([, t]) => t.llvmpipe === llvmpipe())!;
+    return `${tile[0]}/wg${defaultWorkgroup()}`;
+  }
+
+  /** The kernel of `variant`, made on first use (forward and backward-data share theirs). */
+  gemm(variant: string): Gemm {
+    const id = `${this.#entry}_${variant}`;
+    let gemm = gemms.get(id);
+    if (gemm) return gemm;
+    const [tile, size] = variant.split("/wg");
+    const workgroup = Number(size);
+    const kernel = new Kernel({
+      label: `${this.#label}${tile}`,
+      code,
+      entryPoint: `${this.#entry}_${tile}`,
+      params: this.#params,
+      inputs: this.#inputs,
+      outputs: 1,
+      constants: { WORKGROUP: workgroup },
+    });
+    gemm = { ...this.#tiles[tile], workgroup, kernel };
+    gemms.set(id, gemm);
+    return gemm;
+  }
+
+  #all(): string[] {
+    const tiles = Object.entries(this.#tiles).filter(([, t]) => !t.llvmpipe || llvmpipe());
+    return tiles.flatMap(([name]) => workgroupSizes().map((size) => `${name}/wg${size}`));
+  }
+}
+
+/** The three tuned families: forward and backward-data share the gather, backward-weight not. */
 const FORWARD = "conv2d.forward";
 const BACKWARD_DATA = "conv2d.backwardData";
 const BACKWARD_WEIGHT = "conv2d.backwardWeight";
+const directions: Record<string, Direction> = {
+  [FORWARD]: new Direction(GATHER_TILES, "gather", "Conv2d.gather", GATHER_PARAMS, 3),
+  [BACKWARD_DATA]: new Direction(GATHER_TILES, "gather", "Conv2d.gather", GATHER_PARAMS, 3),
+  [BACKWARD_WEIGHT]: new Direction(
+    WGRAD_TILES,
+    "weight_grad",
+    "Conv2d.weightGrad",
+    WGRAD_PARAMS,
+    2,
+  ),
+};
 
-let variantNames: string[] | null = null;
-
-/** `wg<size>`: the default first, then 8 (one llvmpipe SIMD batch) and 64 (hardware). */
-function workgroupVariants(): string[] {
-  return variantNames ??= [...new Set([defaultWorkgroup(), 8, GPU_WORKGROUP])].map((n) => `wg${n}`);
-}
-
-/** The kernels of the variant the autotuner picks for this direction and geometry. */
-function chosenKernels(family: string, g: Geometry): Kernels {
-  const variant = autotuner().choice(family, geometryKey(g));
-  return kernels(Number(variant.slice(2)));
+/** The GEMM of the variant the autotuner picks for this direction and geometry. */
+function chosenGemm(family: string, g: Geometry): Gemm {
+  return directions[family].gemm(autotuner().choice(family, geometryKey(g)));
 }
 
 /** A geometry's shape key: `n,c,h,w,o,kh,kw,stride,padding`. */
@@ -226,18 +293,16 @@ function keyGeometry(key: string): Geometry {
   return { n, c, h, w, o, kh, kw, oh, ow, stride, padding };
 }
 
-/**
- * Registers one direction: its variants record `run` with each workgroup size on zero-filled
- * tensors of the key's geometry.
- */
+/** Registers one direction: its variants record `run` on zero-filled tensors of the key's geometry. */
 function registerDirection(
   name: string,
-  run: (k: Kernels, g: Geometry, t: Record<"x" | "weight" | "y", Tensor>) => void,
+  run: (gemm: Gemm, g: Geometry, t: Record<"x" | "weight" | "y", Tensor>) => void,
 ): void {
+  const direction = directions[name];
   registerKernelFamily({
     name,
-    variants: workgroupVariants,
-    defaultVariant: () => `wg${defaultWorkgroup()}`,
+    variants: () => direction.variants(),
+    defaultVariant: () => direction.defaultVariant(),
     prepare(key) {
       const g = keyGeometry(key);
       const t = {
@@ -246,7 +311,7 @@ function registerDirection(
         y: Tensor.zeros([g.n, g.o, g.oh, g.ow], { label: "Conv2d.tuneY" }),
       };
       const variants = Object.fromEntries(
-        workgroupVariants().map((v) => [v, () => run(kernels(Number(v.slice(2))), g, t)]),
+        direction.variants().map((v) => [v, () => run(direction.gemm(v), g, t)]),
       );
       return { variants, dispose: () => Object.values(t).forEach((x) => x.dispose()) };
     },
@@ -257,7 +322,7 @@ function registerDirection(
 // do not matter to the timing.
 registerDirection(FORWARD, (k, g, t) => forward(k, g, t.x, t.weight, null, t.y));
 registerDirection(BACKWARD_DATA, (k, g, t) => inputGrad(k, g, t.y, t.weight, t.x));
-registerDirection(BACKWARD_WEIGHT, (k, g, t) => weightGrad(k, g, t.y, t.x, t.weight));
+registerDirection(BACKWARD_WEIGHT, (k, g, t) => weightGrad(k, g, t.y, t.x, t.weight, null));
 
 /** Sizes of one convolution, after validation. */
 interface Geometry {
@@ -362,7 +427,6 @@ function roundUp(value: number, multiple: number): number {
  * new tensor [a, b, cPad], cPad = cCount rounded up to `channels` (a multiple of 16).
  */
 function transposed(
-  k: Kernels,
   input: Tensor,
   [aCount, bCount, cCount]: [number, number, number],
   [aStride, bStride, cStride]: [number, number, number],
@@ -373,7 +437,7 @@ function transposed(
   const out = Tensor.empty([aCount, bCount, cPad], { label });
   // Each invocation writes 16 channels.
   const invocations = aCount * bCount * cPad / 16;
-  k.transpose.dispatch(
+  light().transpose.dispatch(
     {
       a_count: aCount,
       b_count: bCount,
@@ -420,12 +484,12 @@ export function conv2dForward(
   if (bias) checkShape(owner, "bias", bias, [g.o]);
   checkShape(owner, "y", y, [g.n, g.o, g.oh, g.ow]);
   checkDistinct(owner, { y }, { x, weight, bias });
-  if (g.n > 0) forward(chosenKernels(FORWARD, g), g, x, weight, bias, y);
+  if (g.n > 0) forward(chosenGemm(FORWARD, g), g, x, weight, bias, y);
 }
 
-/** y = conv2d(x, weight) + bias with the kernels of one variant. */
+/** y = conv2d(x, weight) + bias with the gather of one variant. */
 function forward(
-  k: Kernels,
+  gemm: Gemm,
   g: Geometry,
   x: Tensor,
   weight: Tensor,
@@ -435,16 +499,15 @@ function forward(
   const taps = g.kh * g.kw;
   // w[c, tap, o]: the channels a GEMM tile produces are contiguous.
   const wT = transposed(
-    k,
     weight,
     [g.c, taps, g.o],
     [taps, 1, g.c * taps],
-    GATHER_CHANNELS,
+    GATHER_PAD,
     "Conv2d.weightT",
   );
-  const blocksM = Math.ceil(g.n * g.oh * g.ow / (k.workgroup * GATHER_ROWS));
-  const blocksQ = Math.ceil(g.o / GATHER_CHANNELS);
-  k.gather.dispatch(
+  const blocksM = Math.ceil(g.n * g.oh * g.ow / (gemm.workgroup * gemm.rows));
+  const blocksQ = Math.ceil(g.o / gemm.channels);
+  gemm.kernel.dispatch(
     {
       batch: g.n,
       q_count: g.o,
@@ -462,7 +525,7 @@ function forward(
       tap_sign: 1,
       tap_offset: -g.padding,
       tap_div: 1,
-      q_vec: roundUp(g.o, GATHER_CHANNELS) / 4,
+      q_vec: roundUp(g.o, GATHER_PAD) / 4,
       use_bias: bias ? 1 : 0,
       blocks_m: blocksM,
       blocks_q: blocksQ,
@@ -516,9 +579,9 @@ export function conv2dBackward(
   if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
   checkDistinct(owner, { dx, dWeight, dBias }, { dy, x, weight });
   if (g.n === 0) return;
-  if (dx) inputGrad(chosenKernels(BACKWARD_DATA, g), g, dy, weight, dx);
-  if (dWeight) weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight);
-  if (dBias) biasGrad(g, dy, dBias);
+  if (dx) inputGrad(chosenGemm(BACKWARD_DATA, g), g, dy, weight, dx);
+  if (dWeight) weightGrad(chosenGemm(BACKWARD_WEIGHT, g), g, dy, x, dWeight, dBias);
+  else if (dBias) biasGrad(g, dy, dBias);
 }
 
 /**
@@ -550,7 +613,7 @@ export function conv2dBackwardData(
   const g = geometry(owner, ["dx", dx], ["weight", weight], opts);
   checkShape(owner, "dy", dy, [g.n, g.o, g.oh, g.ow]);
   checkDistinct(owner, { dx }, { dy, weight });
-  if (g.n > 0) inputGrad(chosenKernels(BACKWARD_DATA, g), g, dy, weight, dx);
+  if (g.n > 0) inputGrad(chosenGemm(BACKWARD_DATA, g), g, dy, weight, dx);
 }
 
 /**
@@ -586,28 +649,27 @@ export function conv2dBackwardWeight(
   if (dBias) checkShape(owner, "dBias", dBias, [g.o]);
   checkDistinct(owner, { dWeight, dBias }, { dy, x });
   if (g.n === 0) return;
-  weightGrad(chosenKernels(BACKWARD_WEIGHT, g), g, dy, x, dWeight);
-  if (dBias) biasGrad(g, dy, dBias);
+  if (dWeight) weightGrad(chosenGemm(BACKWARD_WEIGHT, g), g, dy, x, dWeight, dBias);
+  else if (dBias) biasGrad(g, dy, dBias);
 }
 
 /** dx = conv2d of dy with the mirrored kernels, per phase of the stride. */
-function inputGrad(k: Kernels, g: Geometry, dy: Tensor, weight: Tensor, dx: Tensor): void {
+function inputGrad(gemm: Gemm, g: Geometry, dy: Tensor, weight: Tensor, dx: Tensor): void {
   const taps = g.kh * g.kw;
   // w[o, tap, c]: the input channels a tile produces are contiguous.
   const wT = transposed(
-    k,
     weight,
     [g.o, taps, g.c],
     [g.c * taps, 1, taps],
-    GATHER_CHANNELS,
+    GATHER_PAD,
     "Conv2d.weightT",
   );
   const s = g.stride;
   const subH = Math.ceil(g.h / s);
   const subW = Math.ceil(g.w / s);
-  const blocksM = Math.ceil(g.n * subH * subW / (k.workgroup * GATHER_ROWS));
-  const blocksQ = Math.ceil(g.c / GATHER_CHANNELS);
-  k.gather.dispatch(
+  const blocksM = Math.ceil(g.n * subH * subW / (gemm.workgroup * gemm.rows));
+  const blocksQ = Math.ceil(g.c / gemm.channels);
+  gemm.kernel.dispatch(
     {
       batch: g.n,
       q_count: g.c,
@@ -625,7 +687,7 @@ function inputGrad(k: Kernels, g: Geometry, dy: Tensor, weight: Tensor, dx: Tens
       tap_sign: -1,
       tap_offset: g.padding,
       tap_div: s,
-      q_vec: roundUp(g.c, GATHER_CHANNELS) / 4,
+      q_vec: roundUp(g.c, GATHER_PAD) / 4,
       use_bias: 0,
       blocks_m: blocksM,
       blocks_q: blocksQ,
@@ -636,32 +698,43 @@ function inputGrad(k: Kernels, g: Geometry, dy: Tensor, weight: Tensor, dx: Tens
   wT.dispose();
 }
 
-/** dWeight += Σ dy · im2col(x), the reduction split into chunks of rows when tiles are few. */
-function weightGrad(k: Kernels, g: Geometry, dy: Tensor, x: Tensor, dWeight: Tensor): void {
+/**
+ * dWeight += Σ dy · im2col(x), the reduction split into chunks of rows when tiles are few;
+ * dBias += Σ dy.
+ */
+function weightGrad(
+  gemm: Gemm,
+  g: Geometry,
+  dy: Tensor,
+  x: Tensor,
+  dWeight: Tensor,
+  dBias: Tensor | null,
+): void {
   const plane = g.oh * g.ow;
   // dy[n, pos, o]: the output channels a tile reduces are contiguous.
   const dyT = transposed(
-    k,
     dy,
     [g.n, plane, g.o],
     [g.o * plane, 1, plane],
-    WGRAD_CHANNELS,
+    WGRAD_PAD,
     "Conv2d.dyT",
   );
   const count = g.c * g.kh * g.kw;
-  const blocksJ = Math.ceil(count / (k.workgroup * WGRAD_ROWS));
-  const blocksO = Math.ceil(g.o / WGRAD_CHANNELS);
+  const blocksJ = Math.ceil(count / (gemm.workgroup * gemm.rows));
+  const blocksO = Math.ceil(g.o / gemm.channels);
   const rows = g.n * g.oh;
-  // The chunks follow the default workgroup size, not this variant's, so that every variant
+  // The chunks follow the default variant's tiles, not this variant's, so that every variant
   // sums in the same order and gives bit-identical results.
-  const defaultBlocksJ = Math.ceil(count / (defaultWorkgroup() * WGRAD_ROWS));
-  const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / (defaultBlocksJ * blocksO)));
+  const reference = directions[BACKWARD_WEIGHT].gemm(directions[BACKWARD_WEIGHT].defaultVariant());
+  const referenceTiles = Math.ceil(count / (reference.workgroup * reference.rows)) *
+    Math.ceil(g.o / reference.channels);
+  const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / referenceTiles));
   const rowsPerChunk = Math.ceil(rows / wanted);
   const chunks = Math.ceil(rows / rowsPerChunk);
   const partial = chunks > 1
     ? Tensor.empty([chunks, g.o * count], { label: "Conv2d.weightGradPartial" })
     : null;
-  k.weightGrad.dispatch(
+  gemm.kernel.dispatch(
     {
       batch: g.n,
       channels: g.c,
@@ -674,7 +747,7 @@ function weightGrad(k: Kernels, g: Geometry, dy: Tensor, x: Tensor, dWeight: Ten
       kernel_w: g.kw,
       stride: g.stride,
       padding: g.padding,
-      o_vec: roundUp(g.o, WGRAD_CHANNELS) / 4,
+      o_vec: roundUp(g.o, WGRAD_PAD) / 4,
       rows_per_chunk: rowsPerChunk,
       blocks_j: blocksJ,
       blocks_o: blocksO,
@@ -686,18 +759,19 @@ function weightGrad(k: Kernels, g: Geometry, dy: Tensor, x: Tensor, dWeight: Ten
   dyT.dispose();
   if (partial) {
     const total = g.o * count;
-    k.sumChunks.dispatch(
+    light().sumChunks.dispatch(
       { count: total, chunks },
       [partial, dWeight],
       grid(Math.ceil(total / GPU_WORKGROUP)),
     );
     partial.dispose();
   }
+  if (dBias) biasGrad(g, dy, dBias);
 }
 
 /** dBias += Σ dy over the batch and the plane (the same kernel in every variant). */
 function biasGrad(g: Geometry, dy: Tensor, dBias: Tensor): void {
-  kernels(defaultWorkgroup()).biasGrad.dispatch(
+  light().biasGrad.dispatch(
     { batch: g.n, channels: g.o, plane: g.oh * g.ow },
     [dy, dBias],
     grid(g.o),

@@ -309,7 +309,7 @@ export function backward(root: Tensor<DType>, options: BackwardOptions = {}): vo
       reading = null;
     }
     // A gradient handed on by assign() lives on in its new entry.
-    if (![...pending.values()].some((p) => p.owner === entry.owner)) entry.owner.dispose();
+    if (users(entry.owner, pending) === 0) entry.owner.dispose();
   }
   for (const entry of pending.values()) entry.owner.dispose();
 }
@@ -365,9 +365,14 @@ function slotFor(input: Tensor<DType>, pending: Map<Tensor<DType>, Pending>): Gr
 }
 
 function sharedOwner(entry: Pending, pending: Map<Tensor<DType>, Pending>): boolean {
-  let users = 0;
-  for (const p of pending.values()) if (p.owner === entry.owner) users++;
-  return users > 1;
+  return users(entry.owner, pending) > 1;
+}
+
+/** How many pending gradients use `owner`'s buffer. */
+function users(owner: Tensor, pending: Map<Tensor<DType>, Pending>): number {
+  let count = 0;
+  for (const p of pending.values()) if (p.owner === owner) count++;
+  return count;
 }
 
 /**

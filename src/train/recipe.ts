@@ -144,7 +144,7 @@ function field(value: unknown, path: string): unknown {
  * @example
  * ```ts
  * import { readRecipe, readSafetensors } from "@hajime/nn";
- * const path = "runs/a/checkpoint.safetensors";
+ * const path = "run/checkpoint.safetensors";
  * const recipe = readRecipe((await readSafetensors(path)).metadata, path);
  * console.log(recipe?.model, recipe?.classes);
  * ```

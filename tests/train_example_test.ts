@@ -189,6 +189,21 @@ Deno.test("checkXml accepts well-formed SVG and rejects each kind of breakage", 
   }
 });
 
+/** The flags a `--recipe` preset sets, which count as given. */
+const PRESET_GIVEN = [
+  "model",
+  "optimizer",
+  "lr",
+  "momentum",
+  "nesterov",
+  "weight-decay",
+  "schedule",
+  "epochs",
+  "batch-size",
+  "augment",
+  "normalize",
+];
+
 const ARTICLE_DEFAULTS: TrainFlags = {
   model: "resnet",
   recipe: "article",
@@ -326,19 +341,7 @@ Deno.test("parseTrainFlags: the shake-shake preset, and flags overriding it", ()
     schedule: "cosine",
     augment: "crop-flip",
     normalize: true,
-    given: [
-      "model",
-      "optimizer",
-      "lr",
-      "momentum",
-      "nesterov",
-      "weight-decay",
-      "schedule",
-      "epochs",
-      "batch-size",
-      "augment",
-      "normalize",
-    ],
+    given: [...PRESET_GIVEN],
   });
   const custom = parseTrainFlags(
     ["--recipe", "shake-shake", "--model", "shake-shake-26-2x96d", "--epochs", "3", "--lr", "0.1"],
@@ -369,19 +372,7 @@ const FAST: TrainFlags = {
   labelSmoothing: 0.1,
   augment: "crop-flip",
   normalize: true,
-  given: [
-    "model",
-    "optimizer",
-    "lr",
-    "momentum",
-    "nesterov",
-    "weight-decay",
-    "schedule",
-    "epochs",
-    "batch-size",
-    "augment",
-    "normalize",
-  ],
+  given: [...PRESET_GIVEN],
 };
 
 Deno.test("--recipe fast: the flags, and the optimizer, schedule and loss they build", () => {

@@ -25,7 +25,7 @@ export * from "./src/platform.ts";
 // Device, buffers, one-submit frames, kernels, the autotuner.
 export { gpuDevice } from "./src/gpu/device.ts";
 export { BufferPool, bufferPool, type PoolStats } from "./src/gpu/buffer_pool.ts";
-export { flush, type FrameStats, frameStats, sync } from "./src/gpu/step.ts";
+export { endStep, flush, type FrameStats, frameStats, sync } from "./src/gpu/step.ts";
 export * from "./src/gpu/kernel.ts";
 export * from "./src/gpu/autotune.ts";
 

@@ -4,8 +4,10 @@
 // packed u8 data.
 
 struct Params {
-  count: u32, // words to write
-  bits: u32,  // fill: the 32-bit pattern to write
+  count: u32,      // words to write
+  bits: u32,       // fill: the 32-bit pattern to write
+  src_offset: u32, // copy: first word read from x
+  dst_offset: u32, // copy: first word written in y
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -24,7 +26,8 @@ fn fill(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 }
 
-// copy: y[i] = x[i] for i < count.  x, y: [count] words
+// copy: y[dst_offset + i] = x[src_offset + i] for i < count.
+// x: [≥ src_offset + count] words, y: [≥ dst_offset + count] words
 @group(0) @binding(1) var<storage, read> copy_x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> copy_y: array<u32>;
 
@@ -33,6 +36,6 @@ fn copy(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         @builtin(num_workgroups) nwg: vec3u) {
   let i = (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
   if (i < params.count) {
-    copy_y[i] = copy_x[i];
+    copy_y[params.dst_offset + i] = copy_x[params.src_offset + i];
   }
 }

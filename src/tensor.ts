@@ -8,7 +8,7 @@
 import { bufferPool, READBACK_USAGE, TENSOR_USAGE, UPLOAD_USAGE } from "./gpu/buffer_pool.ts";
 import { gpuDevice, throwPendingGpuError } from "./gpu/device.ts";
 import { grid, Kernel } from "./gpu/kernel.ts";
-import { afterSubmit, copyEncoder, flush, hasPendingWork } from "./gpu/step.ts";
+import { afterSubmit, copyEncoder, flush, hasPendingWork, noteUpload } from "./gpu/step.ts";
 import tensorWgsl from "../shaders/tensor.wgsl" with { type: "text" };
 import {
   backward,
@@ -41,11 +41,13 @@ export interface TensorOptions<D extends DType = DType> {
 }
 
 const WORKGROUP = 256;
+/** shaders/tensor.wgsl's `Params`, shared by both kernels. */
+const TENSOR_PARAMS = { count: "u32", bits: "u32", src_offset: "u32", dst_offset: "u32" } as const;
 const fillKernel = new Kernel({
   label: "Tensor.fill",
   code: tensorWgsl,
   entryPoint: "fill",
-  params: { count: "u32", bits: "u32" },
+  params: TENSOR_PARAMS,
   inputs: 0,
   outputs: 1,
 });
@@ -53,7 +55,7 @@ const copyKernel = new Kernel({
   label: "Tensor.copy",
   code: tensorWgsl,
   entryPoint: "copy",
-  params: { count: "u32", bits: "u32" },
+  params: TENSOR_PARAMS,
   inputs: 1,
   outputs: 1,
 });
@@ -655,7 +657,11 @@ export class Tensor<D extends DType = "f32"> {
     if (count === 0) return this;
     const bits = rawBits ? value >>> 0 : bitsOf(value, this.dtype);
     this.#setRange(this.dtype === "f32" || rawBits ? null : [value, value]);
-    fillKernel.dispatch({ count, bits }, [this.buffer], grid(Math.ceil(count / WORKGROUP)));
+    fillKernel.dispatch(
+      { count, bits, src_offset: 0, dst_offset: 0 },
+      [this.buffer],
+      grid(Math.ceil(count / WORKGROUP)),
+    );
     return this;
   }
 
@@ -680,15 +686,62 @@ export class Tensor<D extends DType = "f32"> {
           }])`,
       );
     }
-    const count = this.wordCount;
-    if (count === 0) return this;
+    Tensor.copyWords(source, 0, this, 0, this.wordCount);
     this.#setRange(source.valueRange);
+    return this;
+  }
+
+  /**
+   * Records a copy of `count` raw 32-bit words of `source`, from word `sourceOffset`, into
+   * `target` from word `targetOffset`: the bits are copied, not converted, so the dtypes may
+   * differ. A dispatch inside the frame's compute pass, where a buffer copy would end the pass.
+   * The target's recorded value range is forgotten unless the whole of it is copied by
+   * `copyFrom`.
+   *
+   * @example
+   * ```ts
+   * import { initGpu, Tensor } from "@hajime/nn";
+   * await initGpu();
+   * const ring = Tensor.zeros([4]);
+   * Tensor.copyWords(Tensor.from([2.5], [1]), 0, ring, 3, 1);
+   * console.log(await ring.read()); // [0, 0, 0, 2.5]
+   * ```
+   */
+  static copyWords(
+    source: Tensor<DType>,
+    sourceOffset: number,
+    target: Tensor<DType>,
+    targetOffset: number,
+    count: number,
+  ): void {
+    for (
+      const [name, value] of [["sourceOffset", sourceOffset], ["targetOffset", targetOffset], [
+        "count",
+        count,
+      ]] as const
+    ) {
+      if (!Number.isInteger(value) || value < 0) {
+        throw new RangeError(`Tensor.copyWords: ${name} is ${value}, expected an integer ≥ 0`);
+      }
+    }
+    for (const [t, offset] of [[source, sourceOffset], [target, targetOffset]] as const) {
+      if (offset + count > t.wordCount) {
+        throw new RangeError(
+          `Tensor.copyWords: words [${offset}, ${offset + count}) are outside ` +
+            `"${t.label}" (${t.wordCount} words)`,
+        );
+      }
+    }
+    if (source.base === target.base) {
+      throw new Error(`Tensor.copyWords: "${source.label}" and "${target.label}" share a buffer`);
+    }
+    if (count === 0) return;
+    target.#setRange(null);
     copyKernel.dispatch(
-      { count, bits: 0 },
-      [source.buffer, this.buffer],
+      { count, bits: 0, src_offset: sourceOffset, dst_offset: targetOffset },
+      [source.buffer, target.buffer],
       grid(Math.ceil(count / WORKGROUP)),
     );
-    return this;
   }
 
   /**
@@ -714,6 +767,7 @@ export class Tensor<D extends DType = "f32"> {
     const bytes = this.#toBytes(data);
     if (bytes.byteLength === 0) return this;
     const device = gpuDevice();
+    noteUpload(bytes.byteLength);
     if (!hasPendingWork()) {
       device.queue.writeBuffer(this.buffer, 0, bytes);
       return this;

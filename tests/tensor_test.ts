@@ -1,8 +1,8 @@
-import { bufferPool, flush, frameStats, Kernel, sync } from "../gpu.ts";
+import { bufferPool, endStep, flush, frameStats, Kernel, sync } from "../gpu.ts";
 import { Generator, gpuInfo, Tensor } from "../mod.ts";
 import { sizeClass } from "../src/gpu/buffer_pool.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
-import "./gpu.ts";
+import { assertThrowsBeforeGpuWork } from "./gpu.ts";
 
 Deno.test("adapter is reported", () => {
   const info = gpuInfo();
@@ -37,6 +37,48 @@ Deno.test("write is ordered after work recorded earlier in the frame", async () 
   a.write([7, 8, 9]); // must not be seen by the copy above
   assertEquals(await b.read(), new Float32Array([1, 2, 3]));
   assertEquals(await a.read(), new Float32Array([7, 8, 9]));
+});
+
+Deno.test("copyWords copies a word range inside the pass, bits as they are", async () => {
+  const rng = new Generator(17);
+  const n = 300 + rng.int(200); // more than one workgroup, not a multiple of 256
+  const source = Tensor.from(Float32Array.from({ length: n }, () => rng.uniform()), [n]);
+  const target = Tensor.empty([n + 7]); // poisoned: an unwritten word stays NaN
+  const [from, to, count] = [3, 5, n - 4];
+  Tensor.copyWords(source, from, target, to, count);
+  const [s, t] = [await source.read(), await target.read()];
+  for (let i = 0; i < n + 7; i++) {
+    const inside = i >= to && i < to + count;
+    if (inside) assertEquals(t[i], s[i - to + from], `word ${i}`);
+    else assert(Number.isNaN(t[i]), `word ${i} outside the range was written: ${t[i]}`);
+  }
+  // Across dtypes the bits are copied: a u32 count lands in an f32 ring, read back as u32.
+  const ring = Tensor.zeros([4]);
+  Tensor.copyWords(Tensor.from([123456789], [1], { dtype: "u32" }), 0, ring, 3, 1);
+  assertEquals(new Uint32Array((await ring.read()).buffer)[3], 123456789);
+});
+
+Deno.test("copyWords: ranges outside a tensor and shared buffers are errors, before GPU work", () => {
+  const a = Tensor.zeros([4], { label: "a" });
+  const b = Tensor.zeros([6], { label: "b" });
+  assertThrowsBeforeGpuWork(() => Tensor.copyWords(a, 1, b, 0, 4), 'words [1, 5) are outside "a"');
+  assertThrowsBeforeGpuWork(() => Tensor.copyWords(a, 0, b, 3, 4), 'words [3, 7) are outside "b"');
+  assertThrowsBeforeGpuWork(() => Tensor.copyWords(a, 0, b, -1, 1), "targetOffset is -1");
+  assertThrowsBeforeGpuWork(() => Tensor.copyWords(a, 0, b, 0, 1.5), "count is 1.5");
+  assertThrowsBeforeGpuWork(() => Tensor.copyWords(a, 0, a.view(2, 2), 2, 2), "share a buffer");
+});
+
+Deno.test("endStep submits the open frame, and queues nothing when nothing was recorded", async () => {
+  const a = Tensor.zeros([8]);
+  await sync();
+  const before = frameStats.submits;
+  for (let i = 0; i < 20; i++) {
+    a.fill(i);
+    await endStep(); // 20 steps: the queue bound waits on old ones, never loses one
+  }
+  await endStep();
+  assertEquals(frameStats.submits - before, 20);
+  assertEquals(await a.read(), new Float32Array(8).fill(19));
 });
 
 Deno.test("reshape shares data and checks sizes", async () => {

@@ -6,16 +6,13 @@
  * Overlap: the loader never waits for the GPU to finish a step. While the GPU still runs step k,
  * the loader gathers batch k+1 on the CPU, uploads it (ordered after step k by the queue) and
  * records its transforms into the frame that step k+1 then joins, so data and step go out in one
- * submit. To bound memory it waits only when too many steps are queued: up to 8, as long as their
- * uploads stay under 64 MiB. A deeper queue than two matters because Deno resolves GPU promises
- * on a poll of about 10 ms, whatever the GPU's speed: waiting on the step before last would
- * cap a fast pipeline at one batch per 5 ms.
+ * submit. Each batch begins by ending the caller's previous step with `endStep()`, the library's
+ * one throttle (src/gpu/step.ts): it waits only when many steps are queued.
  *
  * @module
  */
 
-import { gpuDevice } from "../gpu/device.ts";
-import { flush } from "../gpu/step.ts";
+import { endStep } from "../gpu/step.ts";
 import { Generator } from "../random.ts";
 import { Tensor } from "../tensor.ts";
 import { type Dataset, ImageDataset } from "./dataset.ts";
@@ -73,14 +70,6 @@ export interface DataLoaderOptions {
   generator?: Generator;
 }
 
-/**
- * Steps the GPU may have queued before the loader waits: enough to hide Deno's ~10 ms promise
- * latency, few enough to bound memory (each holds its batch's upload until it has run).
- */
-const MAX_QUEUED = 8;
-/** Upload bytes the queued steps may hold; at least two steps are always allowed. */
-const MAX_QUEUED_BYTES = 64 * 2 ** 20;
-
 interface Slot {
   images: Tensor<"u8">;
   labels: Tensor<"i32">;
@@ -133,9 +122,6 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Where shuffling and augmentation draw from; save its state to resume a run exactly. */
   readonly generator: Generator;
   readonly #slots = new Map<number, Slot>();
-  readonly #queued: Promise<unknown>[] = [];
-  /** Steps that may be queued: MAX_QUEUED, fewer for large batches (MAX_QUEUED_BYTES). */
-  readonly #queueLimit: number;
   #running = false;
 
   /** Checks the dataset and the options; GPU tensors are made on first use. */
@@ -161,8 +147,6 @@ export class DataLoader implements AsyncIterable<Batch> {
     const transform = options.transform ?? [new ToTensor()];
     this.transform = transform instanceof Compose ? transform : new Compose(transform);
     this.generator = options.generator ?? new Generator(options.seed ?? 0);
-    const batchBytes = batchSize * (dataset.height * dataset.width * 3 + 4);
-    this.#queueLimit = Math.max(2, Math.min(MAX_QUEUED, Math.floor(MAX_QUEUED_BYTES / batchBytes)));
     if (this.length === 0) {
       throw new Error(
         `DataLoader: dropLast with batchSize ${batchSize} leaves no batch of the ` +
@@ -187,7 +171,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       const n = this.dataset.length;
       const order = this.shuffle ? this.generator.permutation(n) : null;
       for (let b = 0; b < this.length; b++) {
-        await this.#throttle();
+        await endStep(); // the caller's previous step
         const start = b * this.batchSize;
         const count = Math.min(this.batchSize, n - start);
         const indices = Int32Array.from(
@@ -199,13 +183,6 @@ export class DataLoader implements AsyncIterable<Batch> {
     } finally {
       this.#running = false;
     }
-  }
-
-  /** Submits the previous step if the caller has not, then waits while too many are queued. */
-  async #throttle(): Promise<void> {
-    flush();
-    this.#queued.push(gpuDevice().queue.onSubmittedWorkDone());
-    while (this.#queued.length > this.#queueLimit) await this.#queued.shift();
   }
 
   /** Gathers the batch of `indices` on the CPU, then uploads and transforms it in one go. */

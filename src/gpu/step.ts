@@ -4,6 +4,10 @@
  * go into one uniform arena per frame, written with one `writeBuffer` just before the submit and
  * bound with dynamic offsets, so the per-step path creates no buffers and no bind groups.
  *
+ * This module is also the one throttle: every loop that steps (the DataLoader's epoch, `fit`,
+ * `evaluate`, the learning-rate finder) ends a step with `endStep()`, which submits and waits only
+ * when too many steps are queued on the GPU.
+ *
  * @module
  */
 
@@ -13,6 +17,16 @@ import { gpuDevice, throwPendingGpuError } from "./device.ts";
 export const UNIFORM_SLOT = 256;
 /** Dispatches one frame can hold before it is submitted early (a whole Shake-Shake step fits). */
 const ARENA_SLOTS = 8192;
+/**
+ * Steps the GPU may have queued before `endStep` waits. Deno resolves GPU promises on a poll of
+ * about 10 ms whatever the GPU's speed, so waiting on the step before last would cap a fast GPU at
+ * one step per 5 ms (bench/README.md, data pipeline); more steps would only hold more uploads.
+ */
+const MAX_QUEUED_STEPS = 8;
+/** Upload bytes the queued steps may hold (each keeps its uploads until it has run). */
+const MAX_QUEUED_UPLOAD_BYTES = 64 * 2 ** 20;
+/** Steps that may always be queued, whatever their uploads: the one running and the next. */
+const MIN_QUEUED_STEPS = 2;
 
 /** Counters that let tests prove what a step did. */
 export interface FrameStats {
@@ -59,6 +73,17 @@ class Frame {
 
 let frame: Frame | null = null;
 
+/** A submitted step the GPU may still be running. */
+interface QueuedStep {
+  done: Promise<void>;
+  uploadBytes: number;
+}
+const queued: QueuedStep[] = [];
+let queuedUploadBytes = 0;
+/** Upload bytes written since the last `endStep` (they belong to the step it ends). */
+let stepUploadBytes = 0;
+let submitsAtLastEnd = 0;
+
 function currentFrame(): Frame {
   const device = gpuDevice();
   if (!frame || frame.device !== device) frame = new Frame(device);
@@ -100,6 +125,55 @@ export function copyEncoder(): GPUCommandEncoder {
 /** Runs `fn` once the open frame has been submitted (releases staging buffers, maps readbacks). */
 export function afterSubmit(fn: () => void): void {
   currentFrame().afterSubmit.push(fn);
+}
+
+/** Counts `bytes` written to the queue (`writeBuffer`) against the step being recorded. */
+export function noteUpload(bytes: number): void {
+  stepUploadBytes += bytes;
+}
+
+/**
+ * Ends a training (or evaluation) step: submits the open frame, then waits while the GPU has more
+ * than 8 steps queued, or their uploads pass 64 MiB. A call with nothing
+ * submitted since the last one queues nothing, so a loop and its DataLoader may both call it.
+ *
+ * @example
+ * ```ts
+ * import { initGpu, Tensor } from "@hajime/nn";
+ * import { endStep } from "@hajime/nn/gpu";
+ * await initGpu();
+ * const t = Tensor.zeros([4]);
+ * t.fill(1);
+ * await endStep(); // submitted; waits only when the GPU is far behind
+ * ```
+ */
+export async function endStep(): Promise<void> {
+  flush();
+  if (frameStats.submits !== submitsAtLastEnd) {
+    submitsAtLastEnd = frameStats.submits;
+    queued.push({ done: gpuDevice().queue.onSubmittedWorkDone(), uploadBytes: stepUploadBytes });
+    queuedUploadBytes += stepUploadBytes;
+    stepUploadBytes = 0;
+  }
+  while (
+    queued.length > MIN_QUEUED_STEPS &&
+    (queued.length > MAX_QUEUED_STEPS || queuedUploadBytes > MAX_QUEUED_UPLOAD_BYTES)
+  ) {
+    const oldest = queued.shift()!;
+    queuedUploadBytes -= oldest.uploadBytes;
+    await oldest.done;
+  }
+  throwPendingGpuError();
+}
+
+/**
+ * Waits until every step `endStep` queued has run. Unlike `sync` it neither submits nor throws a
+ * pending GPU error (that stays for the next `flush`), so `finally` blocks can call it.
+ */
+export async function queuedStepsDone(): Promise<void> {
+  await Promise.all(queued.map((step) => step.done));
+  queued.length = 0;
+  queuedUploadBytes = 0;
 }
 
 /** True when the open frame holds recorded work not yet submitted. */
@@ -154,5 +228,7 @@ export function flush(): void {
 export async function sync(): Promise<void> {
   flush();
   await gpuDevice().queue.onSubmittedWorkDone();
+  queued.length = 0; // everything submitted has run
+  queuedUploadBytes = 0;
   throwPendingGpuError();
 }

@@ -8,8 +8,7 @@
  */
 
 import type { Batch } from "../data/loader.ts";
-import { gpuDevice } from "../gpu/device.ts";
-import { flush } from "../gpu/step.ts";
+import { endStep } from "../gpu/step.ts";
 import { CrossEntropyLoss, type Loss } from "../nn/loss.ts";
 import type { Module } from "../nn/module.ts";
 import { Tensor } from "../tensor.ts";
@@ -165,7 +164,6 @@ export async function findLr(
   let diverged = false;
   try {
     model.train();
-    let previous: Promise<void> | null = null;
     for (let i = 0; i < steps && !diverged; i++) {
       const lr = startLr * (endLr / startLr) ** (i / (steps - 1));
       optimizer.lr = lr;
@@ -175,12 +173,8 @@ export async function findLr(
         const data = await ring.read(); // this step's submit, and a sync point
         losses = Array.from(data.subarray(0, i + 1));
         diverged = usable(smooth(losses, beta), factor) < losses.length;
-        previous = null;
       } else {
-        flush();
-        // At most one step in flight besides the one just submitted.
-        if (previous) await previous;
-        previous = gpuDevice().queue.onSubmittedWorkDone();
+        await endStep();
       }
     }
   } finally {

@@ -9,9 +9,8 @@
  */
 
 import type { Batch } from "../data/loader.ts";
-import { gpuDevice } from "../gpu/device.ts";
 import { autotuner } from "../gpu/autotune.ts";
-import { copyEncoder, flush } from "../gpu/step.ts";
+import { endStep, queuedStepsDone, sync } from "../gpu/step.ts";
 import { noGrad } from "../autograd.ts";
 import { countCorrect } from "../kernels/loss.ts";
 import { CrossEntropyLoss, type Loss } from "../nn/loss.ts";
@@ -180,7 +179,7 @@ export interface EvaluateOptions {
   loss?: Loss;
 }
 
-/** A GPU array that batches are appended to with buffer copies (no dispatch, no submit). */
+/** A GPU array that batches are appended to with word copies inside the frame (no submit). */
 class GpuArray<D extends DType> {
   #tensor: Tensor<D>;
   #length = 0;
@@ -205,18 +204,12 @@ class GpuArray<D extends DType> {
         label: this.#label,
       });
       if (this.#length > 0) {
-        copyEncoder().copyBufferToBuffer(this.#tensor.buffer, 0, grown.buffer, 0, this.#length * 4);
+        Tensor.copyWords(this.#tensor, 0, grown, 0, this.#length);
       }
       this.#tensor.dispose();
       this.#tensor = grown;
     }
-    copyEncoder().copyBufferToBuffer(
-      source.buffer,
-      0,
-      this.#tensor.buffer,
-      this.#length * 4,
-      source.size * 4,
-    );
+    Tensor.copyWords(source, 0, this.#tensor, this.#length, source.size);
     this.#length = needed;
   }
 
@@ -227,24 +220,6 @@ class GpuArray<D extends DType> {
 
   dispose(): void {
     this.#tensor.dispose();
-  }
-}
-
-/**
- * Keeps the CPU at most one step ahead of the GPU: after submitting step k it waits for step
- * k − 1 to finish before recording step k + 1.
- */
-class Throttle {
-  #pending: Promise<void>[] = [];
-
-  async submitted(): Promise<void> {
-    this.#pending.push(gpuDevice().queue.onSubmittedWorkDone());
-    if (this.#pending.length > 1) await this.#pending.shift();
-  }
-
-  async drain(): Promise<void> {
-    await Promise.all(this.#pending);
-    this.#pending = [];
   }
 }
 
@@ -282,7 +257,7 @@ export function recordTrainStep(
   if (losses?.correct) countCorrect(output, batch.labels, losses.correct);
   const value = loss.forward(output, batch.labels);
   if (losses) {
-    copyEncoder().copyBufferToBuffer(value.buffer, 0, losses.tensor.buffer, losses.slot * 4, 4);
+    Tensor.copyWords(value, 0, losses.tensor, losses.slot, 1);
   }
   value.backward();
   optimizer.step();
@@ -350,7 +325,7 @@ function startRead(
     result: null,
     error: null,
   } as Omit<PendingRead, "promise"> as PendingRead;
-  copyEncoder().copyBufferToBuffer(correct.buffer, 0, ring.buffer, (ring.size - 1) * 4, 4);
+  Tensor.copyWords(correct, 0, ring, ring.size - 1, 1);
   // read() records the copy and flushes synchronously: this is the step's one submit.
   pending.promise = ring.read().then(
     (data) => {
@@ -430,7 +405,6 @@ export async function fit(
   // The last `logEvery` batch losses, then the epoch's correct count (see startRead).
   const ring = Tensor.zeros([logEvery + 1], { label: "Trainer.losses" });
   const trainCorrect = Tensor.zeros([1], { dtype: "u32", label: "Trainer.trainCorrect" });
-  const throttle = new Throttle();
   const history: LogInfo[] = [];
   const epochReports: EpochInfo[] = [];
 
@@ -455,7 +429,7 @@ export async function fit(
     for (const [name, words] of epochStart) {
       extra.set(EPOCH_START_PREFIX + name, { dtype: "U32", shape: [7], data: words });
     }
-    copyEncoder().copyBufferToBuffer(trainCorrect.buffer, 0, ring.buffer, logEvery * 4, 4);
+    Tensor.copyWords(trainCorrect, 0, ring, logEvery, 1);
     const data = await ring.read();
     const correct = new Uint32Array(data.buffer)[logEvery];
     extra.set(LOSSES_NAME, { dtype: "F32", shape: [logEvery], data: data.slice(0, logEvery) });
@@ -588,10 +562,8 @@ export async function fit(
             images: epochImages,
           });
           windowFirst = index + 1;
-        } else {
-          flush();
         }
-        await throttle.submitted();
+        await endStep();
         // The first step met every kernel shape of the run: time the variants of those not
         // chosen yet on this adapter (cached on disk, so later runs skip this).
         if (epochSteps === 1 && epoch === position.epoch) await autotuner().tunePending();
@@ -623,7 +595,7 @@ export async function fit(
           images: epochImages,
         }));
       }
-      await throttle.drain();
+      await sync();
       if (stopped) {
         await save(state);
         break;
@@ -645,7 +617,7 @@ export async function fit(
       await save(state);
     }
   } finally {
-    await throttle.drain();
+    await queuedStepsDone();
     ring.dispose();
     trainCorrect.dispose();
     for (const [m, mode] of previousModes) m.training = mode;
@@ -678,7 +650,6 @@ export async function evaluate(
 ): Promise<EvaluateResult> {
   const loss = options.loss ?? new CrossEntropyLoss();
   const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
-  const throttle = new Throttle();
   const correct = Tensor.zeros([1], { dtype: "u32", label: "Trainer.correct" });
   const batches = loader.length ?? 64;
   let outputs: GpuArray<"f32"> | null = null;
@@ -703,8 +674,7 @@ export async function evaluate(
       countCorrect(output, batch.labels, correct);
       outputs!.append(output);
       labels!.append(batch.labels);
-      flush();
-      await throttle.submitted();
+      await endStep();
     }
     if (classes === 0) throw new Error("evaluate: the loader gave no batches");
     const [lossValues, outputValues, labelValues, [correctCount]] = await Promise.all([
@@ -726,7 +696,7 @@ export async function evaluate(
       confusion,
     };
   } finally {
-    await throttle.drain();
+    await queuedStepsDone();
     for (const [m, mode] of modes) m.training = mode;
     correct.dispose();
     losses.dispose();

@@ -131,6 +131,11 @@ let modelDepth = 0;
 let opsInStep = 0;
 /** Nodes recorded since the last `backward()`: a top-level call then continues the step. */
 let pendingNodes = 0;
+/** Top-level model calls in a row that continued a step whose graph was never backwarded. */
+let callsWithoutBackward = 0;
+/** That many in a row look like inference without `noGrad`: every graph holds its tensors. */
+const CALLS_WITHOUT_BACKWARD_WARNING = 16;
+let warnedCallsWithoutBackward = false;
 const RELEASE_NOTE = "it was made by an op two steps ago and released (a step begins at " +
   "zeroGrad() or at a model call under noGrad, in eval mode or after backward(); call keep() " +
   "on a tensor to hold it longer, and dispose() it when done)";
@@ -169,6 +174,7 @@ function releaseAll(list: Tensor<DType>[]): void {
  * when no op ran since the last step began). `zeroGrad()` calls it.
  */
 export function beginStep(): void {
+  callsWithoutBackward = 0;
   if (opsInStep === 0) return;
   opsInStep = 0;
   releaseAll(previous);
@@ -182,13 +188,26 @@ export function beginStep(): void {
  * in eval mode, or with no node recorded since the last backward.
  */
 export function callModel<T>(forward: () => T, training: boolean): T {
-  if (modelDepth === 0 && (!gradEnabled || !training || pendingNodes === 0)) beginStep();
+  if (modelDepth === 0) {
+    if (!gradEnabled || !training || pendingNodes === 0) beginStep();
+    else if (++callsWithoutBackward === CALLS_WITHOUT_BACKWARD_WARNING) warnGraphsKept();
+  }
   modelDepth++;
   try {
     return forward();
   } finally {
     modelDepth--;
   }
+}
+
+function warnGraphsKept(): void {
+  if (warnedCallsWithoutBackward) return;
+  warnedCallsWithoutBackward = true;
+  console.warn(
+    `hajime: ${CALLS_WITHOUT_BACKWARD_WARNING} model calls in a row in training mode recorded ` +
+      "graphs that no backward() used, and each holds its tensors on the GPU until one does; " +
+      "for inference, call the model inside noGrad(() => ...) or after model.eval()",
+  );
 }
 
 /**
@@ -295,6 +314,7 @@ export function backward(root: Tensor<DType>, options: BackwardOptions = {}): vo
     return;
   }
   pendingNodes = 0;
+  callsWithoutBackward = 0;
   const pending = new Map<Tensor<DType>, Pending>([[root, { grad: seed, owner: seed }]]);
   for (const n of reverseTopological(node)) {
     const entry = pending.get(n.output);

@@ -219,6 +219,27 @@ Deno.test("op-made tensors live until the step after next; keep() holds one", as
   await assertRejects(() => a.read(), "released");
 });
 
+Deno.test("model calls in training mode that no backward uses warn once: use noGrad", () => {
+  const model = veryBasicNet({ seed: 1 });
+  const x = Tensor.zeros([2, 3, 32, 32]);
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (message: string) => warnings.push(message);
+  try {
+    for (let step = 0; step < 3; step++) { // a training loop: a backward per call, no warning
+      model.zeroGrad();
+      model.forward(x).sum().backward();
+    }
+    assertEquals(warnings, []);
+    for (let i = 0; i < 40; i++) model.forward(x); // inference written without noGrad
+    assertEquals(warnings.length, 1, warnings.join("\n"));
+    assert(warnings[0].includes("16 model calls") && warnings[0].includes("noGrad"), warnings[0]);
+  } finally {
+    console.warn = warn;
+    model.zeroGrad(); // a new step: the graphs go with the one after it
+  }
+});
+
 Deno.test("a loop written as the article's keeps a constant count of live GPU buffers", async () => {
   const model = resnet([4, 8], 10, { seed: 2 });
   const optimizer = new Adam(model.parameters(), { lr: 0.003 });

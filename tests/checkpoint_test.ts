@@ -256,6 +256,18 @@ Deno.test("loading names every missing, unexpected and mis-shaped tensor and cha
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("saveCheckpoint creates a missing folder", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/runs/new/checkpoint.safetensors`;
+  await saveCheckpoint(path, { model: net(3), trainState: { epoch: 1, step: 0, globalStep: 3 } });
+  assertEquals(await restoreCheckpoint(path, { model: net(4) }), {
+    epoch: 1,
+    step: 0,
+    globalStep: 3,
+  });
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("checkpoint round trip is bit-exact: model, optimizer, generators, train state", async () => {
   const dir = await Deno.makeTempDir();
   const rng = new Generator(testSeed("checkpoint round trip"));

@@ -259,7 +259,8 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
 
 /**
  * Writes a safetensors file atomically: to a temporary file beside `path`, flushed to disk, then
- * renamed over `path`, so a crash leaves either the old file or the new one.
+ * renamed over `path`, so a crash leaves either the old file or the new one. A missing folder is
+ * created.
  *
  * @example
  * ```ts
@@ -275,6 +276,7 @@ export async function writeSafetensors(
   metadata: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const bytes = encodeSafetensors(tensors, metadata);
+  await Deno.mkdir(splitPath(path).folder, { recursive: true });
   const temporary = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     const file = await Deno.open(temporary, { write: true, create: true, truncate: true });

@@ -151,6 +151,15 @@ const RECIPE_FLAGS: readonly {
   { flag: "nesterov", key: "nesterov", saved: (r) => r.optimizer.nesterov },
   { flag: "weight-decay", key: "weightDecay", saved: (r) => r.optimizer.weightDecay },
   { flag: "schedule", key: "schedule", saved: (r) => r.schedule.type },
+  // Older checkpoints lack these four: they ran with the values then fixed.
+  { flag: "pct-start", key: "pctStart", saved: (r) => r.schedule.pctStart ?? 0.3 },
+  {
+    flag: "no-cycle-momentum",
+    key: "cycleMomentum",
+    saved: (r) => r.schedule.cycleMomentum ?? true,
+  },
+  { flag: "no-decay-bn-bias", key: "decayBnBias", saved: (r) => r.optimizer.decayBnBias ?? true },
+  { flag: "label-smoothing", key: "labelSmoothing", saved: (r) => r.labelSmoothing ?? 0 },
   { flag: "epochs", key: "epochs", saved: (r) => r.epochs },
   { flag: "max-steps", key: "maxSteps", saved: (r) => r.maxSteps },
   { flag: "batch-size", key: "batchSize", saved: (r) => r.batchSize },
@@ -181,6 +190,10 @@ const PRESET_FLAGS = [
   "nesterov",
   "weight-decay",
   "schedule",
+  "pct-start",
+  "no-cycle-momentum",
+  "no-decay-bn-bias",
+  "label-smoothing",
   "augment",
   "normalize",
 ];

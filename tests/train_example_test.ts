@@ -198,6 +198,10 @@ const PRESET_GIVEN = [
   "nesterov",
   "weight-decay",
   "schedule",
+  "pct-start",
+  "no-cycle-momentum",
+  "no-decay-bn-bias",
+  "label-smoothing",
   "epochs",
   "batch-size",
   "augment",
@@ -308,6 +312,10 @@ Deno.test("parseTrainFlags: every flag is read", () => {
       "nesterov",
       "weight-decay",
       "schedule",
+      "pct-start",
+      "no-cycle-momentum",
+      "no-decay-bn-bias",
+      "label-smoothing",
       "epochs",
       "max-steps",
       "batch-size",
@@ -571,6 +579,45 @@ Deno.test("resumeFlags: the checkpoint's recipe where no flag is given, contradi
     assert(error.message.includes(text), `${text}: ${error.message}`);
   }
   assertEquals(resume(["--lr", "0.01", "--override", "lr"]).lr, 0.01);
+
+  // The one-cycle and loss flags of `--recipe fast` resume too, and contradict like the rest.
+  const fast: Recipe = {
+    ...RECIPE,
+    optimizer: { ...RECIPE.optimizer, decayBnBias: false },
+    schedule: { type: "onecycle", totalSteps: 20, pctStart: 0.25, cycleMomentum: false },
+    labelSmoothing: 0.1,
+  };
+  const resumedFast = resume([], fast);
+  assertEquals(
+    [
+      resumedFast.pctStart,
+      resumedFast.cycleMomentum,
+      resumedFast.decayBnBias,
+      resumedFast.labelSmoothing,
+    ],
+    [0.25, false, false, 0.1],
+  );
+  assertFlagError(
+    () => resume(["--label-smoothing", "0"], fast),
+    "--label-smoothing 0 contradicts the checkpoint's 0.1",
+  );
+  assertEquals(
+    resume(["--label-smoothing", "0", "--override", "label-smoothing"], fast)
+      .labelSmoothing,
+    0,
+  );
+  // A checkpoint from before these were recorded ran with the values then fixed.
+  const old = resume([]);
+  assertEquals([old.pctStart, old.cycleMomentum, old.decayBnBias, old.labelSmoothing], [
+    0.3,
+    true,
+    true,
+    0,
+  ]);
+  assertFlagError(
+    () => resume(["--no-cycle-momentum"]),
+    "--no-cycle-momentum off contradicts the checkpoint's on",
+  );
 });
 
 /** Every flag issue 5 asks for, plus the quick-run ones. */

@@ -144,7 +144,13 @@ Deno.test("train.ts and predict.ts: when something goes wrong, nothing done is l
         const recipe = readRecipe((await readSafetensors(saved)).metadata, saved)!;
         assertEquals(
           [recipe.model, recipe.optimizer.lr, recipe.epochs, recipe.schedule, recipe.classes],
-          ["basic-cnn", 0.003, 1, { type: "none", totalSteps: 2 }, CLASSES],
+          [
+            "basic-cnn",
+            0.003,
+            1,
+            { type: "none", totalSteps: 2, pctStart: 0.3, cycleMomentum: true },
+            CLASSES,
+          ],
         );
         assertEquals([recipe.data.train.images, recipe.data.test.images], [18, 9]);
       },

@@ -35,9 +35,16 @@ export interface Recipe {
     nesterov: boolean;
     /** Weight decay. */
     weightDecay: number;
+    /** Whether BatchNorm parameters and biases are decayed too (older checkpoints lack it: true). */
+    decayBnBias?: boolean;
   };
-  /** The learning-rate schedule and the steps it spans (`none`: constant). */
-  schedule: { type: string; totalSteps: number };
+  /**
+   * The learning-rate schedule and the steps it spans (`none`: constant); for one-cycle, where
+   * the peak falls and whether momentum cycles (older checkpoints lack them: 0.3 and true).
+   */
+  schedule: { type: string; totalSteps: number; pctStart?: number; cycleMomentum?: boolean };
+  /** The loss's label smoothing (older checkpoints lack it: 0). */
+  labelSmoothing?: number;
   /** Epochs the run was planned for. */
   epochs: number;
   /** Optimizer steps per epoch. */
@@ -96,6 +103,8 @@ const isCount: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
 const isString: Check = (v) => typeof v === "string";
 const isBoolean: Check = (v) => typeof v === "boolean";
 const orNull = (check: Check): Check => (v) => v === null || check(v);
+/** A field later versions added: older checkpoints lack it. */
+const optional = (check: Check): Check => (v) => v === undefined || check(v);
 const isNumbers: Check = (v) => Array.isArray(v) && v.every(isNumber);
 const isStrings: Check = (v) => Array.isArray(v) && v.every(isString);
 
@@ -107,8 +116,12 @@ const FIELDS: [string, Check][] = [
   ["optimizer.momentum", isNumber],
   ["optimizer.nesterov", isBoolean],
   ["optimizer.weightDecay", isNumber],
+  ["optimizer.decayBnBias", optional(isBoolean)],
   ["schedule.type", isString],
   ["schedule.totalSteps", isCount],
+  ["schedule.pctStart", optional(isNumber)],
+  ["schedule.cycleMomentum", optional(isBoolean)],
+  ["labelSmoothing", optional(isNumber)],
   ["epochs", isCount],
   ["stepsPerEpoch", isCount],
   ["maxSteps", orNull(isCount)],

@@ -23,6 +23,8 @@ import {
 import type { Tensor } from "../tensor.ts";
 import { Module } from "./module.ts";
 
+export type { Size2 } from "../ops/pool.ts";
+
 /**
  * Max pooling with a square window, `nn.MaxPool2d(kernelSize, stride)` (stride defaults to the
  * window size, as in PyTorch); backward routes each gradient to the input that won.

@@ -516,7 +516,11 @@ async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
     validation: testLoader,
     generators,
     checkpoint: flags.checkpoint
-      ? { path: flags.checkpoint, metadata: checkpointMetadata }
+      ? {
+        path: flags.checkpoint,
+        metadata: checkpointMetadata,
+        everySteps: flags.checkpointEvery ?? undefined,
+      }
       : undefined,
     resume: flags.resume ?? undefined,
     onResume: () => applyOverrides(flags, optimizer),

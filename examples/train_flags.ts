@@ -50,6 +50,8 @@ export interface TrainFlags {
   clearCache: boolean;
   seed: number;
   checkpoint: string | null;
+  /** Steps between checkpoints within an epoch (null: at epoch ends only). */
+  checkpointEvery: number | null;
   resume: string | null;
   out: string | null;
   lrFind: boolean;
@@ -237,6 +239,8 @@ Usage: deno run ${TRAIN_PERMISSIONS} examples/train.ts [flags]
                         run), then exit
   --seed N              seed of the one generator (default 0)
   --checkpoint PATH     save a checkpoint there after every epoch
+  --checkpoint-every N  with --checkpoint, also every N steps within an epoch (long epochs on a
+                        slow adapter: a killed run resumes from the last one)
   --resume PATH         resume from a checkpoint: its recipe (model, optimizer, schedule, epochs,
                         batch size, augmentation, normalization, seed, data) is taken for every
                         flag not given; a given flag that contradicts it is an error
@@ -417,6 +421,7 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
         "clear-cache": { type: "boolean" },
         seed: { type: "string" },
         checkpoint: { type: "string" },
+        "checkpoint-every": { type: "string" },
         resume: { type: "string" },
         out: { type: "string" },
         "lr-find": { type: "boolean" },
@@ -465,6 +470,7 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
     clearCache: v["clear-cache"] ?? false,
     seed: number("seed", v.seed, 0, { integer: true, min: 0 }),
     checkpoint: v.checkpoint ?? null,
+    checkpointEvery: optional("checkpoint-every", v["checkpoint-every"]),
     resume: v.resume ?? null,
     out: v.out ?? null,
     lrFind: v["lr-find"] ?? false,
@@ -479,6 +485,9 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
     ),
     help: v.help ?? false,
   };
+  if (flags.checkpointEvery !== null && flags.checkpoint === null) {
+    throw new FlagError("--checkpoint-every: give --checkpoint too (where to save)");
+  }
   if (flags.nesterov && (flags.optimizer !== "sgd" || flags.momentum <= 0)) {
     throw new FlagError("--nesterov: needs --optimizer sgd and --momentum > 0 (as in PyTorch)");
   }

@@ -7,7 +7,7 @@
 
 import { bufferPool, READBACK_USAGE, TENSOR_USAGE, UPLOAD_USAGE } from "./gpu/buffer_pool.ts";
 import { gpuDevice, throwPendingGpuError } from "./gpu/device.ts";
-import { grid, Kernel } from "./gpu/kernel.ts";
+import { grid, wgslKernels } from "./gpu/kernel.ts";
 import { afterSubmit, copyEncoder, flush, hasPendingWork } from "./gpu/step.ts";
 import tensorWgsl from "../shaders/tensor.wgsl" with { type: "text" };
 import {
@@ -41,22 +41,9 @@ export interface TensorOptions<D extends DType = DType> {
 }
 
 const WORKGROUP = 256;
-const fillKernel = new Kernel({
-  label: "Tensor.fill",
-  code: tensorWgsl,
-  entryPoint: "fill",
-  params: { count: "u32", bits: "u32" },
-  inputs: 0,
-  outputs: 1,
-});
-const copyKernel = new Kernel({
-  label: "Tensor.copy",
-  code: tensorWgsl,
-  entryPoint: "copy",
-  params: { count: "u32", bits: "u32" },
-  inputs: 1,
-  outputs: 1,
-});
+const kernel = wgslKernels("Tensor", tensorWgsl, { params: { count: "u32", bits: "u32" } });
+const fillKernel = kernel("fill", 0, 1);
+const copyKernel = kernel("copy", 1, 1);
 
 let poison = false;
 

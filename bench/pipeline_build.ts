@@ -41,7 +41,9 @@ for (const kernel of declaredKernels().flatMap(pipelinesOf)) {
   kernel.pipeline();
   const ms = performance.now() - start;
   times.push(ms);
-  console.log(`${kernel.spec.label} ${JSON.stringify(kernel.spec.constants ?? {})}: ${ms.toFixed(0)} ms`);
+  console.log(
+    `${kernel.spec.label} ${JSON.stringify(kernel.spec.constants ?? {})}: ${ms.toFixed(0)} ms`,
+  );
 }
 await sync();
 const total = times.reduce((a, b) => a + b, 0);

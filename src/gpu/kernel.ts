@@ -29,7 +29,7 @@ export type ParamType = "u32" | "i32" | "f32";
 
 /** A kernel's description: where its code is and what it binds. */
 export interface KernelSpec {
-  /** `Owner.purpose`, e.g. `"Matmul.linearForward"`: the label of every GPU object it makes. */
+  /** `Owner.entryPoint`, e.g. `"Matmul.biasRows"`: the label of every GPU object it makes. */
   readonly label: string;
   /** The WGSL source. */
   readonly code: string;
@@ -350,7 +350,8 @@ export function wgslKernels(owner: string, code: string, shared: KernelOptions =
 
 /**
  * Every kernel declared with {@link wgslKernels} so far, in order (not their
- * {@link Kernel.withConstants} variants): tests check each against its WGSL.
+ * {@link Kernel.withConstants} variants): tests/kernel_params_test.ts checks each against its
+ * WGSL, bench/pipeline_build.ts builds them all.
  *
  * @example
  * ```ts

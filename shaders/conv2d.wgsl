@@ -9,8 +9,8 @@
 //              the output split into stride² phases so every tap of a phase is used) are both it.
 // weight_grad_* dW[o, c, kh, kw] (+)= Σ over a chunk of the rows (n, oh) and all ow of
 //              dy[n, o, oh, ow] · x[n, c, oh·s − p + kh, ow·s − p + kw].
-// sum_chunks   dW += Σ_chunk partial[chunk]: the second pass when the reduction was split.
-// bias_grad    dBias[o] += Σ_{n, oh, ow} dy[n, o, oh, ow].
+// sumChunks   dW += Σ_chunk partial[chunk]: the second pass when the reduction was split.
+// biasGrad    dBias[o] += Σ_{n, oh, ow} dy[n, o, oh, ow].
 //
 // Every invocation of the GEMMs (gather, weight_grad) owns a register tile in named mat4x4f
 // accumulators, 16 channels each as four vec4 columns. The channels are the same for all the
@@ -18,10 +18,10 @@
 // rows differ per lane. No workgroup memory, no barriers. Tails are clamped for loads and guarded
 // for stores, so any shape works on any adapter. Each GEMM comes in two tiles that sum every
 // output in the same order (bit-identical results):
-// - the hardware tile, 64 accumulators (gather_4x16: 4 positions × 16 channels, weight_grad_4x16:
+// - the hardware tile, 64 accumulators (gather4x16: 4 positions × 16 channels, weightGrad4x16:
 //   4 columns (c, kh, kw) × 16 output channels): fits a GPU's register file (255 per invocation on
 //   NVIDIA) and builds in about a second on SwiftShader;
-// - the llvmpipe tile, 256 accumulators (gather_16x16, weight_grad_8x32): llvmpipe runs a
+// - the llvmpipe tile, 256 accumulators (gather16x16, weightGrad8x32): llvmpipe runs a
 //   workgroup on one CPU thread, its invocations 8 at a time in SIMD lanes, and every load costs
 //   about as much as it feeds, so bigger tiles win there. Other compilers choke on it: SwiftShader
 //   (Subzero) grows past 3 GB building a gather of 8 positions, and Dawn's GPU process dies after
@@ -159,8 +159,8 @@ fn gather_store(p: Pos, q0: u32, acc: mat4x4f) {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn gather_16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                @builtin(num_workgroups) nwg: vec3u) {
+fn gather16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
   let g = wid.x + wid.y * nwg.x;
   let q_block = g % gparams.blocks_q;
   let rest = g / gparams.blocks_q;
@@ -284,8 +284,8 @@ fn gather_16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id
 // (255 per invocation on NVIDIA) and shader compilers that allocate registers at pipeline build
 // time (SwiftShader's, Dawn's) handle it in milliseconds; the 16 × 16 tile above is for llvmpipe.
 @compute @workgroup_size(WORKGROUP)
-fn gather_4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-               @builtin(num_workgroups) nwg: vec3u) {
+fn gather4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+              @builtin(num_workgroups) nwg: vec3u) {
   let g = wid.x + wid.y * nwg.x;
   let q_block = g % gparams.blocks_q;
   let rest = g / gparams.blocks_q;
@@ -360,7 +360,7 @@ struct WeightGradParams {
   o_vec: u32,          // vec4s per position of the transposed dy: o_pad / 4 (o_pad: 32·k)
   rows_per_chunk: u32, // rows (n, oh) each chunk reduces over
   blocks_j: u32,       // workgroups along j = (c, kh, kw)
-  blocks_o: u32,       // workgroups along o, 32 channels each (16 in weight_grad_4x16)
+  blocks_o: u32,       // workgroups along o, 32 channels each (16 in weightGrad4x16)
   accumulate: u32,     // 1: add into out (one chunk writes dW directly)
 }
 
@@ -419,8 +419,8 @@ fn wgrad_store(col: Col, o0: u32, chunk: u32, acc: mat4x4f) {
 
 // The llvmpipe tile: 8 columns × 32 output channels (256 accumulators).
 @compute @workgroup_size(WORKGROUP)
-fn weight_grad_8x32(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                    @builtin(num_workgroups) nwg: vec3u) {
+fn weightGrad8x32(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                  @builtin(num_workgroups) nwg: vec3u) {
   let g = wid.x + wid.y * nwg.x;
   let j_block = g % wparams.blocks_j;
   let rest = g / wparams.blocks_j;
@@ -528,10 +528,10 @@ fn weight_grad_8x32(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
 }
 
 // The hardware tile: 4 columns × 16 output channels (64 accumulators), for the reasons given at
-// gather_4x16. blocks_o counts 16 channels per workgroup here.
+// gather4x16. blocks_o counts 16 channels per workgroup here.
 @compute @workgroup_size(WORKGROUP)
-fn weight_grad_4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                    @builtin(num_workgroups) nwg: vec3u) {
+fn weightGrad4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                  @builtin(num_workgroups) nwg: vec3u) {
   let g = wid.x + wid.y * nwg.x;
   let j_block = g % wparams.blocks_j;
   let rest = g / wparams.blocks_j;
@@ -578,7 +578,7 @@ fn weight_grad_4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
   wgrad_store(c3, o0, chunk, a3);
 }
 
-// ---- sum_chunks: dW += Σ_chunk partial[chunk] ----
+// ---- sumChunks: dW += Σ_chunk partial[chunk] ----
 
 struct SumParams {
   count: u32,  // elements of dW
@@ -590,8 +590,8 @@ struct SumParams {
 @group(0) @binding(2) var<storage, read_write> sum_out: array<f32>;      // [count]
 
 @compute @workgroup_size(WORKGROUP)
-fn sum_chunks(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-              @builtin(num_workgroups) nwg: vec3u) {
+fn sumChunks(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+             @builtin(num_workgroups) nwg: vec3u) {
   let i = (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
   if (i >= sparams.count) {
     return;
@@ -603,7 +603,7 @@ fn sum_chunks(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   sum_out[i] += total;
 }
 
-// ---- bias_grad: dBias[o] += Σ dy[n, o, :, :], one workgroup per channel ----
+// ---- biasGrad: dBias[o] += Σ dy[n, o, :, :], one workgroup per channel ----
 
 struct BiasParams {
   batch: u32,
@@ -620,8 +620,8 @@ const BIAS_WORKGROUP: u32 = 64u; // a power of two: the tree reduction halves it
 var<workgroup> bias_partial: array<f32, BIAS_WORKGROUP>;
 
 @compute @workgroup_size(BIAS_WORKGROUP)
-fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-             @builtin(num_workgroups) nwg: vec3u) {
+fn biasGrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
   let o = wid.x + wid.y * nwg.x;
   if (o >= bparams.channels) {
     return;

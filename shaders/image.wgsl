@@ -11,8 +11,8 @@ struct Params {
   w: u32,       // width
   padding: u32, // crop: zero padding on every side
   size: u32,    // cutout: side of the square
-  crop: u32,    // augment_images*: 1 when crop params are bound, 0 for no crop or flip
-  mean0: f32,   // augment_images*: per-channel mean and std (channels 0..3)
+  crop: u32,    // augmentImages*: 1 when crop params are bound, 0 for no crop or flip
+  mean0: f32,   // augmentImages*: per-channel mean and std (channels 0..3)
   mean1: f32,
   mean2: f32,
   mean3: f32,
@@ -24,9 +24,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-// One thread per element (random_crop_flip, cutout).
+// One thread per element (randomCropFlip, cutout).
 override WORKGROUP: u32 = 256u;
-// augment_images*: a workgroup covers AUG_ROWS output rows of one image; its AUG_LANES threads per
+// augmentImages*: a workgroup covers AUG_ROWS output rows of one image; its AUG_LANES threads per
 // row walk along the row. A row is one SIMD group on llvmpipe (8 lanes), so row-level branches
 // do not diverge, and the image and row come from the workgroup, with no per-element division.
 override AUG_LANES: u32 = 8u;
@@ -36,7 +36,7 @@ fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
 }
 
-// augment_images*: y[n, c, i, j] = xpad[n, c, i + oy, j' + ox] with j' = W − 1 − j when the image
+// augmentImages*: y[n, c, i, j] = xpad[n, c, i + oy, j' + ox] with j' = W − 1 − j when the image
 // is flipped, else j, where x = (images[n, :, :, c] / 255 − mean[c]) / std[c] and xpad is x with
 // `padding` zeros (after normalisation) on every side: ToTensor + Normalize, then RandomCrop and
 // RandomHorizontalFlip, in one pass. Without crop params (params.crop = 0) it is ToTensor +
@@ -45,7 +45,7 @@ fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
 @group(0) @binding(1) var<storage, read> aug_images: array<u32>;
 @group(0) @binding(2) var<storage, read> aug_crop: array<i32>;
 @group(0) @binding(3) var<storage, read_write> aug_y: array<f32>;
-// augment_images_rgb4 writes four columns at once (C = 3, W % 4 == 0).
+// augmentImagesRgb4 writes four columns at once (C = 3, W % 4 == 0).
 @group(0) @binding(3) var<storage, read_write> aug_y4: array<vec4f>;
 
 // The one normalisation formula, shared by both entry points so they agree bit for bit.
@@ -90,8 +90,8 @@ fn image_byte(b: u32) -> u32 {
 
 // Any C ≤ 4 and W: per pixel, one byte load per channel.
 @compute @workgroup_size(AUG_LANES, AUG_ROWS)
-fn augment_images(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-                  @builtin(num_workgroups) nwg: vec3u) {
+fn augmentImages(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+                 @builtin(num_workgroups) nwg: vec3u) {
   let row = augment_row(wid, nwg, lid.y);
   if (!row.valid) {
     return;
@@ -137,8 +137,8 @@ fn rgb(bits: u32) -> vec3f {
 // are 4 adjacent columns (mirrored when flipped), 12 contiguous bytes: 3 or 4 word loads, funnel
 // shifted into place, instead of 12 byte loads; each channel is then one vec4 store.
 @compute @workgroup_size(AUG_LANES, AUG_ROWS)
-fn augment_images_rgb4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-                       @builtin(num_workgroups) nwg: vec3u) {
+fn augmentImagesRgb4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+                     @builtin(num_workgroups) nwg: vec3u) {
   let row = augment_row(wid, nwg, lid.y);
   if (!row.valid) {
     return;
@@ -200,7 +200,7 @@ fn augment_images_rgb4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgr
   }
 }
 
-// random_crop_flip: y[n, c, i, j] = xpad[n, c, i + oy, j' + ox] with j' = W − 1 − j when the
+// randomCropFlip: y[n, c, i, j] = xpad[n, c, i + oy, j' + ox] with j' = W − 1 − j when the
 // image is flipped, else j; xpad is x with `padding` zeros on every side. Offsets outside
 // [0, 2·padding] only read more zeros. x, y: [N, C, H, W], crop: [N, 3] i32 (oy, ox, flip)
 @group(0) @binding(1) var<storage, read> rcf_x: array<f32>;
@@ -208,8 +208,8 @@ fn augment_images_rgb4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgr
 @group(0) @binding(3) var<storage, read_write> rcf_y: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn random_crop_flip(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                    @builtin(num_workgroups) nwg: vec3u) {
+fn randomCropFlip(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                  @builtin(num_workgroups) nwg: vec3u) {
   let o = linear_index(wid, nwg, lid);
   let plane = params.h * params.w;
   if (o >= params.n * params.c * plane) {

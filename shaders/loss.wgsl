@@ -22,13 +22,13 @@ fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
 }
 
-// log_softmax: y[r, :] = (x[r, :] − max) − log Σ exp(x[r, :] − max).  x, y: [N, K]
+// logSoftmax: y[r, :] = (x[r, :] − max) − log Σ exp(x[r, :] − max).  x, y: [N, K]
 @group(0) @binding(1) var<storage, read> ls_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ls_y: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn log_softmax(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-               @builtin(num_workgroups) nwg: vec3u) {
+fn logSoftmax(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+              @builtin(num_workgroups) nwg: vec3u) {
   let row = linear_index(wid, nwg, lid);
   if (row >= params.n) {
     return;
@@ -49,14 +49,14 @@ fn log_softmax(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   }
 }
 
-// log_softmax_backward: dx[r, :] = dy[r, :] − exp(y[r, :]) · Σ dy[r, :].  dy, y, dx: [N, K]
+// logSoftmaxBackward: dx[r, :] = dy[r, :] − exp(y[r, :]) · Σ dy[r, :].  dy, y, dx: [N, K]
 @group(0) @binding(1) var<storage, read> lsb_dy: array<f32>;
 @group(0) @binding(2) var<storage, read> lsb_y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lsb_dx: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn log_softmax_backward(@builtin(local_invocation_index) lid: u32,
-                        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn logSoftmaxBackward(@builtin(local_invocation_index) lid: u32,
+                      @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let row = linear_index(wid, nwg, lid);
   if (row >= params.n) {
     return;
@@ -97,14 +97,14 @@ fn softmax(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
   }
 }
 
-// softmax_backward: dx[r, :] = y[r, :] · (dy[r, :] − Σ dy[r, :]·y[r, :]).  dy, y, dx: [N, K]
+// softmaxBackward: dx[r, :] = y[r, :] · (dy[r, :] − Σ dy[r, :]·y[r, :]).  dy, y, dx: [N, K]
 @group(0) @binding(1) var<storage, read> smb_dy: array<f32>;
 @group(0) @binding(2) var<storage, read> smb_y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> smb_dx: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn softmax_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                    @builtin(num_workgroups) nwg: vec3u) {
+fn softmaxBackward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                   @builtin(num_workgroups) nwg: vec3u) {
   let row = linear_index(wid, nwg, lid);
   if (row >= params.n) {
     return;
@@ -119,9 +119,9 @@ fn softmax_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
   }
 }
 
-// loss_mean / loss_mean_sum: loss[0] = mean over rows of −log_softmax(x)[label] (mode 0; with
-// label smoothing ε, (1 − ε)·that + ε·mean_j −log_softmax(x)[j]) or of −x[label] (mode 1);
-// loss_mean_sum also adds it into loss_sum[0]. One workgroup sums the whole
+// mean / meanSum: loss[0] = mean over rows of −logSoftmax(x)[label] (mode 0; with
+// label smoothing ε, (1 − ε)·that + ε·mean_j −logSoftmax(x)[j]) or of −x[label] (mode 1);
+// meanSum also adds it into loss_sum[0]. One workgroup sums the whole
 // batch in a fixed order, so the result is deterministic. A label outside [0, K) makes it NaN.
 // x: [N, K], labels: [N] i32, loss: [1], loss_sum: [1]
 @group(0) @binding(1) var<storage, read> loss_x: array<f32>;
@@ -177,39 +177,39 @@ fn batch_mean(lid: u32) -> f32 {
     }
     workgroupBarrier();
   }
-  let mean = partial[0] / f32(params.n);
+  let value = partial[0] / f32(params.n);
   if (atomicLoad(&bad_labels) != 0u) {
     return bitcast<f32>(params.nan_bits);
   }
-  return mean;
+  return value;
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn loss_mean(@builtin(local_invocation_index) lid: u32) {
-  let mean = batch_mean(lid);
+fn mean(@builtin(local_invocation_index) lid: u32) {
+  let value = batch_mean(lid);
   if (lid == 0u) {
-    loss_out[0] = mean;
+    loss_out[0] = value;
   }
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn loss_mean_sum(@builtin(local_invocation_index) lid: u32) {
-  let mean = batch_mean(lid);
+fn meanSum(@builtin(local_invocation_index) lid: u32) {
+  let value = batch_mean(lid);
   if (lid == 0u) {
-    loss_out[0] = mean;
-    loss_sum[0] += mean;
+    loss_out[0] = value;
+    loss_sum[0] += value;
   }
 }
 
-// loss_grad: the gradient of the batch-mean loss, overwriting dx. Mode 0: (softmax(x) − target)/N
+// grad: the gradient of the batch-mean loss, overwriting dx. Mode 0: (softmax(x) − target)/N
 // with target = (1 − ε)·onehot + ε/K;
 // mode 1: −1/N at the label, 0 elsewhere. A row whose label is out of range gets NaN.
 // x: [N, K], labels: [N] i32, dx: [N, K]
 @group(0) @binding(3) var<storage, read_write> grad_dx: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn loss_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-             @builtin(num_workgroups) nwg: vec3u) {
+fn grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
   let row = linear_index(wid, nwg, lid);
   if (row >= params.n) {
     return;
@@ -248,7 +248,7 @@ fn loss_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
   }
 }
 
-// count_correct: correct[0] += number of rows whose argmax (first maximum on ties, as
+// countCorrect: correct[0] += number of rows whose argmax (first maximum on ties, as
 // torch.argmax) equals the label.  logits: [N, K], labels: [N] i32, correct: [1] u32
 @group(0) @binding(1) var<storage, read> cc_logits: array<f32>;
 @group(0) @binding(2) var<storage, read> cc_labels: array<i32>;
@@ -257,8 +257,8 @@ fn loss_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
 var<workgroup> hits: atomic<u32>; // starts zeroed
 
 @compute @workgroup_size(WORKGROUP)
-fn count_correct(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                 @builtin(num_workgroups) nwg: vec3u) {
+fn countCorrect(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                @builtin(num_workgroups) nwg: vec3u) {
   let row = linear_index(wid, nwg, lid);
   if (row < params.n) {
     let base = row * params.k;
@@ -285,7 +285,7 @@ fn count_correct(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
   }
 }
 
-// pointwise_mean: loss[0] = mean over the n elements of (x − t)² (mode 0) or of the binary
+// pointwiseMean: loss[0] = mean over the n elements of (x − t)² (mode 0) or of the binary
 // cross-entropy with logits max(x, 0) − x·t + log(1 + exp(−|x|)) (mode 1), the stable form of
 // −t·log σ(x) − (1 − t)·log(1 − σ(x)). One workgroup adds in a fixed order (deterministic).
 // x, target: [n]; loss: [1]
@@ -302,7 +302,7 @@ fn pointwise_term(x: f32, t: f32) -> f32 {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn pointwise_mean(@builtin(local_invocation_index) lid: u32) {
+fn pointwiseMean(@builtin(local_invocation_index) lid: u32) {
   var total = 0.0;
   for (var i = lid; i < params.n; i += WORKGROUP) {
     total += pointwise_term(pw_x[i], pw_target[i]);
@@ -320,15 +320,15 @@ fn pointwise_mean(@builtin(local_invocation_index) lid: u32) {
   }
 }
 
-// pointwise_grad_input / pointwise_grad_target: the gradient of pointwise_mean times its output
+// pointwiseGradInput / pointwiseGradTarget: the gradient of pointwiseMean times its output
 // gradient dy[0], overwriting out: for x, 2·(x − t)/n (mode 0) or (σ(x) − t)/n (mode 1); for t,
 // −2·(x − t)/n or −x/n.  x, target, out: [n]; dy: [1]
 @group(0) @binding(3) var<storage, read> pwg_dy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> pwg_out: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn pointwise_grad_input(@builtin(local_invocation_index) lid: u32,
-                        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn pointwiseGradInput(@builtin(local_invocation_index) lid: u32,
+                      @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(wid, nwg, lid);
   if (i >= params.n) {
     return;
@@ -344,8 +344,8 @@ fn pointwise_grad_input(@builtin(local_invocation_index) lid: u32,
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn pointwise_grad_target(@builtin(local_invocation_index) lid: u32,
-                         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn pointwiseGradTarget(@builtin(local_invocation_index) lid: u32,
+                       @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(wid, nwg, lid);
   if (i >= params.n) {
     return;

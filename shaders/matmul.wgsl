@@ -1,8 +1,8 @@
 // Matrix products for Linear layers (and anyone else): c[M,N] (+)= op(a)·op(b), plus the two small
 // helpers Linear needs around it (bias broadcast, column sums for the bias gradient).
 // Bindings: 0 params (uniform), then read-only inputs, then outputs (hajime's order everywhere):
-//   matmul_nn/nt/tn/tt/scalar: 1 a, 2 b, 3 c        bias_rows: 1 bias, 2 y
-//   column_sums_add: 1 x, 2 sums
+//   matmulNN/NT/TN/TT/Scalar: 1 a, 2 b, 3 c        biasRows: 1 bias, 2 y
+//   columnSumsAdd: 1 x, 2 sums
 //
 // Each invocation computes one 8×16 register tile of c, held in 32 NAMED vec4 accumulators
 // (struct Acc) rather than an array indexed in a loop: software rasterizers (llvmpipe) keep named
@@ -10,10 +10,10 @@
 // from storage four k at a time, with no workgroup memory and no barriers (llvmpipe runs a whole
 // workgroup on one CPU thread, where barriers cost a coroutine switch each).
 //
-// The vec4 entry points (matmul_nn, _nt, _tn, _tt: n = plain, t = transposed, for a then b) read
+// The vec4 entry points (matmulNN, NT, TN, TT: N = plain, T = transposed, for a then b) read
 // 4-element groups along each operand's rows, which must be contiguous and 16-byte aligned:
 // K % 4 == 0, plus M % 4 == 0 when a is transposed ([K, M]) and N % 4 == 0 when b is not ([K, N]).
-// The TypeScript wrapper checks, and otherwise uses matmul_scalar, which reads single floats and
+// The TypeScript wrapper checks, and otherwise uses matmulScalar, which reads single floats and
 // zero-fills past K. c is written as single floats (a tile's 128 stores are nothing next to its
 // K loop), so N needs no alignment. Tiles at the edges clamp their row/column indices into the
 // matrix for loads (valid memory, results unused) and guard their stores, so any M and N work.
@@ -23,8 +23,8 @@ struct Params {
   N: u32,          // columns of c
   K: u32,          // the contracted dimension
   accumulate: u32, // 1: c += product, 0: c = product
-  transA: u32,     // matmul_scalar only: a is stored [K, M]
-  transB: u32,     // matmul_scalar only: b is stored [N, K]
+  transA: u32,     // matmulScalar only: a is stored [K, M]
+  transB: u32,     // matmulScalar only: b is stored [N, K]
   groupsX: u32,    // workgroups along N (the 2-D grid of tiles is laid out row-major)
   groups: u32,     // workgroups in all; those past it (grid padding) return at once
 }
@@ -279,8 +279,8 @@ fn load_b_t(col0: u32, k: u32) -> BTile {
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn matmul_nn(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-             @builtin(num_workgroups) nwg: vec3u) {
+fn matmulNN(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
   let t = tile(lid, wid, nwg);
   if (!t.valid) {
     return;
@@ -293,8 +293,8 @@ fn matmul_nn(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn matmul_nt(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-             @builtin(num_workgroups) nwg: vec3u) {
+fn matmulNT(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
   let t = tile(lid, wid, nwg);
   if (!t.valid) {
     return;
@@ -307,8 +307,8 @@ fn matmul_nt(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn matmul_tn(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-             @builtin(num_workgroups) nwg: vec3u) {
+fn matmulTN(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
   let t = tile(lid, wid, nwg);
   if (!t.valid) {
     return;
@@ -321,8 +321,8 @@ fn matmul_tn(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn matmul_tt(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-             @builtin(num_workgroups) nwg: vec3u) {
+fn matmulTT(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
   let t = tile(lid, wid, nwg);
   if (!t.valid) {
     return;
@@ -391,8 +391,8 @@ fn load_b_scalar(col0: u32, k: u32) -> BTile {
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn matmul_scalar(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-                 @builtin(num_workgroups) nwg: vec3u) {
+fn matmulScalar(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+                @builtin(num_workgroups) nwg: vec3u) {
   let t = tile(lid, wid, nwg);
   if (!t.valid) {
     return;
@@ -415,26 +415,26 @@ struct RowParams {
 
 override WG_1D: u32 = 256u;
 
-// bias_rows: y[r, c] = bias[c].  bias: [cols], y: [rows, cols]
+// biasRows: y[r, c] = bias[c].  bias: [cols], y: [rows, cols]
 @group(0) @binding(1) var<storage, read> bias_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> bias_y: array<f32>;
 
 @compute @workgroup_size(WG_1D)
-fn bias_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-             @builtin(num_workgroups) nwg: vec3u) {
+fn biasRows(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+            @builtin(num_workgroups) nwg: vec3u) {
   let i = (wid.x + wid.y * nwg.x) * WG_1D + lid;
   if (i < rowParams.rows * rowParams.cols) {
     bias_y[i] = bias_bias[i % rowParams.cols];
   }
 }
 
-// column_sums_add: sums[c] += Σ_r x[r, c], one invocation per column.  x: [rows, cols], sums: [cols]
+// columnSumsAdd: sums[c] += Σ_r x[r, c], one invocation per column.  x: [rows, cols], sums: [cols]
 @group(0) @binding(1) var<storage, read> colsum_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> colsum_sums: array<f32>;
 
 @compute @workgroup_size(WG_1D)
-fn column_sums_add(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                   @builtin(num_workgroups) nwg: vec3u) {
+fn columnSumsAdd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                 @builtin(num_workgroups) nwg: vec3u) {
   let c = (wid.x + wid.y * nwg.x) * WG_1D + lid;
   if (c < rowParams.cols) {
     var s = 0.0;

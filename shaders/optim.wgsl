@@ -48,14 +48,14 @@ fn sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: ve
   sgd_param[i] = p - params.lr * d;
 }
 
-// sgd_momentum: buf = grad on the first step, else momentum·buf + (1 − dampening)·grad (after
+// sgdMomentum: buf = grad on the first step, else momentum·buf + (1 − dampening)·grad (after
 // weight decay); the step is buf, or grad + momentum·buf with Nesterov.
 // grad, param, buf: [n]
 @group(0) @binding(3) var<storage, read_write> sgd_buf: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
-fn sgd_momentum(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-                @builtin(num_workgroups) nwg: vec3u) {
+fn sgdMomentum(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(wid, nwg, lid);
   if (i >= params.n) {
     return;

@@ -7,7 +7,7 @@
 
 import { bufferPool, READBACK_USAGE, TENSOR_USAGE, UPLOAD_USAGE } from "./gpu/buffer_pool.ts";
 import { gpuDevice, throwPendingGpuError } from "./gpu/device.ts";
-import { grid, Kernel } from "./gpu/kernel.ts";
+import { grid, wgslKernels } from "./gpu/kernel.ts";
 import { afterSubmit, copyEncoder, flush, hasPendingWork, noteUpload } from "./gpu/step.ts";
 import tensorWgsl from "../shaders/tensor.wgsl" with { type: "text" };
 import {
@@ -41,24 +41,11 @@ export interface TensorOptions<D extends DType = DType> {
 }
 
 const WORKGROUP = 256;
-/** shaders/tensor.wgsl's `Params`, shared by both kernels. */
-const TENSOR_PARAMS = { count: "u32", bits: "u32", src_offset: "u32", dst_offset: "u32" } as const;
-const fillKernel = new Kernel({
-  label: "Tensor.fill",
-  code: tensorWgsl,
-  entryPoint: "fill",
-  params: TENSOR_PARAMS,
-  inputs: 0,
-  outputs: 1,
+const kernel = wgslKernels("Tensor", tensorWgsl, {
+  params: { count: "u32", bits: "u32", src_offset: "u32", dst_offset: "u32" },
 });
-const copyKernel = new Kernel({
-  label: "Tensor.copy",
-  code: tensorWgsl,
-  entryPoint: "copy",
-  params: TENSOR_PARAMS,
-  inputs: 1,
-  outputs: 1,
-});
+const fillKernel = kernel("fill", 0, 1);
+const copyKernel = kernel("copy", 1, 1);
 
 let poison = false;
 

@@ -7,7 +7,7 @@
  */
 
 import { gpuInfo } from "../mod.ts";
-import { Kernel, kernelFamily } from "../gpu.ts";
+import { kernelFamily, wgslKernels } from "../gpu.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import "./gpu.ts";
 
@@ -45,14 +45,8 @@ Deno.test("conv2d defaults to a tile this adapter's compiler builds, on its subg
 
 Deno.test("a kernel binding more storage buffers than the adapter allows is named", () => {
   const limit = gpuInfo().limits.maxStorageBuffersPerShaderStage;
-  const kernel = new Kernel({
-    label: "AdapterTest.tooWide",
-    code: "@compute @workgroup_size(1) fn main() {}",
-    entryPoint: "main",
-    params: {},
-    inputs: limit,
-    outputs: 1,
-  });
+  const code = "@compute @workgroup_size(1) fn tooWide() {}";
+  const kernel = wgslKernels("AdapterTest", code)("tooWide", limit, 1);
   assertThrows(
     () => kernel.pipeline(),
     `AdapterTest.tooWide: binds ${limit + 1} storage buffers, more than this adapter allows`,

@@ -1,4 +1,4 @@
-import { bufferPool, endStep, flush, frameStats, Kernel, sync } from "../gpu.ts";
+import { bufferPool, endStep, flush, frameStats, sync, wgslKernels } from "../gpu.ts";
 import { Generator, gpuInfo, Tensor } from "../mod.ts";
 import { sizeClass } from "../src/gpu/buffer_pool.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
@@ -159,26 +159,15 @@ Deno.test("an upload mid-frame is not clobbered by a buffer released earlier in 
 
 Deno.test("GPU errors name the kernel at fault", async () => {
   const t = Tensor.zeros([4]);
-  const broken = new Kernel({
-    label: "Broken.kernel",
-    code: "fn main( {",
-    entryPoint: "main",
-    params: {},
-    inputs: 0,
-    outputs: 1,
-  });
+  const broken = wgslKernels("Broken", "fn kernel( {")("kernel", 0, 1);
   await assertRejects(async () => {
     broken.dispatch({}, [t], [1]);
     await sync();
   }, "Broken.kernel");
-  const fine = new Kernel({
-    label: "Huge.dispatch",
-    code: `@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-      @compute @workgroup_size(1) fn main() { y[0] = 1.0; }`,
-    entryPoint: "main",
-    params: {},
-    inputs: 0,
-    outputs: 1,
-  });
+  const fine = wgslKernels(
+    "Huge",
+    `@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+      @compute @workgroup_size(1) fn dispatch() { y[0] = 1.0; }`,
+  )("dispatch", 0, 1);
   assertThrows(() => fine.dispatch({}, [t], [70000]), "Huge.dispatch: workgroup count 70000");
 });

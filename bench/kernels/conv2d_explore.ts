@@ -3,7 +3,7 @@
 // (cpu = 2 · flops / CPU seconds, steady on a shared machine). Files whose name holds "wt" get
 // their weights laid out [C, tap, O_pad] on the CPU.
 // deno run -A bench/kernels/conv2d_explore.ts FILE [workgroup] [tile channels] [tile positions]
-import { grid, Kernel, sync } from "../../gpu.ts";
+import { grid, sync, wgslKernels } from "../../gpu.ts";
 import { initGpu, Tensor } from "../../mod.ts";
 import { conv2dForwardRef, type Conv2dShape, outputSize } from "../../tests/reference/conv2d.ts";
 await initGpu();
@@ -35,15 +35,7 @@ const params = {
   blocks_m: "u32",
   blocks_q: "u32",
 } as const;
-const k = new Kernel({
-  label: "Explore.gather",
-  code,
-  entryPoint: "gather",
-  params,
-  inputs: 3,
-  outputs: 1,
-  constants: { WORKGROUP: WG },
-});
+const k = wgslKernels("Explore", code, { params, constants: { WORKGROUP: WG } })("gather", 3, 1);
 const WT = file.includes("wt");
 function prepW(s: Conv2dShape, wa: Float32Array): Float32Array {
   if (!WT) return wa;

@@ -1,7 +1,8 @@
-// Exploration: CPU time of each pass of conv2dBackwardWeight (transpose dy, weight_grad, sum_chunks)
+// Exploration: CPU time of each pass of conv2dBackwardWeight (transpose dy, weightGrad, sumChunks)
 // on one 3×3 padding-1 shape at batch 32. deno run -A bench/kernels/conv2d_parts.ts C O SIZE STRIDE
-// Env: WGSL (another shader file), ROWS × CH (its weight_grad tile), CHUNKS (force the split).
-import { grid, Kernel, sync } from "../../gpu.ts";
+// Env: WGSL (another shader file), ROWS × CH (its weightGrad tile), ENTRY (its weight-gradient
+// entry point, `weightGrad<ROWS>x<CH>` unless given), CHUNKS (force the split).
+import { grid, sync, wgslKernels } from "../../gpu.ts";
 import { initGpu, Tensor } from "../../mod.ts";
 await initGpu();
 const code = Deno.readTextFileSync(
@@ -12,10 +13,8 @@ const N = 32, OS = Math.floor((S + 2 - 3) / ST) + 1, P = OS * OS, J = C * 9;
 const WG = 8;
 const ROWS = Number(Deno.env.get("ROWS") ?? 8);
 const CH = Number(Deno.env.get("CH") ?? 32);
-const tr = new Kernel({
-  label: "T",
-  code,
-  entryPoint: "transpose",
+const kernel = wgslKernels("Conv2dParts", code);
+const tr = kernel("transpose", 1, 1, {
   params: {
     a_count: "u32",
     b_count: "u32",
@@ -25,14 +24,9 @@ const tr = new Kernel({
     b_stride: "u32",
     c_stride: "u32",
   },
-  inputs: 1,
-  outputs: 1,
   constants: { WORKGROUP: 64 },
 });
-const wg = new Kernel({
-  label: "W",
-  code,
-  entryPoint: "weight_grad",
+const wg = kernel(Deno.env.get("ENTRY") ?? `weightGrad${ROWS}x${CH}`, 2, 1, {
   params: {
     batch: "u32",
     channels: "u32",
@@ -51,17 +45,10 @@ const wg = new Kernel({
     blocks_o: "u32",
     accumulate: "u32",
   },
-  inputs: 2,
-  outputs: 1,
   constants: { WORKGROUP: WG },
 });
-const sc = new Kernel({
-  label: "S",
-  code,
-  entryPoint: "sum_chunks",
+const sc = kernel("sumChunks", 1, 1, {
   params: { count: "u32", chunks: "u32" },
-  inputs: 1,
-  outputs: 1,
   constants: { WORKGROUP: 64 },
 });
 const Opad = Math.ceil(O / CH) * CH;
@@ -97,7 +84,7 @@ const parts: [string, () => void][] = [
       ),
   ],
   [
-    "weight_grad",
+    "weightGrad",
     () =>
       wg.dispatch(
         {
@@ -123,7 +110,7 @@ const parts: [string, () => void][] = [
       ),
   ],
   [
-    "sum_chunks",
+    "sumChunks",
     () => sc.dispatch({ count: O * J, chunks }, [partial, dW], grid(Math.ceil(O * J / 64))),
   ],
 ];
@@ -140,6 +127,6 @@ for (const [name, fn] of parts) {
   const c = (cpu() - c0) / 20, t = (performance.now() - t0) / 20;
   console.log(
     `${name.padEnd(14)} ${t.toFixed(2)} ms wall ${c.toFixed(2)} ms cpu` +
-      (name === "weight_grad" ? ` cpu2 ${(2 * flops / c / 1e6).toFixed(2)}` : ""),
+      (name === "weightGrad" ? ` cpu2 ${(2 * flops / c / 1e6).toFixed(2)}` : ""),
   );
 }

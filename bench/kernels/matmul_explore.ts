@@ -4,12 +4,12 @@
  * that a busy shared CPU slows every variant alike. Prints best and median GFLOP/s per variant.
  *
  * Usage: `deno run -A bench/kernels/matmul_explore.ts M,N,K ROUNDS FILE:ENTRY[:WG_X,WG_Y] ...`,
- * e.g. `... 1024,1024,1024 8 shaders/matmul.wgsl:matmul_nn:16,4 shaders/matmul.wgsl:matmul_nn:8,8`.
+ * e.g. `... 1024,1024,1024 8 shaders/matmul.wgsl:matmulNN:16,4 shaders/matmul.wgsl:matmulNN:8,8`.
  *
  * @module
  */
 
-import { grid, Kernel, sync } from "../../gpu.ts";
+import { grid, sync, wgslKernels } from "../../gpu.ts";
 import { initGpu, Tensor } from "../../mod.ts";
 
 await initGpu();
@@ -34,19 +34,15 @@ const c = Tensor.empty([M * N]);
 const variants = Deno.args.slice(2).map((spec, i) => {
   const [file, entry, shape] = spec.split(":");
   const [wgX, wgY] = (shape ?? "16,4").split(",").map(Number);
-  const kernel = new Kernel({
-    label: `MatmulExplore.variant${i}`,
-    code: Deno.readTextFileSync(file),
-    entryPoint: entry,
+  const kernel = wgslKernels(`MatmulExplore${i}`, Deno.readTextFileSync(file), {
     params: PARAMS,
-    inputs: 2,
-    outputs: 1,
     constants: { WG_X: wgX, WG_Y: wgY },
-  });
+  })(entry, 2, 1);
   const groupsX = Math.ceil(N / 16 / wgX);
   const groups = groupsX * Math.ceil(M / 8 / wgY);
-  const transA = /_t.$/.test(entry) ? 1 : 0;
-  const transB = /_.t$/.test(entry) ? 1 : 0;
+  // The vec4 entry points end in their transpositions, e.g. matmulTN: a transposed, b plain.
+  const transA = /T[NT]$/.test(entry) ? 1 : 0;
+  const transB = /[NT]T$/.test(entry) ? 1 : 0;
   const params = { M, N, K, accumulate: 0, transA, transB, groupsX, groups };
   return { spec, run: () => kernel.dispatch(params, [a, b, c], grid(groups)), ms: [] as number[] };
 });

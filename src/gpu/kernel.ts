@@ -2,9 +2,21 @@
  * A compute kernel: one entry point of a WGSL file with hajime's binding order, its cached
  * pipeline, and a `dispatch` that records into the open frame.
  *
- * Binding order, the same in every shader: `@binding(0)` the uniform params struct (bound with a
- * dynamic offset into the frame's arena), then the read-only inputs, then the read-write outputs,
- * all in `@group(0)`, in the order the TypeScript wrapper passes them.
+ * Every kernel is declared one way, with {@link wgslKernels}: one maker per WGSL file (its owner,
+ * its code, the params struct and override constants its entry points share), then one call per
+ * entry point giving its buffer counts and any params or constants of its own. Tuned variants
+ * that differ only in override constants (a workgroup size) come from {@link Kernel.withConstants}.
+ *
+ * The rules every shader and declaration follow (tests/kernel_params_test.ts checks each one
+ * against shaders/):
+ * - Entry points are camelCase, and a kernel's label is `Owner.entryPoint`, the label of every
+ *   GPU object it makes.
+ * - Binding order: `@binding(0)` the uniform params struct (bound with a dynamic offset into the
+ *   frame's arena), then the read-only inputs (`var<storage, read>`), then the read-write outputs
+ *   (`var<storage, read_write>`), all in `@group(0)`, in the order the TypeScript wrapper passes
+ *   them.
+ * - The params struct holds only u32, i32 and f32 fields, 4 bytes each, no padding; the
+ *   declaration lists them by name and type in the struct's order.
  *
  * @module
  */
@@ -17,7 +29,7 @@ export type ParamType = "u32" | "i32" | "f32";
 
 /** A kernel's description: where its code is and what it binds. */
 export interface KernelSpec {
-  /** `Owner.purpose`, e.g. `"Matmul.linearForward"`: the label of every GPU object it makes. */
+  /** `Owner.entryPoint`, e.g. `"Matmul.biasRows"`: the label of every GPU object it makes. */
   readonly label: string;
   /** The WGSL source. */
   readonly code: string;
@@ -111,26 +123,21 @@ export function observeBindings(observer: (bound: HasBuffer | GPUBuffer) => void
 }
 
 /**
- * One entry point of a WGSL file, ready to dispatch.
+ * One entry point of a WGSL file, ready to dispatch. Declare kernels with {@link wgslKernels},
+ * which builds this spec for each entry point; the pipeline is created on first use and cached.
  *
  * @example
  * ```ts
  * import { initGpu, Tensor } from "@hajime/nn";
- * import { Kernel } from "@hajime/nn/gpu";
+ * import { wgslKernels } from "@hajime/nn/gpu";
  * await initGpu();
- * const fill = new Kernel({
- *   label: "Example.fill",
- *   code: `struct Params { n: u32, value: f32 }
- *     @group(0) @binding(0) var<uniform> params: Params;
- *     @group(0) @binding(1) var<storage, read_write> y: array<f32>;
- *     @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
- *       if (id.x < params.n) { y[id.x] = params.value; }
- *     }`,
- *   entryPoint: "main",
- *   params: { n: "u32", value: "f32" },
- *   inputs: 0,
- *   outputs: 1,
- * });
+ * const code = `struct Params { n: u32, value: f32 }
+ *   @group(0) @binding(0) var<uniform> params: Params;
+ *   @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+ *   @compute @workgroup_size(64) fn fill(@builtin(global_invocation_id) id: vec3u) {
+ *     if (id.x < params.n) { y[id.x] = params.value; }
+ *   }`;
+ * const fill = wgslKernels("Example", code, { params: { n: "u32", value: "f32" } })("fill", 0, 1);
  * const y = Tensor.empty([100]);
  * fill.dispatch({ n: 100, value: 1.5 }, [y], [2]);
  * ```
@@ -141,14 +148,44 @@ export class Kernel {
   #pipeline: GPUComputePipeline | null = null;
   #device: GPUDevice | null = null;
   #fields: [string, ParamType][];
+  #variants = new Map<string, Kernel>();
 
-  /** Describes the kernel; its pipeline is created on first use and cached. */
+  /** Takes the spec {@link wgslKernels} builds; its pipeline is created on first use and cached. */
   constructor(spec: KernelSpec) {
     this.spec = spec;
     this.#fields = Object.entries(spec.params);
     if (this.#fields.length * 4 > UNIFORM_SLOT) {
       throw new Error(`${spec.label}: params struct exceeds ${UNIFORM_SLOT} bytes`);
     }
+  }
+
+  /**
+   * This kernel with `constants` merged over its own, e.g. a tuned workgroup size: one kernel
+   * (and so one pipeline) per distinct set of constants, made on first use and cached. The label,
+   * params and bindings stay this kernel's.
+   *
+   * @example
+   * ```ts
+   * import { wgslKernels } from "@hajime/nn/gpu";
+   * const code = `override WORKGROUP: u32 = 64u;
+   *   @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+   *   @compute @workgroup_size(WORKGROUP) fn zero(@builtin(global_invocation_id) id: vec3u) {
+   *     y[id.x] = 0.0;
+   *   }`;
+   * const zero = wgslKernels("Example", code)("zero", 0, 1);
+   * const wide = zero.withConstants({ WORKGROUP: 256 });
+   * console.log(wide === zero.withConstants({ WORKGROUP: 256 }), wide.spec.label); // true Example.zero
+   * ```
+   */
+  withConstants(constants: Readonly<Record<string, number>>): Kernel {
+    const merged = { ...this.spec.constants, ...constants };
+    const key = JSON.stringify(Object.entries(merged).sort(([a], [b]) => a < b ? -1 : 1));
+    let kernel = this.#variants.get(key);
+    if (!kernel) {
+      kernel = new Kernel({ ...this.spec, constants: merged });
+      this.#variants.set(key, kernel);
+    }
+    return kernel;
   }
 
   /** The compute pipeline, created once per device (an error here names the kernel). */
@@ -254,9 +291,29 @@ export class Kernel {
   }
 }
 
+/** Params and override constants of a WGSL file's entry points, or of one entry point. */
+export interface KernelOptions {
+  /** The params struct's fields in WGSL order with their types; an entry point's replace the file's. */
+  readonly params?: Readonly<Record<string, ParamType>>;
+  /** Values for `override` constants; an entry point's are merged over the file's. */
+  readonly constants?: Readonly<Record<string, number>>;
+}
+
+/** Declares one entry point of a {@link wgslKernels} file: its buffer counts, params, constants. */
+export type KernelMaker = (
+  entryPoint: string,
+  inputs: number,
+  outputs: number,
+  own?: KernelOptions,
+) => Kernel;
+
+const declared: Kernel[] = [];
+
 /**
- * A maker of kernels for one WGSL file whose entry points share a params struct: `(entryPoint,
- * inputs, outputs)` → a Kernel labelled `Owner.entryPoint`.
+ * The one way to declare kernels: a maker for one WGSL file, `(entryPoint, inputs, outputs,
+ * own?)` → a Kernel labelled `Owner.entryPoint`, binding the params, then `inputs` read-only and
+ * `outputs` read-write storage buffers. `shared` holds the params struct and constants the file's
+ * entry points share; `own` gives one entry point its own struct or extra constants.
  *
  * @example
  * ```ts
@@ -267,25 +324,42 @@ export class Kernel {
  *   @compute @workgroup_size(64) fn zero(@builtin(global_invocation_id) id: vec3u) {
  *     if (id.x < params.n) { y[id.x] = 0.0; }
  *   }`;
- * const kernel = wgslKernels("Example", code, { n: "u32" });
+ * const kernel = wgslKernels("Example", code, { params: { n: "u32" } });
  * const zero = kernel("zero", 0, 1);
  * console.log(zero.spec.label, zero.spec.entryPoint); // Example.zero zero
  * ```
  */
-export function wgslKernels(
-  owner: string,
-  code: string,
-  params: Readonly<Record<string, ParamType>>,
-  constants?: Readonly<Record<string, number>>,
-): (entryPoint: string, inputs: number, outputs: number) => Kernel {
-  return (entryPoint, inputs, outputs) =>
-    new Kernel({
+export function wgslKernels(owner: string, code: string, shared: KernelOptions = {}): KernelMaker {
+  return (entryPoint, inputs, outputs, own = {}) => {
+    const constants = shared.constants || own.constants
+      ? { ...shared.constants, ...own.constants }
+      : undefined;
+    const kernel = new Kernel({
       label: `${owner}.${entryPoint}`,
       code,
       entryPoint,
-      params,
+      params: own.params ?? shared.params ?? {},
       inputs,
       outputs,
       constants,
     });
+    declared.push(kernel);
+    return kernel;
+  };
+}
+
+/**
+ * Every kernel declared with {@link wgslKernels} so far, in order (not their
+ * {@link Kernel.withConstants} variants): tests/kernel_params_test.ts checks each against its
+ * WGSL, bench/pipeline_build.ts builds them all.
+ *
+ * @example
+ * ```ts
+ * import { declaredKernels } from "@hajime/nn/gpu";
+ * const labels = declaredKernels().map((kernel) => kernel.spec.label);
+ * console.log(labels.includes("Tensor.fill")); // true
+ * ```
+ */
+export function declaredKernels(): readonly Kernel[] {
+  return declared;
 }

@@ -44,10 +44,9 @@ const MODES: Record<ActivationKind, number> = {
 
 const kernels = Object.fromEntries(
   Object.entries(MODES).map(([kind, mode]) => {
-    const kernel = wgslKernels(`Activation.${kind}`, code, { count: "u32", slope: "f32" }, {
-      WORKGROUP,
-      PER_THREAD,
-      MODE: mode,
+    const kernel = wgslKernels(`Activation.${kind}`, code, {
+      params: { count: "u32", slope: "f32" },
+      constants: { WORKGROUP, PER_THREAD, MODE: mode },
     });
     return [kind, { forward: kernel("forward", 1, 1), backward: kernel("backward", 2, 1) }];
   }),

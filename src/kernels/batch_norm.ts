@@ -53,7 +53,10 @@ const PARAMS: Record<string, ParamType> = {
   stepC: "u32",
 };
 
-const kernel = wgslKernels("BatchNorm", code, PARAMS, { WORKGROUP, PER_THREAD });
+const kernel = wgslKernels("BatchNorm", code, {
+  params: PARAMS,
+  constants: { WORKGROUP, PER_THREAD },
+});
 
 const statsKernel = kernel("stats", 1, 1);
 const statsFinalizeKernel = kernel("statsFinalize", 1, 4);

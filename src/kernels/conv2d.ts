@@ -26,7 +26,7 @@
 
 import { autotuner, registerKernelFamily } from "../gpu/autotune.ts";
 import { gpuInfo } from "../gpu/device.ts";
-import { grid, Kernel, type ParamType } from "../gpu/kernel.ts";
+import { grid, type Kernel, wgslKernels } from "../gpu/kernel.ts";
 import { checkShape, Tensor } from "../tensor.ts";
 import code from "../../shaders/conv2d.wgsl" with { type: "text" };
 
@@ -67,7 +67,7 @@ const MIN_WORKGROUPS = 64;
 
 /** A GEMM's register tile per invocation (shaders/conv2d.wgsl). */
 interface Tile {
-  /** Positions (gather) or columns (c, kh, kw) (weight_grad) per invocation. */
+  /** Positions (gather) or columns (c, kh, kw) (weightGrad) per invocation. */
   readonly rows: number;
   /** Channels per invocation. */
   readonly channels: number;
@@ -75,7 +75,7 @@ interface Tile {
   readonly llvmpipe: boolean;
 }
 
-/** The tiles by name `<rows>x<channels>`; the entry points are `gather_<name>` and so on. */
+/** The tiles by name `<rows>x<channels>`; the entry points are `gather<name>` and so on. */
 const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
@@ -132,46 +132,36 @@ const WGRAD_PARAMS = {
   accumulate: "u32",
 } as const;
 
-/** The light passes, the same in every variant, made on first use. */
-let lightKernels: { transpose: Kernel; sumChunks: Kernel; biasGrad: Kernel } | null = null;
+const kernel = wgslKernels("Conv2d", code);
 
-function light(): NonNullable<typeof lightKernels> {
-  return lightKernels ??= {
-    transpose: new Kernel({
-      label: "Conv2d.transpose",
-      code,
-      entryPoint: "transpose",
-      params: {
-        a_count: "u32",
-        b_count: "u32",
-        c_count: "u32",
-        c_pad: "u32",
-        a_stride: "u32",
-        b_stride: "u32",
-        c_stride: "u32",
-      },
-      inputs: 1,
-      outputs: 1,
-      constants: { WORKGROUP: GPU_WORKGROUP },
-    }),
-    sumChunks: new Kernel({
-      label: "Conv2d.sumChunks",
-      code,
-      entryPoint: "sum_chunks",
-      params: { count: "u32", chunks: "u32" },
-      inputs: 1,
-      outputs: 1,
-      constants: { WORKGROUP: GPU_WORKGROUP },
-    }),
-    biasGrad: new Kernel({
-      label: "Conv2d.biasGrad",
-      code,
-      entryPoint: "bias_grad",
-      params: { batch: "u32", channels: "u32", plane: "u32" },
-      inputs: 1,
-      outputs: 1,
-    }),
-  };
+/** The light passes, the same in every variant. */
+const light = {
+  transpose: kernel("transpose", 1, 1, {
+    params: {
+      a_count: "u32",
+      b_count: "u32",
+      c_count: "u32",
+      c_pad: "u32",
+      a_stride: "u32",
+      b_stride: "u32",
+      c_stride: "u32",
+    },
+    constants: { WORKGROUP: GPU_WORKGROUP },
+  }),
+  sumChunks: kernel("sumChunks", 1, 1, {
+    params: { count: "u32", chunks: "u32" },
+    constants: { WORKGROUP: GPU_WORKGROUP },
+  }),
+  biasGrad: kernel("biasGrad", 1, 1, { params: { batch: "u32", channels: "u32", plane: "u32" } }),
+};
+
+/** The GEMM entry points, `gather<tile>` and `weightGrad<tile>`; each variant sets WORKGROUP. */
+const gemmKernels: Record<string, Kernel> = {};
+for (const tile of Object.keys(GATHER_TILES)) {
+  gemmKernels[`gather${tile}`] = kernel(`gather${tile}`, 3, 1, { params: GATHER_PARAMS });
+}
+for (const tile of Object.keys(WGRAD_TILES)) {
+  gemmKernels[`weightGrad${tile}`] = kernel(`weightGrad${tile}`, 2, 1, { params: WGRAD_PARAMS });
 }
 
 /**
@@ -203,23 +193,11 @@ const gemms = new Map<string, Gemm>();
 class Direction {
   readonly #tiles: Readonly<Record<string, Tile>>;
   readonly #entry: string;
-  readonly #label: string;
-  readonly #params: Readonly<Record<string, ParamType>>;
-  readonly #inputs: number;
   #variants: string[] | null = null;
 
-  constructor(
-    tiles: Readonly<Record<string, Tile>>,
-    entry: string,
-    label: string,
-    params: Readonly<Record<string, ParamType>>,
-    inputs: number,
-  ) {
+  constructor(tiles: Readonly<Record<string, Tile>>, entry: string) {
     this.#tiles = tiles;
     this.#entry = entry;
-    this.#label = label;
-    this.#params = params;
-    this.#inputs = inputs;
   }
 
   /** The variants on this adapter, the default first. */
@@ -240,15 +218,7 @@ class Direction {
     if (gemm) return gemm;
     const [tile, size] = variant.split("/wg");
     const workgroup = Number(size);
-    const kernel = new Kernel({
-      label: `${this.#label}${tile}`,
-      code,
-      entryPoint: `${this.#entry}_${tile}`,
-      params: this.#params,
-      inputs: this.#inputs,
-      outputs: 1,
-      constants: { WORKGROUP: workgroup },
-    });
+    const kernel = gemmKernels[`${this.#entry}${tile}`].withConstants({ WORKGROUP: workgroup });
     gemm = { ...this.#tiles[tile], workgroup, kernel };
     gemms.set(id, gemm);
     return gemm;
@@ -265,15 +235,9 @@ const FORWARD = "conv2d.forward";
 const BACKWARD_DATA = "conv2d.backwardData";
 const BACKWARD_WEIGHT = "conv2d.backwardWeight";
 const directions: Record<string, Direction> = {
-  [FORWARD]: new Direction(GATHER_TILES, "gather", "Conv2d.gather", GATHER_PARAMS, 3),
-  [BACKWARD_DATA]: new Direction(GATHER_TILES, "gather", "Conv2d.gather", GATHER_PARAMS, 3),
-  [BACKWARD_WEIGHT]: new Direction(
-    WGRAD_TILES,
-    "weight_grad",
-    "Conv2d.weightGrad",
-    WGRAD_PARAMS,
-    2,
-  ),
+  [FORWARD]: new Direction(GATHER_TILES, "gather"),
+  [BACKWARD_DATA]: new Direction(GATHER_TILES, "gather"),
+  [BACKWARD_WEIGHT]: new Direction(WGRAD_TILES, "weightGrad"),
 };
 
 /** The GEMM of the variant the autotuner picks for this direction and geometry. */
@@ -437,7 +401,7 @@ function transposed(
   const out = Tensor.empty([aCount, bCount, cPad], { label });
   // Each invocation writes 16 channels.
   const invocations = aCount * bCount * cPad / 16;
-  light().transpose.dispatch(
+  light.transpose.dispatch(
     {
       a_count: aCount,
       b_count: bCount,
@@ -759,7 +723,7 @@ function weightGrad(
   dyT.dispose();
   if (partial) {
     const total = g.o * count;
-    light().sumChunks.dispatch(
+    light.sumChunks.dispatch(
       { count: total, chunks },
       [partial, dWeight],
       grid(Math.ceil(total / GPU_WORKGROUP)),
@@ -771,7 +735,7 @@ function weightGrad(
 
 /** dBias += Σ dy over the batch and the plane (the same kernel in every variant). */
 function biasGrad(g: Geometry, dy: Tensor, dBias: Tensor): void {
-  light().biasGrad.dispatch(
+  light.biasGrad.dispatch(
     { batch: g.n, channels: g.o, plane: g.oh * g.ow },
     [dy, dBias],
     grid(g.o),

@@ -36,14 +36,15 @@ const PARAMS: Record<string, ParamType> = {
   stepS: "u32",
 };
 
-const kernel = wgslKernels("Elementwise", code, PARAMS, { WORKGROUP, PER_THREAD });
+const kernel = wgslKernels("Elementwise", code, {
+  params: PARAMS,
+  constants: { WORKGROUP, PER_THREAD },
+});
 
-const shakeKernel = wgslKernels(
-  "ShakeShake",
-  shakeCode,
-  { count: "u32", inner: "u32", stepQ: "u32", stepS: "u32" },
-  { WORKGROUP, PER_THREAD },
-);
+const shakeKernel = wgslKernels("ShakeShake", shakeCode, {
+  params: { count: "u32", inner: "u32", stepQ: "u32", stepS: "u32" },
+  constants: { WORKGROUP, PER_THREAD },
+});
 
 const reluKernel = kernel("relu", 1, 1);
 const reluBackwardKernel = kernel("reluBackward", 2, 1);

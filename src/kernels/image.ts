@@ -9,7 +9,7 @@
  * @module
  */
 
-import { grid, Kernel } from "../gpu/kernel.ts";
+import { grid, wgslKernels } from "../gpu/kernel.ts";
 import type { Generator } from "../random.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
 import code from "../../shaders/image.wgsl" with { type: "text" };
@@ -41,22 +41,12 @@ const PARAMS = {
   std3: "f32",
 } as const;
 
-function imageKernel(
-  label: string,
-  entryPoint: string,
-  inputs: number,
-  constants: Record<string, number>,
-): Kernel {
-  return new Kernel({ label, code, entryPoint, params: PARAMS, inputs, outputs: 1, constants });
-}
-
-const AUGMENT = { AUG_LANES, AUG_ROWS };
-const augmentKernel = imageKernel("Image.augmentImages", "augment_images", 2, AUGMENT);
-const augmentRgb4Kernel = imageKernel("Image.augmentImagesRgb4", "augment_images_rgb4", 2, AUGMENT);
-const randomCropFlipKernel = imageKernel("Image.randomCropFlip", "random_crop_flip", 2, {
-  WORKGROUP,
-});
-const cutoutKernel = imageKernel("Image.cutout", "cutout", 1, { WORKGROUP });
+const kernel = wgslKernels("Image", code, { params: PARAMS });
+const AUGMENT = { constants: { AUG_LANES, AUG_ROWS } };
+const augmentKernel = kernel("augmentImages", 2, 1, AUGMENT);
+const augmentRgb4Kernel = kernel("augmentImagesRgb4", 2, 1, AUGMENT);
+const randomCropFlipKernel = kernel("randomCropFlip", 2, 1, { constants: { WORKGROUP } });
+const cutoutKernel = kernel("cutout", 1, 1, { constants: { WORKGROUP } });
 
 /** Params with every field zero, completed by each wrapper. */
 function baseParams(n: number, c: number, h: number, w: number): Record<string, number> {
@@ -129,9 +119,9 @@ function dispatchAugment(
     params[`std${i}`] = std[i];
   }
   // Four output columns per thread and vec4 stores when the rows split into whole quads.
-  const kernel = c === 3 && w % 4 === 0 ? augmentRgb4Kernel : augmentKernel;
+  const augment = c === 3 && w % 4 === 0 ? augmentRgb4Kernel : augmentKernel;
   // Without crop params the shader never reads its crop binding: the images stand in.
-  kernel.dispatch(params, [images, cropParams ?? images, y], grid(n * Math.ceil(h / AUG_ROWS)));
+  augment.dispatch(params, [images, cropParams ?? images, y], grid(n * Math.ceil(h / AUG_ROWS)));
 }
 
 /**

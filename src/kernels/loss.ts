@@ -11,7 +11,7 @@
  * @module
  */
 
-import { grid, Kernel } from "../gpu/kernel.ts";
+import { grid, wgslKernels } from "../gpu/kernel.ts";
 import { checkDistinct, checkNoAlias, checkShape, type Tensor } from "../tensor.ts";
 import code from "../../shaders/loss.wgsl" with { type: "text" };
 
@@ -21,44 +21,22 @@ const NAN_BITS = 0x7fc00000;
 const MODE_LOGITS = 0;
 const MODE_LOG_PROBS = 1;
 
-function lossKernel(label: string, entryPoint: string, inputs: number, outputs: number): Kernel {
-  return new Kernel({
-    label,
-    code,
-    entryPoint,
-    params: { n: "u32", k: "u32", mode: "u32", nan_bits: "u32", smoothing: "f32" },
-    inputs,
-    outputs,
-    constants: { WORKGROUP },
-  });
-}
+const kernel = wgslKernels("Loss", code, {
+  params: { n: "u32", k: "u32", mode: "u32", nan_bits: "u32", smoothing: "f32" },
+  constants: { WORKGROUP },
+});
 
-const logSoftmaxKernel = lossKernel("Loss.logSoftmax", "log_softmax", 1, 1);
-const logSoftmaxBackwardKernel = lossKernel(
-  "Loss.logSoftmaxBackward",
-  "log_softmax_backward",
-  2,
-  1,
-);
-const softmaxKernel = lossKernel("Loss.softmax", "softmax", 1, 1);
-const softmaxBackwardKernel = lossKernel("Loss.softmaxBackward", "softmax_backward", 2, 1);
-const lossMeanKernel = lossKernel("Loss.mean", "loss_mean", 2, 1);
-const lossMeanSumKernel = lossKernel("Loss.meanSum", "loss_mean_sum", 2, 2);
-const lossGradKernel = lossKernel("Loss.grad", "loss_grad", 2, 1);
-const countCorrectKernel = lossKernel("Loss.countCorrect", "count_correct", 2, 1);
-const pointwiseMeanKernel = lossKernel("Loss.pointwiseMean", "pointwise_mean", 2, 1);
-const pointwiseGradInputKernel = lossKernel(
-  "Loss.pointwiseGradInput",
-  "pointwise_grad_input",
-  3,
-  1,
-);
-const pointwiseGradTargetKernel = lossKernel(
-  "Loss.pointwiseGradTarget",
-  "pointwise_grad_target",
-  3,
-  1,
-);
+const logSoftmaxKernel = kernel("logSoftmax", 1, 1);
+const logSoftmaxBackwardKernel = kernel("logSoftmaxBackward", 2, 1);
+const softmaxKernel = kernel("softmax", 1, 1);
+const softmaxBackwardKernel = kernel("softmaxBackward", 2, 1);
+const lossMeanKernel = kernel("mean", 2, 1);
+const lossMeanSumKernel = kernel("meanSum", 2, 2);
+const lossGradKernel = kernel("grad", 2, 1);
+const countCorrectKernel = kernel("countCorrect", 2, 1);
+const pointwiseMeanKernel = kernel("pointwiseMean", 2, 1);
+const pointwiseGradInputKernel = kernel("pointwiseGradInput", 3, 1);
+const pointwiseGradTargetKernel = kernel("pointwiseGradTarget", 3, 1);
 
 /** Options of {@link crossEntropy} and {@link nllLoss}. */
 export interface LossKernelOptions {

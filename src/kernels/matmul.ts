@@ -13,7 +13,7 @@
  */
 
 import { autotuner, registerKernelFamily } from "../gpu/autotune.ts";
-import { grid, Kernel } from "../gpu/kernel.ts";
+import { grid, type Kernel, wgslKernels } from "../gpu/kernel.ts";
 import { checkNoAlias, checkShape, Tensor } from "../tensor.ts";
 import matmulWgsl from "../../shaders/matmul.wgsl" with { type: "text" };
 
@@ -64,32 +64,35 @@ interface TileKernels {
   scalar: Kernel;
 }
 
+const kernel = wgslKernels("Matmul", matmulWgsl, { params: PARAMS });
+/** The tile entry points, vec4 ones by transposition; each variant sets their WG_X and WG_Y. */
+const vec4Kernels: Record<string, Kernel> = {
+  nn: kernel("matmulNN", 2, 1),
+  nt: kernel("matmulNT", 2, 1),
+  tn: kernel("matmulTN", 2, 1),
+  tt: kernel("matmulTT", 2, 1),
+};
+const scalarKernel = kernel("matmulScalar", 2, 1);
+const biasRowsKernel = kernel("biasRows", 1, 1, { params: ROW_PARAMS, constants: { WG_1D } });
+const columnSumsKernel = kernel("columnSumsAdd", 1, 1, {
+  params: ROW_PARAMS,
+  constants: { WG_1D },
+});
+
 const tileKernelSets = new Map<string, TileKernels>();
 
 function tileKernels(variant: string): TileKernels {
   let set = tileKernelSets.get(variant);
   if (set) return set;
   const [wgX, wgY] = WORKGROUPS[variant];
-  const tileKernel = (label: string, entryPoint: string) =>
-    new Kernel({
-      label,
-      code: matmulWgsl,
-      entryPoint,
-      params: PARAMS,
-      inputs: 2,
-      outputs: 1,
-      constants: { WG_X: wgX, WG_Y: wgY },
-    });
+  const constants = { WG_X: wgX, WG_Y: wgY };
   set = {
     wgX,
     wgY,
-    vec4: {
-      nn: tileKernel("Matmul.nn", "matmul_nn"),
-      nt: tileKernel("Matmul.nt", "matmul_nt"),
-      tn: tileKernel("Matmul.tn", "matmul_tn"),
-      tt: tileKernel("Matmul.tt", "matmul_tt"),
-    },
-    scalar: tileKernel("Matmul.scalar", "matmul_scalar"),
+    vec4: Object.fromEntries(
+      Object.entries(vec4Kernels).map(([ops, k]) => [ops, k.withConstants(constants)]),
+    ),
+    scalar: scalarKernel.withConstants(constants),
   };
   tileKernelSets.set(variant, set);
   return set;
@@ -120,25 +123,6 @@ registerKernelFamily({
     );
     return { variants, dispose: () => [a, b, c].forEach((t) => t.dispose()) };
   },
-});
-
-const biasRowsKernel = new Kernel({
-  label: "Matmul.biasRows",
-  code: matmulWgsl,
-  entryPoint: "bias_rows",
-  params: ROW_PARAMS,
-  inputs: 1,
-  outputs: 1,
-  constants: { WG_1D },
-});
-const columnSumsKernel = new Kernel({
-  label: "Matmul.columnSumsAdd",
-  code: matmulWgsl,
-  entryPoint: "column_sums_add",
-  params: ROW_PARAMS,
-  inputs: 1,
-  outputs: 1,
-  constants: { WG_1D },
 });
 
 /** Throws unless `out` has its own buffer, apart from every input (WebGPU forbids the aliasing). */
@@ -196,10 +180,10 @@ function record(
 ): void {
   // vec4 loads need 16-byte aligned 4-element groups along each operand's rows.
   const vec4 = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
-  const kernel = vec4 ? k.vec4[(transA ? "t" : "n") + (transB ? "t" : "n")] : k.scalar;
+  const tile = vec4 ? k.vec4[(transA ? "t" : "n") + (transB ? "t" : "n")] : k.scalar;
   const groupsX = Math.ceil(N / (TILE_N * k.wgX));
   const groups = groupsX * Math.ceil(M / (TILE_M * k.wgY));
-  kernel.dispatch(
+  tile.dispatch(
     {
       M,
       N,

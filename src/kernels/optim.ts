@@ -7,7 +7,7 @@
  * @module
  */
 
-import { grid, Kernel } from "../gpu/kernel.ts";
+import { grid, wgslKernels } from "../gpu/kernel.ts";
 import { checkDistinct, checkShape, type Tensor } from "../tensor.ts";
 import code from "../../shaders/optim.wgsl" with { type: "text" };
 
@@ -30,21 +30,10 @@ const PARAMS = {
   decoupled: "u32",
 } as const;
 
-function optimKernel(label: string, entryPoint: string, outputs: number): Kernel {
-  return new Kernel({
-    label,
-    code,
-    entryPoint,
-    params: PARAMS,
-    inputs: 1,
-    outputs,
-    constants: { WORKGROUP },
-  });
-}
-
-const sgdKernel = optimKernel("Optim.sgd", "sgd", 1);
-const sgdMomentumKernel = optimKernel("Optim.sgdMomentum", "sgd_momentum", 2);
-const adamKernel = optimKernel("Optim.adam", "adam", 3);
+const kernel = wgslKernels("Optim", code, { params: PARAMS, constants: { WORKGROUP } });
+const sgdKernel = kernel("sgd", 1, 1);
+const sgdMomentumKernel = kernel("sgdMomentum", 1, 2);
+const adamKernel = kernel("adam", 1, 3);
 
 /** Every field zero, for the ones an entry point does not read. */
 const UNUSED: Record<keyof typeof PARAMS, number> = Object.fromEntries(

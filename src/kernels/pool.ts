@@ -69,7 +69,7 @@ const PARAMS: Record<string, ParamType> = {
   includePad: "u32",
 };
 
-const kernel = wgslKernels("Pool", code, PARAMS, { WORKGROUP });
+const kernel = wgslKernels("Pool", code, { params: PARAMS, constants: { WORKGROUP } });
 
 const maxPoolKernel = kernel("maxPool2dForward", 1, 2);
 const maxPoolScatterKernel = kernel("maxPool2dScatter", 2, 1);

@@ -16,12 +16,10 @@ const WORKGROUP = 256;
 /** Elements per workgroup of {@link sumSquaresPartial}. */
 const CHUNK = 4096;
 
-const kernel = wgslKernels(
-  "Reduce",
-  code,
-  { count: "u32", k: "u32", factor: "f32", offset: "u32" },
-  { WORKGROUP, CHUNK },
-);
+const kernel = wgslKernels("Reduce", code, {
+  params: { count: "u32", k: "u32", factor: "f32", offset: "u32" },
+  constants: { WORKGROUP, CHUNK },
+});
 
 const sumF32Kernel = kernel("sumAllF32", 1, 1);
 const sumI32Kernel = kernel("sumAllI32", 1, 1);

@@ -354,7 +354,7 @@ Deno.test("a cache entry of another adapter or version is not used, and is kept"
   assertEquals(ticks, 0);
 });
 
-Deno.test("HAJIME_AUTOTUNE=0 runs defaults only; HAJIME_KERNEL_CACHE names the file", async () => {
+Deno.test("HAJIME_AUTOTUNE=0 runs defaults only, =retune times cached keys again; HAJIME_KERNEL_CACHE names the file", async () => {
   const cacheFile = tempCacheFile();
   writeCache(cacheFile, [{
     adapter: gpuInfo().description,
@@ -375,6 +375,19 @@ Deno.test("HAJIME_AUTOTUNE=0 runs defaults only; HAJIME_KERNEL_CACHE names the f
     assertEquals(ticks, 0);
     Deno.env.delete("HAJIME_AUTOTUNE");
     assertEquals(new Autotuner().choice("test.fake", "k"), "fast");
+    // retune: the cached choice is ignored, the key timed again, and the file's entry replaced.
+    Deno.env.set("HAJIME_AUTOTUNE", "retune");
+    writeCache(cacheFile, [{
+      adapter: gpuInfo().description,
+      version: HAJIME_VERSION,
+      choices: { "test.fake": { k: "even" } }, // timed under load, say
+    }]);
+    const retune = new Autotuner({ clock: fakeClock });
+    assertEquals([retune.enabled, retune.retune], [true, true]);
+    assertEquals(retune.choice("test.fake", "k"), "slow", "the default until timed again");
+    assertEquals(retune.pending(), [["test.fake", "k"]]);
+    assertEquals((await retune.tunePending()).map((r) => r.variant), ["fast"]);
+    assertEquals(readCache(cacheFile).entries[0].choices, { "test.fake": { k: "fast" } });
   } finally {
     if (previous === undefined) Deno.env.delete("HAJIME_AUTOTUNE");
     else Deno.env.set("HAJIME_AUTOTUNE", previous);

@@ -12,7 +12,10 @@
  * recording its first step, awaits {@link Autotuner.tunePending} to time them.
  *
  * Environment (read through src/platform.ts, so the same holds in a browser): `HAJIME_AUTOTUNE=0`
- * turns tuning off (defaults only, the cache is neither read nor written); `HAJIME_KERNEL_CACHE`
+ * turns tuning off (defaults only, the cache is neither read nor written); `HAJIME_AUTOTUNE=retune`
+ * ignores this adapter's cached choices and times every shape again, replacing them in the file
+ * (choices timed while other work loaded the machine can be poor, and are otherwise kept);
+ * `HAJIME_KERNEL_CACHE`
  * names the cache file (default: the platform's location for `kernel-choices.json`: in Deno, in
  * `defaultCacheDir()`: `$HAJIME_CACHE_DIR`, `$XDG_CACHE_HOME/hajime` or `~/.cache/hajime`; in a
  * browser, the `localStorage` key `hajime/kernel-choices.json`). Without read/write permission
@@ -98,6 +101,8 @@ export interface AutotunerOptions {
   cacheFile?: string | null;
   /** Time variants (default: unless `HAJIME_AUTOTUNE=0`); false means defaults only. */
   enabled?: boolean;
+  /** Ignore the cached choices and time every shape again (default: `HAJIME_AUTOTUNE=retune`). */
+  retune?: boolean;
   /** Milliseconds, monotonic; injectable so tests can count timings. Default `performance.now`. */
   clock?: () => number;
   /** The adapter part of the cache key. Default: `gpuInfo().description`. */
@@ -175,6 +180,8 @@ function parseEntries(text: string): CacheEntry[] {
 export class Autotuner {
   /** Whether variants are timed; when false every family runs its default. */
   readonly enabled: boolean;
+  /** Whether cached choices are ignored, so every shape met is timed again. */
+  readonly retune: boolean;
   /** The cache file, or null when choices stay in memory. */
   readonly cacheFile: string | null;
   #clock: () => number;
@@ -192,7 +199,9 @@ export class Autotuner {
 
   /** Options default from the environment (see the module docs); nothing is read until used. */
   constructor(opts: AutotunerOptions = {}) {
-    this.enabled = opts.enabled ?? platform().env("HAJIME_AUTOTUNE") !== "0";
+    const mode = platform().env("HAJIME_AUTOTUNE");
+    this.enabled = opts.enabled ?? mode !== "0";
+    this.retune = this.enabled && (opts.retune ?? mode === "retune");
     this.cacheFile = opts.cacheFile !== undefined ? opts.cacheFile : defaultCacheFile();
     this.#clock = opts.clock ?? (() => performance.now());
     this.#adapter = opts.adapter;
@@ -375,10 +384,11 @@ export class Autotuner {
     return entry.adapter === this.adapter && entry.version === this.#version;
   }
 
-  /** Loads this adapter and version's choices once; tuned choices made since win. */
+  /** Loads this adapter and version's choices once (unless retuning); tuned choices made since win. */
   #load(): void {
     if (this.#loaded) return;
     this.#loaded = true;
+    if (this.retune) return;
     const entry = this.#readEntries().find((e) => this.#mine(e));
     if (!entry) return;
     for (const [family, keys] of Object.entries(entry.choices)) {

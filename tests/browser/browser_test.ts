@@ -19,27 +19,17 @@ import type { DemoState } from "../../examples/browser/main.ts";
 import { ARTICLE_RECIPE, trainArticleModel } from "../../examples/browser/training.ts";
 import { assert, assertClose, assertEquals } from "../assert.ts";
 import { cifarRecords, randomPixels } from "../fixtures.ts";
-import { Browser, CHROMIUM, hasChromium } from "./chromium.ts";
+import { Browser, bundle, CHROMIUM, hasChromium } from "./chromium.ts";
 import type { SuiteReport } from "./kernels_page.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const ignore = !hasChromium();
 if (ignore) console.warn(`browser tests ignored: no Chromium at ${CHROMIUM}`);
 
-/**
- * Workaround, until conv2d's `gather` kernel builds on Dawn in seconds (issue 14, scope 1: it
- * compiles for minutes on SwiftShader, at 64 invocations per workgroup and at 8, and then
- * Chromium's GPU process dies): the conv2d suite is left out and the training test trains BasicNet
- * (no convolution) instead of BasicCNN. `HAJIME_BROWSER_CONV2D=1` puts both back; make that the
- * default once the small default tile has landed.
- */
-const CONV2D = Deno.env.get("HAJIME_BROWSER_CONV2D") === "1";
-const TRAINING_MODEL = CONV2D ? "basic-cnn" : "basic-net";
-
 /** The kernel suites (tests/<suite>_test.ts), and how long each may take on Dawn/SwiftShader. */
 const SUITES = [
   "batch_norm",
-  ...(CONV2D ? ["conv2d"] : []),
+  "conv2d",
   "elementwise",
   "image",
   "loss",
@@ -66,17 +56,7 @@ async function bundlePages(): Promise<string> {
     "tests/browser/kernels_page.ts",
   ];
   const example = ["-o", join(out, "example", "main.js"), "examples/browser/main.ts"];
-  for (const args of [kernels, example]) {
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform=browser", ...args],
-      cwd: root,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (code !== 0) {
-      throw new Error(`deno bundle ${args.at(-1)} failed:\n${new TextDecoder().decode(stderr)}`);
-    }
-  }
+  for (const args of [kernels, example]) await bundle(root, args);
   return out;
 }
 
@@ -206,7 +186,7 @@ const LOSS_PIXELS = `(() => {
 })()`;
 
 Deno.test({
-  name: `browser: the example page trains ${TRAINING_MODEL} with the Deno run's losses, charted`,
+  name: "browser: the example page trains BasicCNN with the Deno run's losses, charted",
   ignore,
   fn: async () => {
     const rng = new Generator(14);
@@ -217,7 +197,7 @@ Deno.test({
     };
     const options = {
       ...ARTICLE_RECIPE,
-      model: TRAINING_MODEL,
+      model: "basic-cnn",
       epochs: 1,
       logEvery: 1,
       maxSteps: STEPS,

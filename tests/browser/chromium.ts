@@ -1,7 +1,8 @@
 /**
  * Headless Chromium for the browser tests, driven over the Chrome DevTools protocol from Deno (a
  * WebSocket; no browser download, no npm driver): WebGPU on Dawn over SwiftShader, a fresh
- * profile per launch, the page's console and errors forwarded, screenshots.
+ * profile per launch, the page's console and errors forwarded, screenshots; and the pages'
+ * bundles (`deno bundle`).
  *
  * `HAJIME_CHROMIUM` names the binary (default `/usr/bin/chromium`); `HAJIME_BROWSER_VERBOSE=1`
  * prints the browser's own log lines too.
@@ -11,6 +12,22 @@
 
 /** The Chromium binary the tests use. */
 export const CHROMIUM = Deno.env.get("HAJIME_CHROMIUM") ?? "/usr/bin/chromium";
+
+/**
+ * Runs `deno bundle --quiet --platform=browser ...args` in `cwd` (a page's bundle for Chromium);
+ * throws with the bundler's messages when it fails.
+ */
+export async function bundle(cwd: string, args: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform=browser", ...args],
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(`deno bundle ${args.at(-1)} failed:\n${new TextDecoder().decode(stderr)}`);
+  }
+}
 
 /** Whether the binary exists (tests are ignored, with a message, where it does not). */
 export function hasChromium(): boolean {

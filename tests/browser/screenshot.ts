@@ -4,7 +4,7 @@
  * it with the form preset by `--query` until the run ends, and saves a screenshot.
  *
  * Usage: deno run -A tests/browser/screenshot.ts --data data/cifar-10-batches-bin
- *   --out docs/browser.png --query "model=basic-net&maxSteps=300&logEvery=25"
+ *   --out docs/browser.png --query "model=basic-cnn&maxSteps=300&logEvery=25"
  *
  * @module
  */

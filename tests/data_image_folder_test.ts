@@ -34,7 +34,7 @@ Deno.test("classes are sorted folder names; every PNG colour type and JPEG becom
     const palette = [[10, 20, 30], [200, 100, 0], [7, 8, 9]];
     const indices = Uint8Array.from({ length: 12 }, () => rng.int(3));
     const photo = randomPixels(rng, 3, 4);
-    const jpg = jpegBytes(photo, 4, 3);
+    const jpg = await jpegBytes(photo, 4, 3);
     await writeTree(root, {
       "dog/b_rgb.png": pngBytes(rgb, 4, 3, 3),
       "dog/a_grey.png": pngBytes(grey, 4, 3, 1),
@@ -173,7 +173,7 @@ Deno.test("broken images are errors naming the file, or skipped with skipBroken"
   withTemp(async (root) => {
     const rng = new Generator(testSeed("imageFolder broken"));
     const good = pngBytes(randomPixels(rng, 4, 4), 4, 4, 3);
-    const photo = jpegBytes(randomPixels(rng, 4, 4), 4, 4);
+    const photo = await jpegBytes(randomPixels(rng, 4, 4), 4, 4);
     const corruptPng = good.slice();
     for (let i = 45; i < 60; i++) corruptPng[i] ^= 0x33;
     await writeTree(root, { "a/0_good.png": good, "a/1_photo.jpg": photo });

@@ -137,9 +137,9 @@ async function writeFixtures(root: string): Promise<void> {
     "data/cifar-100-binary/test.bin": hundred(3),
     "data/cifar-100-binary/fine_label_names.txt": names("fine", 100),
     "data/cifar-100-binary/coarse_label_names.txt": names("coarse", 20),
-    "data/cifar/train/cat/0000.jpg": jpegBytes(photo, 32, 32),
+    "data/cifar/train/cat/0000.jpg": await jpegBytes(photo, 32, 32),
     "photo.png": pngBytes(photo, 32, 32, 3),
-    "photo.jpg": jpegBytes(photo, 32, 32),
+    "photo.jpg": await jpegBytes(photo, 32, 32),
     "archive.tar": hello,
     "archive.tar.gz": await gzip(hello),
   });

@@ -12,6 +12,7 @@ import * as png from "fast-png";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Generator } from "../mod.ts";
+import { decodeJpeg, jpegDecoderReady } from "../src/data/jpeg.ts";
 
 /** Random RGB bytes [h, w, 3]. */
 export function randomPixels(rng: Generator, h: number, w: number, channels = 3): Uint8Array {
@@ -38,19 +39,34 @@ export function pngBytes(
   });
 }
 
-/** A JPEG file's bytes (quality 100 keeps colours close to the source). */
-export function jpegBytes(
+/**
+ * A baseline JPEG file's bytes (jpeg-js), one that libjpeg-turbo decodes without a warning: jpeg-js
+ * writes, for about 1–3 % of small random images, a file libjpeg-turbo warns about (which
+ * src/data/jpeg.ts rejects, though PIL decodes it to within a few levels), so such an encoding is
+ * redone one quality step lower. Deterministic for given pixels.
+ */
+export async function jpegBytes(
   rgb: Uint8Array,
   width: number,
   height: number,
   quality = 100,
-): Uint8Array {
+): Promise<Uint8Array> {
   const rgba = new Uint8Array(width * height * 4);
   for (let i = 0; i < width * height; i++) {
     rgba.set(rgb.subarray(i * 3, i * 3 + 3), i * 4);
     rgba[i * 4 + 3] = 255;
   }
-  return new Uint8Array(jpeg.encode({ width, height, data: rgba }, quality).data);
+  await jpegDecoderReady();
+  for (let q = quality; q > quality - 10; q--) {
+    const bytes = new Uint8Array(jpeg.encode({ width, height, data: rgba }, q).data);
+    try {
+      decodeJpeg(bytes);
+      return bytes;
+    } catch {
+      await jpegDecoderReady(); // a failed decode may swap the decoder instance
+    }
+  }
+  throw new Error(`jpegBytes: no quality in (${quality - 10}, ${quality}] gave a clean file`);
 }
 
 /** Writes `files` (relative path → bytes) under `root`, making folders. */

@@ -740,8 +740,8 @@ Deno.test("listImageFiles and loadImages: folders recursively, errors naming the
     const png = pngBytes(randomPixels(rng, 32, 32), 32, 32, 3);
     await writeTree(dir, {
       "a/x.png": png,
-      "a/b/z.JPEG": jpegBytes(randomPixels(rng, 32, 32), 32, 32),
-      "a/b/y.jpg": jpegBytes(randomPixels(rng, 32, 32), 32, 32),
+      "a/b/z.JPEG": await jpegBytes(randomPixels(rng, 32, 32), 32, 32),
+      "a/b/y.jpg": await jpegBytes(randomPixels(rng, 32, 32), 32, 32),
       "a/notes.txt": new TextEncoder().encode("not an image"),
       "single.png": png,
       "small.png": pngBytes(randomPixels(rng, 16, 16), 16, 16, 3),

@@ -578,6 +578,111 @@ fn weightGrad4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
   wgrad_store(c3, o0, chunk, a3);
 }
 
+// The row tile, for the few long columns of small kernels (the 5 × 5 stem over 3 channels has 75):
+// an invocation owns 5 taps (kw0 … kw0 + 4) of one kernel row (c, kh) × 16 output channels (80
+// accumulators). At stride 1 the taps of neighbouring outputs overlap, so the 5 inputs slide along
+// the input row and each output position costs one load. Taps past the kernel's width are computed
+// from zeros and never stored; blocks_j counts invocations of kernel rows (C · KH · ⌈KW / 5⌉).
+@compute @workgroup_size(WORKGROUP)
+fn weightGradRow5x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                     @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let kw_blocks = (wparams.kernel_w + 4u) / 5u;
+  let groups = wparams.channels * wparams.kernel_h * kw_blocks;
+  let group = j_block * WORKGROUP + lid;
+  let gc = min(group, groups - 1u);
+  let kw0 = (gc % kw_blocks) * 5u;
+  let ckh = gc / kw_blocks; // c · KH + kh
+  let kh = i32(ckh % wparams.kernel_h) - i32(wparams.padding);
+  let kw = i32(kw0) - i32(wparams.padding);
+  let plane = wparams.in_h * wparams.in_w;
+  let c_offset = i32((ckh / wparams.kernel_h) * plane);
+  // The taps 3 and 4 are accumulated only when some kernel row has them (a uniform branch).
+  let taps = select(5u, wparams.kernel_w, wparams.kernel_w <= 5u);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  let s = i32(wparams.stride);
+  let w = i32(wparams.in_w);
+  let image = i32(wparams.channels * plane);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let ih = i32(oh) * s + kh;
+    let inside = ih >= 0 && ih < i32(wparams.in_h);
+    let base = i32(n) * image + c_offset + ih * w;
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    if (s == 1) {
+      var v0 = wgrad_row_load(inside, base, kw);
+      var v1 = wgrad_row_load(inside, base, kw + 1);
+      var v2 = wgrad_row_load(inside, base, kw + 2);
+      var v3 = wgrad_row_load(inside, base, kw + 3);
+      for (var ow = 0u; ow < wparams.out_w; ow++) {
+        let v4 = wgrad_row_load(inside, base, i32(ow) + kw + 4);
+        let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+        a0 += v0 * d;
+        a1 += v1 * d;
+        a2 += v2 * d;
+        if (taps > 3u) {
+          a3 += v3 * d;
+          a4 += v4 * d;
+        }
+        v0 = v1;
+        v1 = v2;
+        v2 = v3;
+        v3 = v4;
+        di += wparams.o_vec;
+      }
+    } else {
+      for (var ow = 0u; ow < wparams.out_w; ow++) {
+        let iw = i32(ow) * s + kw;
+        let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+        a0 += wgrad_row_load(inside, base, iw) * d;
+        a1 += wgrad_row_load(inside, base, iw + 1) * d;
+        a2 += wgrad_row_load(inside, base, iw + 2) * d;
+        if (taps > 3u) {
+          a3 += wgrad_row_load(inside, base, iw + 3) * d;
+          a4 += wgrad_row_load(inside, base, iw + 4) * d;
+        }
+        di += wparams.o_vec;
+      }
+    }
+  }
+  let j = ckh * wparams.kernel_w + kw0;
+  let valid = group < groups;
+  wgrad_row_store(valid && kw0 < wparams.kernel_w, j, o0, chunk, a0);
+  wgrad_row_store(valid && kw0 + 1u < wparams.kernel_w, j + 1u, o0, chunk, a1);
+  wgrad_row_store(valid && kw0 + 2u < wparams.kernel_w, j + 2u, o0, chunk, a2);
+  wgrad_row_store(valid && kw0 + 3u < wparams.kernel_w, j + 3u, o0, chunk, a3);
+  wgrad_row_store(valid && kw0 + 4u < wparams.kernel_w, j + 4u, o0, chunk, a4);
+}
+
+// x at column iw of the input row starting at offset `base` (its row inside the image or not);
+// 0 in the padding.
+fn wgrad_row_load(inside: bool, base: i32, iw: i32) -> f32 {
+  let ok = inside && iw >= 0 && iw < i32(wparams.in_w);
+  let v = wgrad_x[u32(select(0, base + iw, ok))];
+  return select(0.0, v, ok);
+}
+
+fn wgrad_row_store(valid: bool, j: u32, o0: u32, chunk: u32, acc: mat4x4f) {
+  let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
+  wgrad_store(Col(select(count, j, valid), 0, 0, 0), o0, chunk, acc);
+}
+
 // ---- sumChunks: dW += Σ_chunk partial[chunk] ----
 
 struct SumParams {

@@ -73,6 +73,11 @@ interface Tile {
   readonly channels: number;
   /** Only for llvmpipe, whose compiler builds 256 accumulators in under a second. */
   readonly llvmpipe: boolean;
+  /**
+   * weightGrad's row tiles: an invocation owns this many taps of one kernel row (c, kh) instead
+   * of `rows` columns (c, kh, kw) `WORKGROUP` apart.
+   */
+  readonly rowTaps?: number;
 }
 
 /** The tiles by name `<rows>x<channels>`; the entry points are `gather<name>` and so on. */
@@ -83,6 +88,7 @@ const GATHER_TILES: Readonly<Record<string, Tile>> = {
 const WGRAD_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "8x32": { rows: 8, channels: 32, llvmpipe: true },
+  "row5x16": { rows: 5, channels: 16, llvmpipe: false, rowTaps: 5 },
 };
 
 /** One GEMM variant: a tile, a workgroup size, and its kernel. */
@@ -155,13 +161,20 @@ const light = {
   biasGrad: kernel("biasGrad", 1, 1, { params: { batch: "u32", channels: "u32", plane: "u32" } }),
 };
 
-/** The GEMM entry points, `gather<tile>` and `weightGrad<tile>`; each variant sets WORKGROUP. */
+/** A tile's entry point: `gather4x16`, `weightGradRow5x16`, ... */
+function entryPoint(entry: string, tile: string): string {
+  return entry + tile[0].toUpperCase() + tile.slice(1);
+}
+
+/** The GEMM entry points by `entryPoint` name; each variant sets WORKGROUP. */
 const gemmKernels: Record<string, Kernel> = {};
 for (const tile of Object.keys(GATHER_TILES)) {
-  gemmKernels[`gather${tile}`] = kernel(`gather${tile}`, 3, 1, { params: GATHER_PARAMS });
+  const name = entryPoint("gather", tile);
+  gemmKernels[name] = kernel(name, 3, 1, { params: GATHER_PARAMS });
 }
 for (const tile of Object.keys(WGRAD_TILES)) {
-  gemmKernels[`weightGrad${tile}`] = kernel(`weightGrad${tile}`, 2, 1, { params: WGRAD_PARAMS });
+  const name = entryPoint("weightGrad", tile);
+  gemmKernels[name] = kernel(name, 2, 1, { params: WGRAD_PARAMS });
 }
 
 /**
@@ -218,7 +231,9 @@ class Direction {
     if (gemm) return gemm;
     const [tile, size] = variant.split("/wg");
     const workgroup = Number(size);
-    const kernel = gemmKernels[`${this.#entry}${tile}`].withConstants({ WORKGROUP: workgroup });
+    const kernel = gemmKernels[entryPoint(this.#entry, tile)].withConstants({
+      WORKGROUP: workgroup,
+    });
     gemm = { ...this.#tiles[tile], workgroup, kernel };
     gemms.set(id, gemm);
     return gemm;
@@ -684,7 +699,8 @@ function weightGrad(
     "Conv2d.dyT",
   );
   const count = g.c * g.kh * g.kw;
-  const blocksJ = Math.ceil(count / (gemm.workgroup * gemm.rows));
+  const lanes = gemm.rowTaps ? g.c * g.kh * Math.ceil(g.kw / gemm.rowTaps) : count / gemm.rows;
+  const blocksJ = Math.ceil(lanes / gemm.workgroup);
   const blocksO = Math.ceil(g.o / gemm.channels);
   const rows = g.n * g.oh;
   // The chunks follow the default variant's tiles, not this variant's, so that every variant

@@ -683,6 +683,168 @@ fn wgrad_row_store(valid: bool, j: u32, o0: u32, chunk: u32, acc: mat4x4f) {
   wgrad_store(Col(select(count, j, valid), 0, 0, 0), o0, chunk, acc);
 }
 
+// The kernel tile, for 3 × 3 kernels: an invocation owns 3 × 3 taps (kh0 …, kw0 …) of 2 input
+// channels × 16 output channels (288 accumulators), so each dy it loads feeds 18 columns and each
+// x it loads 16 channels. Its 6 kernel rows slide along their input rows, a window of 3 inputs
+// each: one new load per row per output position at stride 1, two at stride 2. Taps past the
+// kernel and the second channel past the last are computed from zeros and never stored;
+// blocks_j counts invocations (⌈C / 2⌉ · ⌈KH / 3⌉ · ⌈KW / 3⌉). For llvmpipe.
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad3x3x2x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let kh_blocks = (wparams.kernel_h + 2u) / 3u;
+  let kw_blocks = (wparams.kernel_w + 2u) / 3u;
+  let groups = (wparams.channels + 1u) / 2u * kh_blocks * kw_blocks;
+  let group = j_block * WORKGROUP + lid;
+  let gc = min(group, groups - 1u);
+  let kw0 = (gc % kw_blocks) * 3u;
+  let kh0 = (gc / kw_blocks % kh_blocks) * 3u;
+  let c0 = gc / (kw_blocks * kh_blocks) * 2u;
+  let c1 = c0 + 1u;
+  let kw = i32(kw0) - i32(wparams.padding);
+  var a000 = mat4x4f();
+  var a001 = mat4x4f();
+  var a002 = mat4x4f();
+  var a010 = mat4x4f();
+  var a011 = mat4x4f();
+  var a012 = mat4x4f();
+  var a020 = mat4x4f();
+  var a021 = mat4x4f();
+  var a022 = mat4x4f();
+  var a100 = mat4x4f();
+  var a101 = mat4x4f();
+  var a102 = mat4x4f();
+  var a110 = mat4x4f();
+  var a111 = mat4x4f();
+  var a112 = mat4x4f();
+  var a120 = mat4x4f();
+  var a121 = mat4x4f();
+  var a122 = mat4x4f();
+  let s = i32(wparams.stride);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let r00 = wgrad_kernel_row(n, oh, c0, kh0 + 0);
+    let r01 = wgrad_kernel_row(n, oh, c0, kh0 + 1);
+    let r02 = wgrad_kernel_row(n, oh, c0, kh0 + 2);
+    let r10 = wgrad_kernel_row(n, oh, c1, kh0 + 0);
+    let r11 = wgrad_kernel_row(n, oh, c1, kh0 + 1);
+    let r12 = wgrad_kernel_row(n, oh, c1, kh0 + 2);
+    var w00 = wgrad_window_prime(r00, kw);
+    var w01 = wgrad_window_prime(r01, kw);
+    var w02 = wgrad_window_prime(r02, kw);
+    var w10 = wgrad_window_prime(r10, kw);
+    var w11 = wgrad_window_prime(r11, kw);
+    var w12 = wgrad_window_prime(r12, kw);
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    for (var ow = 0u; ow < wparams.out_w; ow++) {
+      let iw = i32(ow) * s + kw;
+      w00 = wgrad_window_slide(w00, r00, iw);
+      w01 = wgrad_window_slide(w01, r01, iw);
+      w02 = wgrad_window_slide(w02, r02, iw);
+      w10 = wgrad_window_slide(w10, r10, iw);
+      w11 = wgrad_window_slide(w11, r11, iw);
+      w12 = wgrad_window_slide(w12, r12, iw);
+      let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+      a000 += w00[0] * d;
+      a001 += w00[1] * d;
+      a002 += w00[2] * d;
+      a010 += w01[0] * d;
+      a011 += w01[1] * d;
+      a012 += w01[2] * d;
+      a020 += w02[0] * d;
+      a021 += w02[1] * d;
+      a022 += w02[2] * d;
+      a100 += w10[0] * d;
+      a101 += w10[1] * d;
+      a102 += w10[2] * d;
+      a110 += w11[0] * d;
+      a111 += w11[1] * d;
+      a112 += w11[2] * d;
+      a120 += w12[0] * d;
+      a121 += w12[1] * d;
+      a122 += w12[2] * d;
+      di += wparams.o_vec;
+    }
+  }
+  let valid = group < groups;
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 0u, o0, chunk, a000);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 1u, o0, chunk, a001);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 2u, o0, chunk, a002);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 0u, o0, chunk, a010);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 1u, o0, chunk, a011);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 2u, o0, chunk, a012);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 0u, o0, chunk, a020);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 1u, o0, chunk, a021);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 2u, o0, chunk, a022);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 0u, o0, chunk, a100);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 1u, o0, chunk, a101);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 2u, o0, chunk, a102);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 0u, o0, chunk, a110);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 1u, o0, chunk, a111);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 2u, o0, chunk, a112);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 0u, o0, chunk, a120);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 1u, o0, chunk, a121);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 2u, o0, chunk, a122);
+}
+
+// One input row of the kernel tile: where row oh·s − p + kh of channel c starts in x, and whether
+// it lies inside the image (a channel past the last reads zeros too).
+struct KernelRow {
+  base: i32,
+  inside: bool,
+}
+
+fn wgrad_kernel_row(n: u32, oh: u32, c: u32, kh: u32) -> KernelRow {
+  let ih = i32(oh * wparams.stride + kh) - i32(wparams.padding);
+  let inside = c < wparams.channels && kh < wparams.kernel_h && ih >= 0 &&
+    ih < i32(wparams.in_h);
+  let base = i32((n * wparams.channels + c) * wparams.in_h * wparams.in_w) + ih * i32(wparams.in_w);
+  return KernelRow(select(0, base, inside), inside);
+}
+
+// The window before output position 0: the inputs at columns kw − s + 1 and kw − s + 2, those
+// that slide into taps 0 and 1 (at stride 1) or 0 (at stride 2).
+fn wgrad_window_prime(r: KernelRow, kw: i32) -> vec3f {
+  let s = i32(wparams.stride);
+  return vec3f(0.0, wgrad_row_load(r.inside, r.base, kw - s + 1),
+               wgrad_row_load(r.inside, r.base, kw - s + 2));
+}
+
+// The window at the output position whose tap 0 reads column iw, from the previous one.
+fn wgrad_window_slide(prev: vec3f, r: KernelRow, iw: i32) -> vec3f {
+  var v = vec3f(0.0, 0.0, wgrad_row_load(r.inside, r.base, iw + 2));
+  if (wparams.stride == 1u) {
+    v.x = prev.y;
+    v.y = prev.z;
+  } else if (wparams.stride == 2u) {
+    v.x = prev.z;
+    v.y = wgrad_row_load(r.inside, r.base, iw + 1);
+  } else {
+    v.x = wgrad_row_load(r.inside, r.base, iw);
+    v.y = wgrad_row_load(r.inside, r.base, iw + 1);
+  }
+  return v;
+}
+
+fn wgrad_kernel_store(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32, acc: mat4x4f) {
+  let inside = valid && c < wparams.channels && kh < wparams.kernel_h && kw < wparams.kernel_w;
+  let j = (c * wparams.kernel_h + kh) * wparams.kernel_w + kw;
+  wgrad_row_store(inside, j, o0, chunk, acc);
+}
+
 // ---- sumChunks: dW += Σ_chunk partial[chunk] ----
 
 struct SumParams {

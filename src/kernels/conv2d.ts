@@ -78,6 +78,11 @@ interface Tile {
    * of `rows` columns (c, kh, kw) `WORKGROUP` apart.
    */
   readonly rowTaps?: number;
+  /**
+   * weightGrad's kernel tiles: an invocation owns `kernelTaps`² taps of `rows / kernelTaps²`
+   * input channels.
+   */
+  readonly kernelTaps?: number;
 }
 
 /** The tiles by name `<rows>x<channels>`; the entry points are `gather<name>` and so on. */
@@ -89,6 +94,7 @@ const WGRAD_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "8x32": { rows: 8, channels: 32, llvmpipe: true },
   "row5x16": { rows: 5, channels: 16, llvmpipe: false, rowTaps: 5 },
+  "3x3x2x16": { rows: 18, channels: 16, llvmpipe: true, kernelTaps: 3 },
 };
 
 /** One GEMM variant: a tile, a workgroup size, and its kernel. */
@@ -699,7 +705,12 @@ function weightGrad(
     "Conv2d.dyT",
   );
   const count = g.c * g.kh * g.kw;
-  const lanes = gemm.rowTaps ? g.c * g.kh * Math.ceil(g.kw / gemm.rowTaps) : count / gemm.rows;
+  const lanes = gemm.rowTaps
+    ? g.c * g.kh * Math.ceil(g.kw / gemm.rowTaps)
+    : gemm.kernelTaps
+    ? Math.ceil(g.c * gemm.kernelTaps ** 2 / gemm.rows) * Math.ceil(g.kh / gemm.kernelTaps) *
+      Math.ceil(g.kw / gemm.kernelTaps)
+    : count / gemm.rows;
   const blocksJ = Math.ceil(lanes / gemm.workgroup);
   const blocksO = Math.ceil(g.o / gemm.channels);
   const rows = g.n * g.oh;

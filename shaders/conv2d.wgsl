@@ -280,6 +280,197 @@ fn gather16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   gather_store(p15, q0, a15);
 }
 
+// A bigger llvmpipe tile (512 accumulators): 16 positions × 32 channels.
+@compute @workgroup_size(WORKGROUP)
+fn gather16x32(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let rest = g / gparams.blocks_q;
+  let m_block = rest % gparams.blocks_m;
+  let phase = rest / gparams.blocks_m;
+  if (phase >= gparams.phase_stride * gparams.phase_stride) {
+    return;
+  }
+  let ph = phase / gparams.phase_stride;
+  let pw = phase % gparams.phase_stride;
+  let q0 = q_block * 32u;
+  // The second 16 channels are skipped past the last channel (a uniform branch).
+  let wide = q0 + 16u < gparams.q_count;
+  let m0 = m_block * WORKGROUP * 16u + lid;
+  let p0 = gather_pos(m0, ph, pw);
+  let p1 = gather_pos(m0 + WORKGROUP, ph, pw);
+  let p2 = gather_pos(m0 + 2u * WORKGROUP, ph, pw);
+  let p3 = gather_pos(m0 + 3u * WORKGROUP, ph, pw);
+  let p4 = gather_pos(m0 + 4u * WORKGROUP, ph, pw);
+  let p5 = gather_pos(m0 + 5u * WORKGROUP, ph, pw);
+  let p6 = gather_pos(m0 + 6u * WORKGROUP, ph, pw);
+  let p7 = gather_pos(m0 + 7u * WORKGROUP, ph, pw);
+  let p8 = gather_pos(m0 + 8u * WORKGROUP, ph, pw);
+  let p9 = gather_pos(m0 + 9u * WORKGROUP, ph, pw);
+  let p10 = gather_pos(m0 + 10u * WORKGROUP, ph, pw);
+  let p11 = gather_pos(m0 + 11u * WORKGROUP, ph, pw);
+  let p12 = gather_pos(m0 + 12u * WORKGROUP, ph, pw);
+  let p13 = gather_pos(m0 + 13u * WORKGROUP, ph, pw);
+  let p14 = gather_pos(m0 + 14u * WORKGROUP, ph, pw);
+  let p15 = gather_pos(m0 + 15u * WORKGROUP, ph, pw);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  var a5 = mat4x4f();
+  var a6 = mat4x4f();
+  var a7 = mat4x4f();
+  var a8 = mat4x4f();
+  var a9 = mat4x4f();
+  var a10 = mat4x4f();
+  var a11 = mat4x4f();
+  var a12 = mat4x4f();
+  var a13 = mat4x4f();
+  var a14 = mat4x4f();
+  var a15 = mat4x4f();
+  var b0 = mat4x4f();
+  var b1 = mat4x4f();
+  var b2 = mat4x4f();
+  var b3 = mat4x4f();
+  var b4 = mat4x4f();
+  var b5 = mat4x4f();
+  var b6 = mat4x4f();
+  var b7 = mat4x4f();
+  var b8 = mat4x4f();
+  var b9 = mat4x4f();
+  var b10 = mat4x4f();
+  var b11 = mat4x4f();
+  var b12 = mat4x4f();
+  var b13 = mat4x4f();
+  var b14 = mat4x4f();
+  var b15 = mat4x4f();
+  let in_plane = gparams.in_h * gparams.in_w;
+  let w_step = gparams.kernel_h * gparams.kernel_w * gparams.q_vec;
+  for (var kh = 0u; kh < gparams.kernel_h; kh++) {
+    let nh = i32(ph) + gparams.tap_sign * i32(kh) + gparams.tap_offset;
+    if (nh % gparams.tap_div != 0) {
+      continue;
+    }
+    let bh = nh / gparams.tap_div;
+    for (var kw = 0u; kw < gparams.kernel_w; kw++) {
+      let nw = i32(pw) + gparams.tap_sign * i32(kw) + gparams.tap_offset;
+      if (nw % gparams.tap_div != 0) {
+        continue;
+      }
+      let bw = nw / gparams.tap_div;
+      let o0 = gather_offset(p0, bh, bw);
+      let o1 = gather_offset(p1, bh, bw);
+      let o2 = gather_offset(p2, bh, bw);
+      let o3 = gather_offset(p3, bh, bw);
+      let o4 = gather_offset(p4, bh, bw);
+      let o5 = gather_offset(p5, bh, bw);
+      let o6 = gather_offset(p6, bh, bw);
+      let o7 = gather_offset(p7, bh, bw);
+      let o8 = gather_offset(p8, bh, bw);
+      let o9 = gather_offset(p9, bh, bw);
+      let o10 = gather_offset(p10, bh, bw);
+      let o11 = gather_offset(p11, bh, bw);
+      let o12 = gather_offset(p12, bh, bw);
+      let o13 = gather_offset(p13, bh, bw);
+      let o14 = gather_offset(p14, bh, bw);
+      let o15 = gather_offset(p15, bh, bw);
+      var wi = (kh * gparams.kernel_w + kw) * gparams.q_vec + q0 / 4u;
+      var ri = 0u;
+      for (var r = 0u; r < gparams.r_count; r++) {
+        let w = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        let x0 = gather_load(o0, ri);
+        let x1 = gather_load(o1, ri);
+        let x2 = gather_load(o2, ri);
+        let x3 = gather_load(o3, ri);
+        let x4 = gather_load(o4, ri);
+        let x5 = gather_load(o5, ri);
+        let x6 = gather_load(o6, ri);
+        let x7 = gather_load(o7, ri);
+        let x8 = gather_load(o8, ri);
+        let x9 = gather_load(o9, ri);
+        let x10 = gather_load(o10, ri);
+        let x11 = gather_load(o11, ri);
+        let x12 = gather_load(o12, ri);
+        let x13 = gather_load(o13, ri);
+        let x14 = gather_load(o14, ri);
+        let x15 = gather_load(o15, ri);
+        a0 += x0 * w;
+        a1 += x1 * w;
+        a2 += x2 * w;
+        a3 += x3 * w;
+        a4 += x4 * w;
+        a5 += x5 * w;
+        a6 += x6 * w;
+        a7 += x7 * w;
+        a8 += x8 * w;
+        a9 += x9 * w;
+        a10 += x10 * w;
+        a11 += x11 * w;
+        a12 += x12 * w;
+        a13 += x13 * w;
+        a14 += x14 * w;
+        a15 += x15 * w;
+        if (wide) {
+          let v = mat4x4f(gather_w[wi + 4u], gather_w[wi + 5u], gather_w[wi + 6u],
+                          gather_w[wi + 7u]);
+          b0 += x0 * v;
+          b1 += x1 * v;
+          b2 += x2 * v;
+          b3 += x3 * v;
+          b4 += x4 * v;
+          b5 += x5 * v;
+          b6 += x6 * v;
+          b7 += x7 * v;
+          b8 += x8 * v;
+          b9 += x9 * v;
+          b10 += x10 * v;
+          b11 += x11 * v;
+          b12 += x12 * v;
+          b13 += x13 * v;
+          b14 += x14 * v;
+          b15 += x15 * v;
+        }
+        wi += w_step;
+        ri += in_plane;
+      }
+    }
+  }
+  gather_store(p0, q0, a0);
+  gather_store(p1, q0, a1);
+  gather_store(p2, q0, a2);
+  gather_store(p3, q0, a3);
+  gather_store(p4, q0, a4);
+  gather_store(p5, q0, a5);
+  gather_store(p6, q0, a6);
+  gather_store(p7, q0, a7);
+  gather_store(p8, q0, a8);
+  gather_store(p9, q0, a9);
+  gather_store(p10, q0, a10);
+  gather_store(p11, q0, a11);
+  gather_store(p12, q0, a12);
+  gather_store(p13, q0, a13);
+  gather_store(p14, q0, a14);
+  gather_store(p15, q0, a15);
+  gather_store(p0, q0 + 16u, b0);
+  gather_store(p1, q0 + 16u, b1);
+  gather_store(p2, q0 + 16u, b2);
+  gather_store(p3, q0 + 16u, b3);
+  gather_store(p4, q0 + 16u, b4);
+  gather_store(p5, q0 + 16u, b5);
+  gather_store(p6, q0 + 16u, b6);
+  gather_store(p7, q0 + 16u, b7);
+  gather_store(p8, q0 + 16u, b8);
+  gather_store(p9, q0 + 16u, b9);
+  gather_store(p10, q0 + 16u, b10);
+  gather_store(p11, q0 + 16u, b11);
+  gather_store(p12, q0 + 16u, b12);
+  gather_store(p13, q0 + 16u, b13);
+  gather_store(p14, q0 + 16u, b14);
+  gather_store(p15, q0 + 16u, b15);
+}
+
 // The hardware tile: 4 positions × 16 channels (64 accumulators). Register files of real GPUs
 // (255 per invocation on NVIDIA) and shader compilers that allocate registers at pipeline build
 // time (SwiftShader's, Dawn's) handle it in milliseconds; the 16 × 16 tile above is for llvmpipe.
@@ -736,12 +927,12 @@ fn weightGrad3x3x2x16(@builtin(local_invocation_index) lid: u32, @builtin(workgr
   for (var row = row_begin; row < row_end; row++) {
     let n = row / wparams.out_h;
     let oh = row - n * wparams.out_h;
-    let r00 = wgrad_kernel_row(n, oh, c0, kh0 + 0);
-    let r01 = wgrad_kernel_row(n, oh, c0, kh0 + 1);
-    let r02 = wgrad_kernel_row(n, oh, c0, kh0 + 2);
-    let r10 = wgrad_kernel_row(n, oh, c1, kh0 + 0);
-    let r11 = wgrad_kernel_row(n, oh, c1, kh0 + 1);
-    let r12 = wgrad_kernel_row(n, oh, c1, kh0 + 2);
+    let r00 = wgrad_kernel_row(n, oh, c0, kh0 + 0u);
+    let r01 = wgrad_kernel_row(n, oh, c0, kh0 + 1u);
+    let r02 = wgrad_kernel_row(n, oh, c0, kh0 + 2u);
+    let r10 = wgrad_kernel_row(n, oh, c1, kh0 + 0u);
+    let r11 = wgrad_kernel_row(n, oh, c1, kh0 + 1u);
+    let r12 = wgrad_kernel_row(n, oh, c1, kh0 + 2u);
     var w00 = wgrad_window_prime(r00, kw);
     var w01 = wgrad_window_prime(r01, kw);
     var w02 = wgrad_window_prime(r02, kw);
@@ -798,6 +989,191 @@ fn weightGrad3x3x2x16(@builtin(local_invocation_index) lid: u32, @builtin(workgr
   wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 0u, o0, chunk, a120);
   wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 1u, o0, chunk, a121);
   wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 2u, o0, chunk, a122);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad3x3x4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let kh_blocks = (wparams.kernel_h + 2u) / 3u;
+  let kw_blocks = (wparams.kernel_w + 2u) / 3u;
+  let groups = (wparams.channels + 3u) / 4u * kh_blocks * kw_blocks;
+  let group = j_block * WORKGROUP + lid;
+  let gc = min(group, groups - 1u);
+  let kw0 = (gc % kw_blocks) * 3u;
+  let kh0 = (gc / kw_blocks % kh_blocks) * 3u;
+  let c0 = gc / (kw_blocks * kh_blocks) * 4u;
+  let c1 = c0 + 1u;
+  let c2 = c0 + 2u;
+  let c3 = c0 + 3u;
+  let kw = i32(kw0) - i32(wparams.padding);
+  var a000 = mat4x4f();
+  var a001 = mat4x4f();
+  var a002 = mat4x4f();
+  var a010 = mat4x4f();
+  var a011 = mat4x4f();
+  var a012 = mat4x4f();
+  var a020 = mat4x4f();
+  var a021 = mat4x4f();
+  var a022 = mat4x4f();
+  var a100 = mat4x4f();
+  var a101 = mat4x4f();
+  var a102 = mat4x4f();
+  var a110 = mat4x4f();
+  var a111 = mat4x4f();
+  var a112 = mat4x4f();
+  var a120 = mat4x4f();
+  var a121 = mat4x4f();
+  var a122 = mat4x4f();
+  var a200 = mat4x4f();
+  var a201 = mat4x4f();
+  var a202 = mat4x4f();
+  var a210 = mat4x4f();
+  var a211 = mat4x4f();
+  var a212 = mat4x4f();
+  var a220 = mat4x4f();
+  var a221 = mat4x4f();
+  var a222 = mat4x4f();
+  var a300 = mat4x4f();
+  var a301 = mat4x4f();
+  var a302 = mat4x4f();
+  var a310 = mat4x4f();
+  var a311 = mat4x4f();
+  var a312 = mat4x4f();
+  var a320 = mat4x4f();
+  var a321 = mat4x4f();
+  var a322 = mat4x4f();
+  let s = i32(wparams.stride);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let r00 = wgrad_kernel_row(n, oh, c0, kh0 + 0u);
+    let r01 = wgrad_kernel_row(n, oh, c0, kh0 + 1u);
+    let r02 = wgrad_kernel_row(n, oh, c0, kh0 + 2u);
+    let r10 = wgrad_kernel_row(n, oh, c1, kh0 + 0u);
+    let r11 = wgrad_kernel_row(n, oh, c1, kh0 + 1u);
+    let r12 = wgrad_kernel_row(n, oh, c1, kh0 + 2u);
+    let r20 = wgrad_kernel_row(n, oh, c2, kh0 + 0u);
+    let r21 = wgrad_kernel_row(n, oh, c2, kh0 + 1u);
+    let r22 = wgrad_kernel_row(n, oh, c2, kh0 + 2u);
+    let r30 = wgrad_kernel_row(n, oh, c3, kh0 + 0u);
+    let r31 = wgrad_kernel_row(n, oh, c3, kh0 + 1u);
+    let r32 = wgrad_kernel_row(n, oh, c3, kh0 + 2u);
+    var w00 = wgrad_window_prime(r00, kw);
+    var w01 = wgrad_window_prime(r01, kw);
+    var w02 = wgrad_window_prime(r02, kw);
+    var w10 = wgrad_window_prime(r10, kw);
+    var w11 = wgrad_window_prime(r11, kw);
+    var w12 = wgrad_window_prime(r12, kw);
+    var w20 = wgrad_window_prime(r20, kw);
+    var w21 = wgrad_window_prime(r21, kw);
+    var w22 = wgrad_window_prime(r22, kw);
+    var w30 = wgrad_window_prime(r30, kw);
+    var w31 = wgrad_window_prime(r31, kw);
+    var w32 = wgrad_window_prime(r32, kw);
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    for (var ow = 0u; ow < wparams.out_w; ow++) {
+      let iw = i32(ow) * s + kw;
+      w00 = wgrad_window_slide(w00, r00, iw);
+      w01 = wgrad_window_slide(w01, r01, iw);
+      w02 = wgrad_window_slide(w02, r02, iw);
+      w10 = wgrad_window_slide(w10, r10, iw);
+      w11 = wgrad_window_slide(w11, r11, iw);
+      w12 = wgrad_window_slide(w12, r12, iw);
+      w20 = wgrad_window_slide(w20, r20, iw);
+      w21 = wgrad_window_slide(w21, r21, iw);
+      w22 = wgrad_window_slide(w22, r22, iw);
+      w30 = wgrad_window_slide(w30, r30, iw);
+      w31 = wgrad_window_slide(w31, r31, iw);
+      w32 = wgrad_window_slide(w32, r32, iw);
+      let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+      a000 += w00[0] * d;
+      a001 += w00[1] * d;
+      a002 += w00[2] * d;
+      a010 += w01[0] * d;
+      a011 += w01[1] * d;
+      a012 += w01[2] * d;
+      a020 += w02[0] * d;
+      a021 += w02[1] * d;
+      a022 += w02[2] * d;
+      a100 += w10[0] * d;
+      a101 += w10[1] * d;
+      a102 += w10[2] * d;
+      a110 += w11[0] * d;
+      a111 += w11[1] * d;
+      a112 += w11[2] * d;
+      a120 += w12[0] * d;
+      a121 += w12[1] * d;
+      a122 += w12[2] * d;
+      a200 += w20[0] * d;
+      a201 += w20[1] * d;
+      a202 += w20[2] * d;
+      a210 += w21[0] * d;
+      a211 += w21[1] * d;
+      a212 += w21[2] * d;
+      a220 += w22[0] * d;
+      a221 += w22[1] * d;
+      a222 += w22[2] * d;
+      a300 += w30[0] * d;
+      a301 += w30[1] * d;
+      a302 += w30[2] * d;
+      a310 += w31[0] * d;
+      a311 += w31[1] * d;
+      a312 += w31[2] * d;
+      a320 += w32[0] * d;
+      a321 += w32[1] * d;
+      a322 += w32[2] * d;
+      di += wparams.o_vec;
+    }
+  }
+  let valid = group < groups;
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 0u, o0, chunk, a000);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 1u, o0, chunk, a001);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 2u, o0, chunk, a002);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 0u, o0, chunk, a010);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 1u, o0, chunk, a011);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 2u, o0, chunk, a012);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 0u, o0, chunk, a020);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 1u, o0, chunk, a021);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 2u, o0, chunk, a022);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 0u, o0, chunk, a100);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 1u, o0, chunk, a101);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 2u, o0, chunk, a102);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 0u, o0, chunk, a110);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 1u, o0, chunk, a111);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 2u, o0, chunk, a112);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 0u, o0, chunk, a120);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 1u, o0, chunk, a121);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 2u, o0, chunk, a122);
+  wgrad_kernel_store(valid, c2, kh0 + 0u, kw0 + 0u, o0, chunk, a200);
+  wgrad_kernel_store(valid, c2, kh0 + 0u, kw0 + 1u, o0, chunk, a201);
+  wgrad_kernel_store(valid, c2, kh0 + 0u, kw0 + 2u, o0, chunk, a202);
+  wgrad_kernel_store(valid, c2, kh0 + 1u, kw0 + 0u, o0, chunk, a210);
+  wgrad_kernel_store(valid, c2, kh0 + 1u, kw0 + 1u, o0, chunk, a211);
+  wgrad_kernel_store(valid, c2, kh0 + 1u, kw0 + 2u, o0, chunk, a212);
+  wgrad_kernel_store(valid, c2, kh0 + 2u, kw0 + 0u, o0, chunk, a220);
+  wgrad_kernel_store(valid, c2, kh0 + 2u, kw0 + 1u, o0, chunk, a221);
+  wgrad_kernel_store(valid, c2, kh0 + 2u, kw0 + 2u, o0, chunk, a222);
+  wgrad_kernel_store(valid, c3, kh0 + 0u, kw0 + 0u, o0, chunk, a300);
+  wgrad_kernel_store(valid, c3, kh0 + 0u, kw0 + 1u, o0, chunk, a301);
+  wgrad_kernel_store(valid, c3, kh0 + 0u, kw0 + 2u, o0, chunk, a302);
+  wgrad_kernel_store(valid, c3, kh0 + 1u, kw0 + 0u, o0, chunk, a310);
+  wgrad_kernel_store(valid, c3, kh0 + 1u, kw0 + 1u, o0, chunk, a311);
+  wgrad_kernel_store(valid, c3, kh0 + 1u, kw0 + 2u, o0, chunk, a312);
+  wgrad_kernel_store(valid, c3, kh0 + 2u, kw0 + 0u, o0, chunk, a320);
+  wgrad_kernel_store(valid, c3, kh0 + 2u, kw0 + 1u, o0, chunk, a321);
+  wgrad_kernel_store(valid, c3, kh0 + 2u, kw0 + 2u, o0, chunk, a322);
 }
 
 // One input row of the kernel tile: where row oh·s − p + kh of channel c starts in x, and whether

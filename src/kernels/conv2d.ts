@@ -71,30 +71,56 @@ interface Tile {
   readonly rows: number;
   /** Channels per invocation. */
   readonly channels: number;
-  /** Only for llvmpipe, whose compiler builds 256 accumulators in under a second. */
+  /** Only for llvmpipe, whose compiler builds 256 accumulators and more in a few seconds. */
   readonly llvmpipe: boolean;
   /**
-   * weightGrad's row tiles: an invocation owns this many taps of one kernel row (c, kh) instead
-   * of `rows` columns (c, kh, kw) `WORKGROUP` apart.
+   * Timed with the default workgroup size only: 64 invocations never won for these tiles on
+   * llvmpipe, and every size is one more pipeline to build while tuning.
    */
-  readonly rowTaps?: number;
+  readonly oneWorkgroup?: boolean;
   /**
-   * weightGrad's kernel tiles: an invocation owns `kernelTaps`² taps of `rows / kernelTaps²`
-   * input channels.
+   * weightGrad's tiles of taps: the invocations along (c, kh, kw) when each owns a block of
+   * taps (a kernel row, or 3 × 3 taps of a few channels) instead of `rows` columns WORKGROUP apart.
    */
-  readonly kernelTaps?: number;
+  readonly lanes?: (g: Geometry) => number;
 }
 
-/** The tiles by name `<rows>x<channels>`; the entry points are `gather<name>` and so on. */
+/** The invocations of the kernel tiles `3x3x<channels>x16`: ⌈C / channels⌉ · ⌈KH / 3⌉ · ⌈KW / 3⌉. */
+function kernelTileLanes(channels: number): (g: Geometry) => number {
+  return (g) => Math.ceil(g.c / channels) * Math.ceil(g.kh / 3) * Math.ceil(g.kw / 3);
+}
+
+/** The tiles by name; the entry points are `gather<Name>` and `weightGrad<Name>`. */
 const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
+  "16x32": { rows: 16, channels: 32, llvmpipe: true, oneWorkgroup: true },
 };
 const WGRAD_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "8x32": { rows: 8, channels: 32, llvmpipe: true },
-  "row5x16": { rows: 5, channels: 16, llvmpipe: false, rowTaps: 5 },
-  "3x3x2x16": { rows: 18, channels: 16, llvmpipe: true, kernelTaps: 3 },
+  // One kernel row (c, kh) of up to 5 taps × 16 output channels: the 5 × 5 stem over 3 channels.
+  "row5x16": {
+    rows: 5,
+    channels: 16,
+    llvmpipe: false,
+    lanes: (g) => g.c * g.kh * Math.ceil(g.kw / 5),
+  },
+  // 3 × 3 taps of 2 or 4 input channels × 16 output channels: the 3 × 3 layers.
+  "3x3x2x16": {
+    rows: 18,
+    channels: 16,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: kernelTileLanes(2),
+  },
+  "3x3x4x16": {
+    rows: 36,
+    channels: 16,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: kernelTileLanes(4),
+  },
 };
 
 /** One GEMM variant: a tile, a workgroup size, and its kernel. */
@@ -247,7 +273,11 @@ class Direction {
 
   #all(): string[] {
     const tiles = Object.entries(this.#tiles).filter(([, t]) => !t.llvmpipe || llvmpipe());
-    return tiles.flatMap(([name]) => workgroupSizes().map((size) => `${name}/wg${size}`));
+    return tiles.flatMap(([name, tile]) =>
+      (tile.oneWorkgroup ? [defaultWorkgroup()] : workgroupSizes()).map((size) =>
+        `${name}/wg${size}`
+      )
+    );
   }
 }
 
@@ -705,20 +735,15 @@ function weightGrad(
     "Conv2d.dyT",
   );
   const count = g.c * g.kh * g.kw;
-  const lanes = gemm.rowTaps
-    ? g.c * g.kh * Math.ceil(g.kw / gemm.rowTaps)
-    : gemm.kernelTaps
-    ? Math.ceil(g.c * gemm.kernelTaps ** 2 / gemm.rows) * Math.ceil(g.kh / gemm.kernelTaps) *
-      Math.ceil(g.kw / gemm.kernelTaps)
-    : count / gemm.rows;
-  const blocksJ = Math.ceil(lanes / gemm.workgroup);
-  const blocksO = Math.ceil(g.o / gemm.channels);
+  const [blocksJ, blocksO] = weightGradBlocks(gemm, g);
   const rows = g.n * g.oh;
   // The chunks follow the default variant's tiles, not this variant's, so that every variant
   // sums in the same order and gives bit-identical results.
-  const reference = directions[BACKWARD_WEIGHT].gemm(directions[BACKWARD_WEIGHT].defaultVariant());
-  const referenceTiles = Math.ceil(count / (reference.workgroup * reference.rows)) *
-    Math.ceil(g.o / reference.channels);
+  const [referenceJ, referenceO] = weightGradBlocks(
+    directions[BACKWARD_WEIGHT].gemm(directions[BACKWARD_WEIGHT].defaultVariant()),
+    g,
+  );
+  const referenceTiles = referenceJ * referenceO;
   const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / referenceTiles));
   const rowsPerChunk = Math.ceil(rows / wanted);
   const chunks = Math.ceil(rows / rowsPerChunk);
@@ -758,6 +783,12 @@ function weightGrad(
     partial.dispose();
   }
   if (dBias) biasGrad(g, dy, dBias);
+}
+
+/** A weight-gradient variant's workgroups along the columns (c, kh, kw) and the output channels. */
+function weightGradBlocks(gemm: Gemm, g: Geometry): [number, number] {
+  const lanes = gemm.lanes ? gemm.lanes(g) : g.c * g.kh * g.kw / gemm.rows;
+  return [Math.ceil(lanes / gemm.workgroup), Math.ceil(g.o / gemm.channels)];
 }
 
 /** dBias += Σ dy over the batch and the plane (the same kernel in every variant). */

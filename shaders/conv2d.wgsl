@@ -534,6 +534,302 @@ fn gather4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   gather_store(p3, q0, a3);
 }
 
+// The row tile, for the stem (few input channels, a small kernel, stride 1): an invocation owns
+// 16 neighbouring output positions of one row × 16 channels (256 accumulators), and keeps for
+// each of up to 4 input channels the 16 inputs its positions read at the current tap, a window
+// that slides by one column per tap: one load per channel and tap instead of 16. Sums in the
+// order of the other gathers (kh, kw, then r). Forward only (one phase); the TypeScript side
+// offers it where r_count ≤ 4, in_step is 1 and the kernel is at most 5 wide. blocks_m counts
+// workgroups of invocations, one per 16 positions of a row.
+@compute @workgroup_size(WORKGROUP)
+fn gatherRow16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                  @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let m_block = g / gparams.blocks_q;
+  let q0 = q_block * 16u;
+  let segments = (gparams.out_w + 15u) / 16u;
+  let lane = m_block * WORKGROUP + lid;
+  let seg = lane % segments;
+  let rest = lane / segments;
+  let oh = rest % gparams.out_h;
+  let n = rest / gparams.out_h;
+  let ow0 = seg * 16u;
+  let valid = n < gparams.batch;
+  let nc = min(n, gparams.batch - 1u);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  var a5 = mat4x4f();
+  var a6 = mat4x4f();
+  var a7 = mat4x4f();
+  var a8 = mat4x4f();
+  var a9 = mat4x4f();
+  var a10 = mat4x4f();
+  var a11 = mat4x4f();
+  var a12 = mat4x4f();
+  var a13 = mat4x4f();
+  var a14 = mat4x4f();
+  var a15 = mat4x4f();
+  let in_plane = gparams.in_h * gparams.in_w;
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let iw0 = i32(ow0) + gparams.tap_offset;
+  for (var kh = 0u; kh < gparams.kernel_h; kh++) {
+    let ih = i32(oh) + i32(kh) + gparams.tap_offset;
+    let inside = ih >= 0 && ih < i32(gparams.in_h);
+    let base = i32(nc * gparams.r_count * in_plane) + ih * i32(gparams.in_w);
+    // Channel 0: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row0 = base + 0 * i32(in_plane);
+    let in0 = inside && 0u < gparams.r_count;
+    var x0_0 = 0.0;
+    var x0_1 = gather_row_load(in0, row0, iw0 + 0);
+    var x0_2 = gather_row_load(in0, row0, iw0 + 1);
+    var x0_3 = gather_row_load(in0, row0, iw0 + 2);
+    var x0_4 = gather_row_load(in0, row0, iw0 + 3);
+    var x0_5 = gather_row_load(in0, row0, iw0 + 4);
+    var x0_6 = gather_row_load(in0, row0, iw0 + 5);
+    var x0_7 = gather_row_load(in0, row0, iw0 + 6);
+    var x0_8 = gather_row_load(in0, row0, iw0 + 7);
+    var x0_9 = gather_row_load(in0, row0, iw0 + 8);
+    var x0_10 = gather_row_load(in0, row0, iw0 + 9);
+    var x0_11 = gather_row_load(in0, row0, iw0 + 10);
+    var x0_12 = gather_row_load(in0, row0, iw0 + 11);
+    var x0_13 = gather_row_load(in0, row0, iw0 + 12);
+    var x0_14 = gather_row_load(in0, row0, iw0 + 13);
+    var x0_15 = gather_row_load(in0, row0, iw0 + 14);
+    // Channel 1: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row1 = base + 1 * i32(in_plane);
+    let in1 = inside && 1u < gparams.r_count;
+    var x1_0 = 0.0;
+    var x1_1 = gather_row_load(in1, row1, iw0 + 0);
+    var x1_2 = gather_row_load(in1, row1, iw0 + 1);
+    var x1_3 = gather_row_load(in1, row1, iw0 + 2);
+    var x1_4 = gather_row_load(in1, row1, iw0 + 3);
+    var x1_5 = gather_row_load(in1, row1, iw0 + 4);
+    var x1_6 = gather_row_load(in1, row1, iw0 + 5);
+    var x1_7 = gather_row_load(in1, row1, iw0 + 6);
+    var x1_8 = gather_row_load(in1, row1, iw0 + 7);
+    var x1_9 = gather_row_load(in1, row1, iw0 + 8);
+    var x1_10 = gather_row_load(in1, row1, iw0 + 9);
+    var x1_11 = gather_row_load(in1, row1, iw0 + 10);
+    var x1_12 = gather_row_load(in1, row1, iw0 + 11);
+    var x1_13 = gather_row_load(in1, row1, iw0 + 12);
+    var x1_14 = gather_row_load(in1, row1, iw0 + 13);
+    var x1_15 = gather_row_load(in1, row1, iw0 + 14);
+    // Channel 2: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row2 = base + 2 * i32(in_plane);
+    let in2 = inside && 2u < gparams.r_count;
+    var x2_0 = 0.0;
+    var x2_1 = gather_row_load(in2, row2, iw0 + 0);
+    var x2_2 = gather_row_load(in2, row2, iw0 + 1);
+    var x2_3 = gather_row_load(in2, row2, iw0 + 2);
+    var x2_4 = gather_row_load(in2, row2, iw0 + 3);
+    var x2_5 = gather_row_load(in2, row2, iw0 + 4);
+    var x2_6 = gather_row_load(in2, row2, iw0 + 5);
+    var x2_7 = gather_row_load(in2, row2, iw0 + 6);
+    var x2_8 = gather_row_load(in2, row2, iw0 + 7);
+    var x2_9 = gather_row_load(in2, row2, iw0 + 8);
+    var x2_10 = gather_row_load(in2, row2, iw0 + 9);
+    var x2_11 = gather_row_load(in2, row2, iw0 + 10);
+    var x2_12 = gather_row_load(in2, row2, iw0 + 11);
+    var x2_13 = gather_row_load(in2, row2, iw0 + 12);
+    var x2_14 = gather_row_load(in2, row2, iw0 + 13);
+    var x2_15 = gather_row_load(in2, row2, iw0 + 14);
+    // Channel 3: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row3 = base + 3 * i32(in_plane);
+    let in3 = inside && 3u < gparams.r_count;
+    var x3_0 = 0.0;
+    var x3_1 = gather_row_load(in3, row3, iw0 + 0);
+    var x3_2 = gather_row_load(in3, row3, iw0 + 1);
+    var x3_3 = gather_row_load(in3, row3, iw0 + 2);
+    var x3_4 = gather_row_load(in3, row3, iw0 + 3);
+    var x3_5 = gather_row_load(in3, row3, iw0 + 4);
+    var x3_6 = gather_row_load(in3, row3, iw0 + 5);
+    var x3_7 = gather_row_load(in3, row3, iw0 + 6);
+    var x3_8 = gather_row_load(in3, row3, iw0 + 7);
+    var x3_9 = gather_row_load(in3, row3, iw0 + 8);
+    var x3_10 = gather_row_load(in3, row3, iw0 + 9);
+    var x3_11 = gather_row_load(in3, row3, iw0 + 10);
+    var x3_12 = gather_row_load(in3, row3, iw0 + 11);
+    var x3_13 = gather_row_load(in3, row3, iw0 + 12);
+    var x3_14 = gather_row_load(in3, row3, iw0 + 13);
+    var x3_15 = gather_row_load(in3, row3, iw0 + 14);
+    for (var kw = 0u; kw < gparams.kernel_w; kw++) {
+      let col = iw0 + i32(kw) + 15;
+      var wi = (kh * gparams.kernel_w + kw) * gparams.q_vec + q0 / 4u;
+      x0_0 = x0_1;
+      x0_1 = x0_2;
+      x0_2 = x0_3;
+      x0_3 = x0_4;
+      x0_4 = x0_5;
+      x0_5 = x0_6;
+      x0_6 = x0_7;
+      x0_7 = x0_8;
+      x0_8 = x0_9;
+      x0_9 = x0_10;
+      x0_10 = x0_11;
+      x0_11 = x0_12;
+      x0_12 = x0_13;
+      x0_13 = x0_14;
+      x0_14 = x0_15;
+      x0_15 = gather_row_load(in0, row0, col);
+      let w0 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+      a0 += x0_0 * w0;
+      a1 += x0_1 * w0;
+      a2 += x0_2 * w0;
+      a3 += x0_3 * w0;
+      a4 += x0_4 * w0;
+      a5 += x0_5 * w0;
+      a6 += x0_6 * w0;
+      a7 += x0_7 * w0;
+      a8 += x0_8 * w0;
+      a9 += x0_9 * w0;
+      a10 += x0_10 * w0;
+      a11 += x0_11 * w0;
+      a12 += x0_12 * w0;
+      a13 += x0_13 * w0;
+      a14 += x0_14 * w0;
+      a15 += x0_15 * w0;
+      wi += taps * gparams.q_vec;
+      if (1u < gparams.r_count) {
+        x1_0 = x1_1;
+        x1_1 = x1_2;
+        x1_2 = x1_3;
+        x1_3 = x1_4;
+        x1_4 = x1_5;
+        x1_5 = x1_6;
+        x1_6 = x1_7;
+        x1_7 = x1_8;
+        x1_8 = x1_9;
+        x1_9 = x1_10;
+        x1_10 = x1_11;
+        x1_11 = x1_12;
+        x1_12 = x1_13;
+        x1_13 = x1_14;
+        x1_14 = x1_15;
+        x1_15 = gather_row_load(in1, row1, col);
+        let w1 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += x1_0 * w1;
+        a1 += x1_1 * w1;
+        a2 += x1_2 * w1;
+        a3 += x1_3 * w1;
+        a4 += x1_4 * w1;
+        a5 += x1_5 * w1;
+        a6 += x1_6 * w1;
+        a7 += x1_7 * w1;
+        a8 += x1_8 * w1;
+        a9 += x1_9 * w1;
+        a10 += x1_10 * w1;
+        a11 += x1_11 * w1;
+        a12 += x1_12 * w1;
+        a13 += x1_13 * w1;
+        a14 += x1_14 * w1;
+        a15 += x1_15 * w1;
+        wi += taps * gparams.q_vec;
+      }
+      if (2u < gparams.r_count) {
+        x2_0 = x2_1;
+        x2_1 = x2_2;
+        x2_2 = x2_3;
+        x2_3 = x2_4;
+        x2_4 = x2_5;
+        x2_5 = x2_6;
+        x2_6 = x2_7;
+        x2_7 = x2_8;
+        x2_8 = x2_9;
+        x2_9 = x2_10;
+        x2_10 = x2_11;
+        x2_11 = x2_12;
+        x2_12 = x2_13;
+        x2_13 = x2_14;
+        x2_14 = x2_15;
+        x2_15 = gather_row_load(in2, row2, col);
+        let w2 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += x2_0 * w2;
+        a1 += x2_1 * w2;
+        a2 += x2_2 * w2;
+        a3 += x2_3 * w2;
+        a4 += x2_4 * w2;
+        a5 += x2_5 * w2;
+        a6 += x2_6 * w2;
+        a7 += x2_7 * w2;
+        a8 += x2_8 * w2;
+        a9 += x2_9 * w2;
+        a10 += x2_10 * w2;
+        a11 += x2_11 * w2;
+        a12 += x2_12 * w2;
+        a13 += x2_13 * w2;
+        a14 += x2_14 * w2;
+        a15 += x2_15 * w2;
+        wi += taps * gparams.q_vec;
+      }
+      if (3u < gparams.r_count) {
+        x3_0 = x3_1;
+        x3_1 = x3_2;
+        x3_2 = x3_3;
+        x3_3 = x3_4;
+        x3_4 = x3_5;
+        x3_5 = x3_6;
+        x3_6 = x3_7;
+        x3_7 = x3_8;
+        x3_8 = x3_9;
+        x3_9 = x3_10;
+        x3_10 = x3_11;
+        x3_11 = x3_12;
+        x3_12 = x3_13;
+        x3_13 = x3_14;
+        x3_14 = x3_15;
+        x3_15 = gather_row_load(in3, row3, col);
+        let w3 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += x3_0 * w3;
+        a1 += x3_1 * w3;
+        a2 += x3_2 * w3;
+        a3 += x3_3 * w3;
+        a4 += x3_4 * w3;
+        a5 += x3_5 * w3;
+        a6 += x3_6 * w3;
+        a7 += x3_7 * w3;
+        a8 += x3_8 * w3;
+        a9 += x3_9 * w3;
+        a10 += x3_10 * w3;
+        a11 += x3_11 * w3;
+        a12 += x3_12 * w3;
+        a13 += x3_13 * w3;
+        a14 += x3_14 * w3;
+        a15 += x3_15 * w3;
+        wi += taps * gparams.q_vec;
+      }
+    }
+  }
+  gather_store(Pos(valid && ow0 + 0u < gparams.out_w, n, oh, ow0 + 0u, 0u, 0u), q0, a0);
+  gather_store(Pos(valid && ow0 + 1u < gparams.out_w, n, oh, ow0 + 1u, 0u, 0u), q0, a1);
+  gather_store(Pos(valid && ow0 + 2u < gparams.out_w, n, oh, ow0 + 2u, 0u, 0u), q0, a2);
+  gather_store(Pos(valid && ow0 + 3u < gparams.out_w, n, oh, ow0 + 3u, 0u, 0u), q0, a3);
+  gather_store(Pos(valid && ow0 + 4u < gparams.out_w, n, oh, ow0 + 4u, 0u, 0u), q0, a4);
+  gather_store(Pos(valid && ow0 + 5u < gparams.out_w, n, oh, ow0 + 5u, 0u, 0u), q0, a5);
+  gather_store(Pos(valid && ow0 + 6u < gparams.out_w, n, oh, ow0 + 6u, 0u, 0u), q0, a6);
+  gather_store(Pos(valid && ow0 + 7u < gparams.out_w, n, oh, ow0 + 7u, 0u, 0u), q0, a7);
+  gather_store(Pos(valid && ow0 + 8u < gparams.out_w, n, oh, ow0 + 8u, 0u, 0u), q0, a8);
+  gather_store(Pos(valid && ow0 + 9u < gparams.out_w, n, oh, ow0 + 9u, 0u, 0u), q0, a9);
+  gather_store(Pos(valid && ow0 + 10u < gparams.out_w, n, oh, ow0 + 10u, 0u, 0u), q0, a10);
+  gather_store(Pos(valid && ow0 + 11u < gparams.out_w, n, oh, ow0 + 11u, 0u, 0u), q0, a11);
+  gather_store(Pos(valid && ow0 + 12u < gparams.out_w, n, oh, ow0 + 12u, 0u, 0u), q0, a12);
+  gather_store(Pos(valid && ow0 + 13u < gparams.out_w, n, oh, ow0 + 13u, 0u, 0u), q0, a13);
+  gather_store(Pos(valid && ow0 + 14u < gparams.out_w, n, oh, ow0 + 14u, 0u, 0u), q0, a14);
+  gather_store(Pos(valid && ow0 + 15u < gparams.out_w, n, oh, ow0 + 15u, 0u, 0u), q0, a15);
+}
+
+// The input at column iw of the row starting at offset `row` (inside the image or not); 0 in the
+// padding.
+fn gather_row_load(inside: bool, row: i32, iw: i32) -> f32 {
+  let ok = inside && iw >= 0 && iw < i32(gparams.in_w);
+  let v = gather_in[u32(select(0, row + iw, ok))];
+  return select(0.0, v, ok);
+}
+
+
 // ---- weight_grad: the weight gradient over one chunk of rows ----
 
 struct WeightGradParams {

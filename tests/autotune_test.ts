@@ -115,6 +115,8 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
     // A kernel wider than the row tiles' 5 taps, not square; a strided 1 × 1 kernel.
     { n: 2, c: 4, h: 9, w: 12, o: 6, kh: 2, kw: 7, stride: 1, padding: 3 },
     { n: 3, c: 6, h: 7, w: 7, o: 17, kh: 1, kw: 1, stride: 2, padding: 0 },
+    // A stem (few input channels, stride 1), rows longer than the row tile's 16 positions.
+    { n: 2, c: 3, h: 6, w: 37, o: 21, kh: 5, kw: 4, stride: 1, padding: 2 },
   ];
   const lists = CONV_FAMILIES.map((family) => kernelFamily(family).variants());
   const llvmpipe = /llvmpipe/i.test(gpuInfo().description);
@@ -124,6 +126,16 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
     const big = list.some((v) => v.startsWith("16x16/") || v.startsWith("8x32/"));
     assertEquals(big, llvmpipe, `llvmpipe tiles among ${list} on ${gpuInfo().description}`);
     assertEquals(new Set(list).size, list.length, `${CONV_FAMILIES[i]} lists no variant twice`);
+  }
+  // The stem's row tile is offered for the last shape only (key `n,c,h,w,o,kh,kw,stride,padding`).
+  const stem = shapes.at(-1)!;
+  const stemKey = [stem.n, stem.c, stem.h, stem.w, stem.o, stem.kh, stem.kw, stem.stride, 2].join();
+  const rowTile = lists[0].filter((v) => v.startsWith("row16x16/"));
+  assertEquals(rowTile.length, llvmpipe ? 1 : 0, `the row tile among ${lists[0]}`);
+  for (const [i, s] of shapes.entries()) {
+    const key = [s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.stride, s.padding].join();
+    const offered = kernelFamily(CONV_FAMILIES[0]).variants(key);
+    assertEquals(rowTile.every((v) => offered.includes(v)), key === stemKey, `shape ${i}`);
   }
   // Each variant of each direction in turn, the other two on their defaults (listed first).
   const runs = CONV_FAMILIES.flatMap((family, i) =>
@@ -259,7 +271,8 @@ Deno.test("a cold start tunes and writes the cache; a warm start reuses it untim
   assert(coldTicks > 0, "the cold start timed the variants");
   assertEquals(results.length, 4);
   for (const r of results) {
-    assertEquals(Object.keys(r.msPerCall).sort(), [...kernelFamily(r.family).variants()].sort());
+    const offered = kernelFamily(r.family).variants(r.key);
+    assertEquals(Object.keys(r.msPerCall).sort(), [...offered].sort());
     assert(kernelFamily(r.family).variants().includes(r.variant), `${r.family} chose ${r.variant}`);
   }
   assertEquals(cold.pending(), []);

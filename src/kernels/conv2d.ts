@@ -79,10 +79,13 @@ interface Tile {
    */
   readonly oneWorkgroup?: boolean;
   /**
-   * weightGrad's tiles of taps: the invocations along (c, kh, kw) when each owns a block of
-   * taps (a kernel row, or 3 × 3 taps of a few channels) instead of `rows` columns WORKGROUP apart.
+   * The invocations along the positions (gather) or the columns (c, kh, kw) (weightGrad) of tiles
+   * laid out otherwise than `rows` positions or columns WORKGROUP apart: a row of positions, a
+   * kernel row, 3 × 3 taps of a few channels.
    */
   readonly lanes?: (g: Geometry) => number;
+  /** The geometries the tile is offered for (default: all). */
+  readonly applies?: (g: Geometry) => boolean;
 }
 
 /** The invocations of the kernel tiles `3x3x<channels>x16`: ⌈C / channels⌉ · ⌈KH / 3⌉ · ⌈KW / 3⌉. */
@@ -95,6 +98,18 @@ const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
   "16x32": { rows: 16, channels: 32, llvmpipe: true, oneWorkgroup: true },
+};
+/** The forward pass also has the stem's tile: 16 positions of one row × 16 channels. */
+const FORWARD_TILES: Readonly<Record<string, Tile>> = {
+  ...GATHER_TILES,
+  "row16x16": {
+    rows: 16,
+    channels: 16,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: (g) => g.n * g.oh * Math.ceil(g.ow / 16),
+    applies: (g) => g.c <= 4 && g.kw <= 5 && g.stride === 1,
+  },
 };
 const WGRAD_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
@@ -200,7 +215,7 @@ function entryPoint(entry: string, tile: string): string {
 
 /** The GEMM entry points by `entryPoint` name; each variant sets WORKGROUP. */
 const gemmKernels: Record<string, Kernel> = {};
-for (const tile of Object.keys(GATHER_TILES)) {
+for (const tile of Object.keys(FORWARD_TILES)) {
   const name = entryPoint("gather", tile);
   gemmKernels[name] = kernel(name, 3, 1, { params: GATHER_PARAMS });
 }
@@ -245,9 +260,10 @@ class Direction {
     this.#entry = entry;
   }
 
-  /** The variants on this adapter, the default first. */
-  variants(): string[] {
-    return this.#variants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
+  /** The variants on this adapter, the default first; with a geometry, those offered for it. */
+  variants(g?: Geometry): string[] {
+    const all = this.#variants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
+    return g ? all.filter((v) => this.gemm(v).applies?.(g) ?? true) : all;
   }
 
   /** The llvmpipe tile with the default workgroup on llvmpipe, else the hardware tile. */
@@ -286,14 +302,19 @@ const FORWARD = "conv2d.forward";
 const BACKWARD_DATA = "conv2d.backwardData";
 const BACKWARD_WEIGHT = "conv2d.backwardWeight";
 const directions: Record<string, Direction> = {
-  [FORWARD]: new Direction(GATHER_TILES, "gather"),
+  [FORWARD]: new Direction(FORWARD_TILES, "gather"),
   [BACKWARD_DATA]: new Direction(GATHER_TILES, "gather"),
   [BACKWARD_WEIGHT]: new Direction(WGRAD_TILES, "weightGrad"),
 };
 
-/** The GEMM of the variant the autotuner picks for this direction and geometry. */
+/**
+ * The GEMM of the variant the autotuner picks for this direction and geometry (the default where
+ * a forced variant is not offered for the geometry).
+ */
 function chosenGemm(family: string, g: Geometry): Gemm {
-  return directions[family].gemm(autotuner().choice(family, geometryKey(g)));
+  const direction = directions[family];
+  const gemm = direction.gemm(autotuner().choice(family, geometryKey(g)));
+  return gemm.applies?.(g) ?? true ? gemm : direction.gemm(direction.defaultVariant());
 }
 
 /** A geometry's shape key: `n,c,h,w,o,kh,kw,stride,padding`. */
@@ -316,7 +337,7 @@ function registerDirection(
   const direction = directions[name];
   registerKernelFamily({
     name,
-    variants: () => direction.variants(),
+    variants: (key) => direction.variants(key === undefined ? undefined : keyGeometry(key)),
     defaultVariant: () => direction.defaultVariant(),
     prepare(key) {
       const g = keyGeometry(key);
@@ -326,7 +347,7 @@ function registerDirection(
         y: Tensor.zeros([g.n, g.o, g.oh, g.ow], { label: "Conv2d.tuneY" }),
       };
       const variants = Object.fromEntries(
-        direction.variants().map((v) => [v, () => run(direction.gemm(v), g, t)]),
+        direction.variants(g).map((v) => [v, () => run(direction.gemm(v), g, t)]),
       );
       return { variants, dispose: () => Object.values(t).forEach((x) => x.dispose()) };
     },
@@ -520,7 +541,8 @@ function forward(
     GATHER_PAD,
     "Conv2d.weightT",
   );
-  const blocksM = Math.ceil(g.n * g.oh * g.ow / (gemm.workgroup * gemm.rows));
+  const lanes = gemm.lanes ? gemm.lanes(g) : g.n * g.oh * g.ow / gemm.rows;
+  const blocksM = Math.ceil(lanes / gemm.workgroup);
   const blocksQ = Math.ceil(g.o / gemm.channels);
   gemm.kernel.dispatch(
     {

@@ -130,12 +130,12 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
   // The stem's row tile is offered for the last shape only (key `n,c,h,w,o,kh,kw,stride,padding`).
   const stem = shapes.at(-1)!;
   const stemKey = [stem.n, stem.c, stem.h, stem.w, stem.o, stem.kh, stem.kw, stem.stride, 2].join();
-  const rowTile = lists[0].filter((v) => v.startsWith("row16x16/"));
-  assertEquals(rowTile.length, llvmpipe ? 1 : 0, `the row tile among ${lists[0]}`);
+  const isRowTile = (v: string) => v.startsWith("row16x16/");
+  assertEquals(lists[0].filter(isRowTile).length, llvmpipe ? 1 : 0, `${lists[0]}`);
   for (const [i, s] of shapes.entries()) {
     const key = [s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.stride, s.padding].join();
     const offered = kernelFamily(CONV_FAMILIES[0]).variants(key);
-    assertEquals(rowTile.every((v) => offered.includes(v)), key === stemKey, `shape ${i}`);
+    assertEquals(offered.some(isRowTile), llvmpipe && key === stemKey, `shape ${i}: ${offered}`);
   }
   // Each variant of each direction in turn, the other two on their defaults (listed first).
   const runs = CONV_FAMILIES.flatMap((family, i) =>

@@ -14,18 +14,22 @@
 //
 // Every invocation of the GEMMs (gather, weight_grad) owns a register tile in named mat4x4f
 // accumulators, 16 channels each as four vec4 columns. The channels are the same for all the
-// invocations of a workgroup, so their vec4 loads are uniform (loaded once and broadcast); the
-// rows differ per lane. No workgroup memory, no barriers. Tails are clamped for loads and guarded
-// for stores, so any shape works on any adapter. Each GEMM comes in two tiles that sum every
-// output in the same order (bit-identical results):
-// - the hardware tile, 64 accumulators (gather4x16: 4 positions × 16 channels, weightGrad4x16:
-//   4 columns (c, kh, kw) × 16 output channels): fits a GPU's register file (255 per invocation on
-//   NVIDIA) and builds in about a second on SwiftShader;
-// - the llvmpipe tile, 256 accumulators (gather16x16, weightGrad8x32): llvmpipe runs a
-//   workgroup on one CPU thread, its invocations 8 at a time in SIMD lanes, and every load costs
-//   about as much as it feeds, so bigger tiles win there. Other compilers choke on it: SwiftShader
-//   (Subzero) grows past 3 GB building a gather of 8 positions, and Dawn's GPU process dies after
-//   88 s on the 16-position one.
+// invocations of a workgroup, so their vec4 loads are uniform; the rows differ per lane. No
+// workgroup memory, no barriers. Tails are clamped for loads and guarded for stores, so any shape
+// works on any adapter. Every tile sums each output in the same order (bit-identical results):
+// - the hardware tiles, 64 to 80 accumulators (gather4x16: 4 positions × 16 channels,
+//   weightGrad4x16: 4 columns (c, kh, kw) × 16 output channels, weightGradRow5x16: 5 taps of one
+//   kernel row × 16): fit a GPU's register file (255 per invocation on NVIDIA) and build in under
+//   a second on SwiftShader;
+// - the llvmpipe tiles, 256 to 576 accumulators (gather16x16, gather16x32, gatherRow16x16,
+//   weightGrad8x32, weightGrad3x3x2x16, weightGrad3x3x4x16): llvmpipe runs a workgroup on one CPU
+//   thread, its invocations 8 at a time in SIMD lanes, and every storage load inside a loop,
+//   uniform or not, is a loop over the lanes that costs about as much as 8 to 9 multiply-adds on
+//   all of them, while accumulators spilled to the stack cost little; so the tiles that win there
+//   feed the most multiply-adds per value loaded: more positions and channels per invocation, and
+//   windows of inputs that slide along a row, so that taps which read the same input load it once.
+//   Other compilers choke on them: SwiftShader (Subzero) grows past 3 GB building a gather of 8
+//   positions, and Dawn's GPU process dies after 88 s on the 16-position one.
 
 override WORKGROUP: u32 = 64u;
 

@@ -15,11 +15,16 @@
  *
  * Tuned (src/gpu/autotune.ts): the families `conv2d.forward`, `conv2d.backwardData` and
  * `conv2d.backwardWeight` pick a variant `<tile>/wg<size>` per geometry (shape key
- * `n,c,h,w,o,kh,kw,stride,padding`): the register tile of the GEMM (`4x16` everywhere; on llvmpipe
- * also its own `16x16` gather and `8x32` weight gradient, which other shader compilers cannot
- * build in reasonable time) times the workgroup size (the adapter's subgroup size on a software
- * adapter, and 64). Untuned: the llvmpipe tile on llvmpipe, else `4x16`; the subgroup size on a
- * software adapter, else 64. Every variant gives bit-identical results.
+ * `n,c,h,w,o,kh,kw,stride,padding`): the register tile of the GEMM times the workgroup size (the
+ * adapter's subgroup size on a software adapter, and 64). The tiles: `4x16` everywhere, and
+ * `row5x16` for the weight gradient (one kernel row of up to 5 taps: the 5×5 stem over 3
+ * channels); on llvmpipe also tiles that other shader compilers cannot build in reasonable time:
+ * the gathers `16x16` and `16x32`, the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5,
+ * stride 1), and the weight gradients `8x32`, `3x3x2x16` and `3x3x4x16` (3×3 taps of 2 or 4 input
+ * channels). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
+ * multiply-adds (a loop over the SIMD lanes), so the tiles that win there are those that feed the
+ * most multiply-adds per value loaded. Untuned: `16x16` and `8x32` on llvmpipe, else `4x16`; the
+ * subgroup size on a software adapter, else 64. Every variant gives bit-identical results.
  *
  * @module
  */

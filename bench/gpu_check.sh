@@ -36,7 +36,7 @@ if [ "$QUICK" = 1 ]; then
   # Timing kernel variants takes minutes on a software adapter.
   export HAJIME_AUTOTUNE=0
 else
-  SETUP_S=25 ADAPTER_S=15 STEPS_S=55 TORCH_S=40 TRAIN_S=300 TRAIN_SLACK_S=40 TESTS_S=45
+  SETUP_S=30 ADAPTER_S=15 STEPS_S=55 TORCH_S=40 TRAIN_S=300 TRAIN_SLACK_S=40 TESTS_S=40
   KERNELS_S=25
   BATCHES=32,128 TRAIN_BATCH=128 LOG_EVERY=100 MEMBERS=(train test)
   # The kernel tests `deno task test:swiftshader` runs on a second adapter, and the trainer's;
@@ -115,9 +115,9 @@ RATE=$(awk -v b="$TRAIN_BATCH" "$RATE_AWK"'
 EPOCHS=$(awk -v r="$RATE" -v s="$TRAIN_S" -v n="$TRAIN_IMAGES" -v t="$TEST_IMAGES" 'BEGIN {
   if (r + 0 <= 0) { print 10; exit }
   e = int(0.85 * s / ((n + t / 3) / r)); print e < 1 ? 1 : e }')
-say "train: $TRAIN_IMAGES training and $TEST_IMAGES test images, hajime's step" \
-  "${RATE:-(not measured)} images/s at batch $TRAIN_BATCH: $EPOCHS epochs planned," \
-  "$TRAIN_S s time limit"
+say "train: $TRAIN_IMAGES training and $TEST_IMAGES test images; hajime's step" \
+  "${RATE:-(not measured)} images/s at batch $TRAIN_BATCH; epochs planned: $EPOCHS;" \
+  "time limit: $TRAIN_S s"
 rm -rf "$TMP/run"
 part "$((TRAIN_S + TRAIN_SLACK_S))" train "$OUT/train.txt" "$DENO" run "${FLAGS[@]}" \
   examples/train.ts --recipe shake-shake --data "$TMP/cifar10" --epochs "$EPOCHS" \
@@ -140,9 +140,9 @@ part "$KERNELS_S" kernels "$OUT/kernels.txt" "$DENO" run "${FLAGS[@]}" bench/con
     FILENAME == ARGV[2] && $1 == "torch" && $3 == "batch" { b = $4 + 0; torch[$2 " " b] = rate(b) }
     END {
       for (i = 1; i <= n; i++) {
-        k = keys[i]; split(k, p, " ")
-        ratio = torch[k] > 0 ? sprintf("%.3f", hajime[k] / torch[k]) : "-"
-        printf "| %s | %s | %s | %s | %s |\n", p[1], p[2], hajime[k], k in torch ? torch[k] : "-", ratio
+        k = keys[i]; split(k, p, " "); t = k in torch ? torch[k] : "-"
+        ratio = t + 0 > 0 ? sprintf("%.3f", hajime[k] / t) : "-"
+        printf "| %s | %s | %s | %s | %s |\n", p[1], p[2], hajime[k], t, ratio
       }
     }' "$OUT/steps.txt" "$OUT/torch.txt"
   echo

@@ -495,6 +495,11 @@ async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
   );
   console.log(`report: ${out}/report.html, rewritten every ${flags.logEvery} steps and epoch`);
   const live = (progress: string) => ({ live: { progress } });
+  const say = (line: string) => {
+    if (bar) bar.finish();
+    bar = null;
+    console.log(line);
+  };
   const recipe = run.recipe;
   const checkpointMetadata = () => ({
     ...(recipe ? recipeMetadata(recipe) : {}),
@@ -524,11 +529,8 @@ async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
       : undefined,
     resume: flags.resume ?? undefined,
     onResume: () => applyOverrides(flags, optimizer),
-    log: (line) => {
-      if (bar) bar.finish();
-      bar = null;
-      console.log(line);
-    },
+    timeLimit: flags.timeLimit ?? undefined,
+    log: say,
     onStep: (step) => {
       lastLr = step.lr;
       if (step.step === 1) {
@@ -596,9 +598,18 @@ async function runTraining(run: Run, metrics: RunMetrics): Promise<void> {
       );
     },
   });
+  if (result.stoppedBy === "timeLimit") {
+    const done = result.trainState.globalStep;
+    say(
+      `time limit: ${flags.timeLimit} s reached after ${done} of ${totalSteps} steps ` +
+        `(${(done / stepsPerEpoch).toFixed(2)} of ${flags.epochs} epochs)`,
+    );
+  }
   console.log("Finished training");
 
-  const last = result.epochs.at(-1)?.validation ?? await evaluate(model, testLoader);
+  // Stopped within an epoch, the last validation saw an older model: evaluate this one.
+  const validated = result.trainState.step === 0 ? result.epochs.at(-1)?.validation : undefined;
+  const last = validated ?? await evaluate(model, testLoader, { loss: makeLoss(flags) });
   printResults(last, run.train.classes);
   recordEvaluation(metrics, last);
   metrics.wallSeconds = elapsed();

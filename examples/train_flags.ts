@@ -57,6 +57,11 @@ export interface TrainFlags {
   lrFind: boolean;
   logEvery: number;
   maxSteps: number | null;
+  /**
+   * Seconds the training may take, validation included: it stops after the step during which
+   * they ran out, then the model is evaluated and reported as at the end (null: no limit).
+   */
+  timeLimit: number | null;
   trainLimit: number | null;
   testLimit: number | null;
   recipe: "article" | "fast" | "shake-shake";
@@ -251,6 +256,9 @@ Usage: deno run ${TRAIN_PERMISSIONS} examples/train.ts [flags]
   --lr-find             run the learning-rate finder instead of training, print its suggestion
   --log-every N         log the running loss every N steps (default 500)
   --max-steps N         stop each epoch after N steps (quick runs)
+  --time-limit S        stop training after the step during which S seconds of it (validation
+                        included) ran out, then evaluate and report as at the end; the schedule
+                        still plans for --epochs (a fixed budget on a machine lent for minutes)
   --train-limit N       use only N training images, a seeded random subset (quick runs)
   --test-limit N        use only N test images, a seeded random subset (quick runs)
   -h, --help            this text
@@ -427,6 +435,7 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
         "lr-find": { type: "boolean" },
         "log-every": { type: "string" },
         "max-steps": { type: "string" },
+        "time-limit": { type: "string" },
         "train-limit": { type: "string" },
         "test-limit": { type: "string" },
         override: { type: "string" },
@@ -476,6 +485,9 @@ export function parseTrainFlags(args: string[], models: readonly string[]): Trai
     lrFind: v["lr-find"] ?? false,
     logEvery: number("log-every", v["log-every"], 500, { integer: true, min: 1 }),
     maxSteps: optional("max-steps", v["max-steps"]),
+    timeLimit: v["time-limit"] === undefined
+      ? null
+      : number("time-limit", v["time-limit"], 0, { min: 0, exclusiveMin: true }),
     trainLimit: optional("train-limit", v["train-limit"]),
     testLimit: optional("test-limit", v["test-limit"]),
     override: v.override === undefined ? [] : v.override.split(",").map((name) => name.trim()),

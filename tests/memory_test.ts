@@ -2,13 +2,25 @@
  * A training loop's memory stays flat and each step is one submit: 1,000 steps of a small model
  * built from every kind of layer the article uses, with the pool's live-buffer count checked; and
  * 2,000 steps of the article's ConvBnNet in a process of their own, whose resident memory (the
- * software adapter's included) must stay within 10 % of its size after the first 100 steps.
+ * software adapter's included) must stay within 10 % of its size after the first 100 steps, whose
+ * V8 heap must not grow, and whose steps after the first 100 create no GPU object but their
+ * command encoder.
  *
- * The test's ConvBnNet has 4 channels in every layer: the same layers and kernels as the article's
- * [10, 20, 40, 80], at a cost SwiftShader runs 2,000 steps of in about a minute (its batch-norm
- * reductions take 0.5 ms per channel). Run as a script, `deno run -A --v8-flags=--expose-gc
- * tests/memory_test.ts [layers, e.g. 10,20,40,80]`, the file trains ConvBnNet and prints one JSON
- * line of figures: that is what the second test starts.
+ * The test's ConvBnNet has 4 channels in every layer: the same layers, kernels and dispatches as
+ * the article's [10, 20, 40, 80], at a cost SwiftShader runs 2,000 steps of in about two minutes.
+ * The full width takes 16 minutes there (2 on lavapipe), too long for CI; `HAJIME_MEMORY_LAYERS`
+ * runs the test at another width:
+ *
+ * ```
+ * VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json HAJIME_AUTOTUNE=0 \
+ *   HAJIME_MEMORY_LAYERS=10,20,40,80 deno test -A tests/memory_test.ts
+ * ```
+ *
+ * Run as a script, `deno run -A --v8-flags=--expose-gc,--predictable-gc-schedule
+ * tests/memory_test.ts [layers, e.g. 10,20,40,80] [replay]` trains ConvBnNet and prints one JSON
+ * line of figures: that is what the second test starts. With `replay`, steps after the 100th submit
+ * the recorded commands of step 101 again (no hajime code runs), which is how bench/README.md
+ * ("Memory") tells SwiftShader's own growth at the full width from hajime's.
  *
  * @module
  */
@@ -29,7 +41,15 @@ import {
   Sequential,
   Tensor,
 } from "../mod.ts";
-import { bufferPool, flush, frameStats, gpuDevice, recordTrainStep } from "../gpu.ts";
+import {
+  bufferPool,
+  endStep,
+  flush,
+  frameStats,
+  gpuDevice,
+  recordTrainStep,
+  sync,
+} from "../gpu.ts";
 import { setPoison } from "../src/tensor.ts";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./assert.ts";
@@ -72,19 +92,121 @@ const RSS_STEPS = 2000;
 const RSS_BASELINE_STEP = 100;
 const RSS_SAMPLE_EVERY = 100;
 
-/** What the child process reports. */
+/**
+ * V8 flags of the child. V8 sizes its young generation by the allocation rate it sees: with its
+ * default schedule the new space grew from 32 to 49 MB near step 900 of a SwiftShader run and,
+ * when steps were slow, shrank to 2 MB between samples and grew back, ±15 MB of RSS that is V8's
+ * policy, not hajime's memory (hajime's JS heap is the `heap` figure). A predictable schedule keeps
+ * the new space at 8 MB.
+ */
+const CHILD_V8_FLAGS = "--expose-gc,--predictable-gc-schedule";
+
+/** What the child process reports, one entry per RSS_SAMPLE_EVERY steps, the first after RSS_BASELINE_STEP. */
 interface RssReport {
   adapter: string;
-  /** Resident bytes after every RSS_SAMPLE_EVERY steps, the first after RSS_BASELINE_STEP. */
+  /** Resident bytes. */
   rss: number[];
-  /** The pool's live buffers at the same points. */
+  /** V8 heap bytes in use after a full GC. */
+  heap: number[];
+  /** The pool's live buffers. */
   live: number[];
+  /** GPU objects other than command encoders the device created since the previous entry. */
+  created: Record<string, number>[];
+  /** Command encoders the device created since the previous entry. */
+  encoders: number[];
   seconds: number;
 }
 
-/** Trains ConvBnNet on a random batch of 2 for RSS_STEPS steps, sampling RSS and live buffers. */
-async function trainConvBnNet(layers: number[]): Promise<RssReport> {
+/**
+ * Counts every `create*` call on `device` from now on, by method (the count is taken on the
+ * instance, so every hajime call through `gpuDevice()` passes through it).
+ */
+function countCreations(device: GPUDevice): Map<string, number> {
+  const counts = new Map<string, number>();
+  const methods = device as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(device))) {
+    if (!name.startsWith("create")) continue;
+    const create = methods[name];
+    methods[name] = (...args) => {
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return create.apply(device, args);
+    };
+  }
+  return counts;
+}
+
+/**
+ * One training step's GPU commands as hajime issued them: every call on the step's command
+ * encoder, on the compute passes it began and on the queue, with copies of the bytes written.
+ */
+type RecordedCall = { on: "encoder" | "pass" | "queue"; method: string; args: unknown[] };
+
+/** Runs `step` with the encoder, pass and queue prototypes patched to record every call it makes. */
+function recordCommands(step: () => void): RecordedCall[] {
+  const calls: RecordedCall[] = [];
+  const restore: (() => void)[] = [];
+  const patch = (on: RecordedCall["on"], proto: object, methods: string[]) => {
+    const table = proto as Record<string, (...args: unknown[]) => unknown>;
+    for (const method of methods) {
+      const original = table[method];
+      table[method] = function (this: unknown, ...args: unknown[]) {
+        // The bytes as they are now: hajime rewrites its upload arrays every step.
+        const kept = args.map((a) =>
+          a instanceof ArrayBuffer || ArrayBuffer.isView(a) ? (a as Uint8Array).slice() : a
+        );
+        calls.push({ on, method, args: kept });
+        return original.apply(this, args);
+      };
+      restore.push(() => table[method] = original);
+    }
+  };
+  patch("encoder", GPUCommandEncoder.prototype, [
+    "beginComputePass",
+    "copyBufferToBuffer",
+    "clearBuffer",
+  ]);
+  patch("pass", GPUComputePassEncoder.prototype, [
+    "setPipeline",
+    "setBindGroup",
+    "dispatchWorkgroups",
+    "dispatchWorkgroupsIndirect",
+    "end",
+  ]);
+  patch("queue", GPUQueue.prototype, ["writeBuffer"]);
+  try {
+    step();
+  } finally {
+    for (const undo of restore) undo();
+  }
+  return calls;
+}
+
+/** Issues the recorded calls again, as one command buffer: no hajime code runs. */
+function replayCommands(device: GPUDevice, calls: RecordedCall[]): void {
+  const encoder = device.createCommandEncoder({ label: "memoryTest.replay" });
+  let pass: GPUComputePassEncoder | null = null;
+  for (const { on, method, args } of calls) {
+    const target =
+      (on === "queue" ? device.queue : on === "pass" ? pass : encoder) as unknown as Record<
+        string,
+        (...args: unknown[]) => unknown
+      >;
+    const result = target[method](...args);
+    if (method === "beginComputePass") pass = result as GPUComputePassEncoder;
+  }
+  device.queue.submit([encoder.finish()]);
+}
+
+/**
+ * Trains ConvBnNet on a random batch of 2 for RSS_STEPS steps, sampling memory and GPU objects.
+ * With `replay`, only the first RSS_BASELINE_STEP steps are hajime's: the rest submit the GPU
+ * commands of step RSS_BASELINE_STEP + 1 again and again, which tells the adapter's own memory from
+ * hajime's.
+ */
+async function trainConvBnNet(layers: number[], replay = false): Promise<RssReport> {
   setPoison(false); // the poison fills of new buffers would only add time
+  const device = gpuDevice();
+  const counts = countCreations(device);
   const rng = new Generator(7);
   const model = convBnNet(layers, 10, { seed: 1 });
   const optimizer = new Adam(model, { lr: 1e-3 });
@@ -98,19 +220,38 @@ async function trainConvBnNet(layers: number[]): Promise<RssReport> {
     ]),
     labels: Tensor.from([3, 8], [2], { dtype: "i32" }),
   };
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const report: RssReport = { adapter: gpuInfo().description, rss: [], live: [], seconds: 0 };
-  const start = performance.now();
-  for (let step = 1; step <= RSS_STEPS; step++) {
+  const trainStep = () => {
     recordTrainStep(model, batch, loss, optimizer);
     flush();
+  };
+  let recorded: RecordedCall[] | null = null;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const report: RssReport = {
+    adapter: gpuInfo().description,
+    rss: [],
+    heap: [],
+    live: [],
+    created: [],
+    encoders: [],
+    seconds: 0,
+  };
+  const start = performance.now();
+  for (let step = 1; step <= RSS_STEPS; step++) {
+    if (recorded) replayCommands(device, recorded);
+    else if (replay && step === RSS_BASELINE_STEP + 1) recorded = recordCommands(trainStep);
+    else trainStep();
+    await endStep(); // the throttle `fit` uses
     if (step % RSS_SAMPLE_EVERY === 0) {
-      await gpuDevice().queue.onSubmittedWorkDone();
+      await sync();
       gc?.();
-      report.rss.push(Deno.memoryUsage().rss);
+      const memory = Deno.memoryUsage();
+      report.rss.push(memory.rss);
+      report.heap.push(memory.heapUsed);
       report.live.push(bufferPool.stats().live);
-    } else if (step % 10 === 0) {
-      await gpuDevice().queue.onSubmittedWorkDone();
+      report.encoders.push(counts.get("createCommandEncoder") ?? 0);
+      counts.delete("createCommandEncoder");
+      report.created.push(Object.fromEntries(counts));
+      counts.clear();
     }
   }
   report.seconds = (performance.now() - start) / 1000;
@@ -119,18 +260,17 @@ async function trainConvBnNet(layers: number[]): Promise<RssReport> {
 
 if (import.meta.main) {
   const layers = (Deno.args[0] ?? "4,4,4,4").split(",").map(Number);
-  console.log(JSON.stringify(await trainConvBnNet(layers)));
+  console.log(JSON.stringify(await trainConvBnNet(layers, Deno.args[1] === "replay")));
 }
 
 Deno.test("2,000 ConvBnNet steps keep RSS within 10 % of its size after 100", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
-    // V8 grows its young generation by a 16 MB step once the allocation rate is known (here near
-    // step 1,100); starting it at that size keeps the comparison about hajime's memory.
     args: [
       "run",
       "-A",
-      "--v8-flags=--expose-gc,--min-semi-space-size=16",
+      `--v8-flags=${CHILD_V8_FLAGS}`,
       fileURLToPath(import.meta.url),
+      Deno.env.get("HAJIME_MEMORY_LAYERS") ?? "4,4,4,4",
     ],
     stdout: "piped",
     stderr: "piped",
@@ -139,18 +279,27 @@ Deno.test("2,000 ConvBnNet steps keep RSS within 10 % of its size after 100", as
   assert(output.success, `the training process failed: ${stderr}`);
   const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
   const report: RssReport = JSON.parse(lines[lines.length - 1]);
-  const mb = report.rss.map((bytes) => Math.round(bytes / 2 ** 20));
+  const mb = (bytes: number[], digits = 0) =>
+    bytes.map((b) => (b / 2 ** 20).toFixed(digits)).join(" ");
   console.log(
-    `${report.adapter}: RSS MB every ${RSS_SAMPLE_EVERY} steps ${mb.join(" ")}; ` +
-      `${report.seconds.toFixed(1)} s`,
+    `${report.adapter}: every ${RSS_SAMPLE_EVERY} steps RSS MB ${mb(report.rss)}; ` +
+      `V8 heap MB ${mb(report.heap, 1)}; ${report.seconds.toFixed(1)} s; GPU objects created ` +
+      `in the first ${RSS_BASELINE_STEP} steps ${JSON.stringify(report.created[0])}`,
   );
   assertEquals(report.rss.length, RSS_STEPS / RSS_SAMPLE_EVERY);
   const [first, last] = [report.rss[0], report.rss[report.rss.length - 1]];
   assert(
     Math.abs(last - first) <= 0.1 * first,
-    `RSS after ${RSS_STEPS} steps is ${mb[mb.length - 1]} MB, after ${RSS_BASELINE_STEP} ${
-      mb[0]
+    `RSS after ${RSS_STEPS} steps is ${mb([last])} MB, after ${RSS_BASELINE_STEP} ${
+      mb([first])
     } MB`,
   );
   assertEquals(new Set(report.live).size, 1, `live buffers ${report.live}`);
+  const heapGrowth = report.heap[report.heap.length - 1] - report.heap[0];
+  assert(heapGrowth < 2 ** 20, `the V8 heap grew by ${mb([heapGrowth], 1)} MB`);
+  report.created.slice(1).forEach((created, i) => {
+    const steps = `steps ${(i + 1) * RSS_SAMPLE_EVERY + 1}-${(i + 2) * RSS_SAMPLE_EVERY}`;
+    assertEquals(created, {}, `GPU objects created in ${steps}`);
+    assertEquals(report.encoders[i + 1], RSS_SAMPLE_EVERY, `command encoders in ${steps}`);
+  });
 });

@@ -237,6 +237,7 @@ const ARTICLE_DEFAULTS: TrainFlags = {
   lrFind: false,
   logEvery: 500,
   maxSteps: null,
+  timeLimit: null,
   trainLimit: null,
   testLimit: null,
   override: [],
@@ -274,6 +275,7 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     "--out=runs/x",
     "--log-every=10",
     "--max-steps=20",
+    "--time-limit=90.5",
     "--train-limit=1000",
     "--test-limit=200",
     "--override=lr,seed",
@@ -304,6 +306,7 @@ Deno.test("parseTrainFlags: every flag is read", () => {
     out: "runs/x",
     logEvery: 10,
     maxSteps: 20,
+    timeLimit: 90.5,
     trainLimit: 1000,
     testLimit: 200,
     override: ["lr", "seed"],
@@ -469,6 +472,42 @@ Deno.test("train.ts --recipe fast: 3 steps on a tiny tree, the recipe in metrics
   }
 });
 
+Deno.test("train.ts --time-limit: stops after the step it ran out in, evaluates that model, reports", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hajime_time_limit_" });
+  try {
+    const data = join(dir, "data");
+    await writeImageFolder(new Generator(testSeed("time limit")), data, CIFAR10_CLASSES, {
+      train: 4,
+      test: 1,
+    });
+    const out = join(dir, "out");
+    const run = await runExample("examples/train.ts", [
+      "--model=basic-cnn",
+      `--data=${data}`,
+      "--epochs=100",
+      "--batch-size=8", // 40 images: 5 steps an epoch, 500 planned
+      "--log-every=1",
+      "--time-limit=0.001", // out before the first step ends
+      `--out=${out}`,
+    ], { HAJIME_CACHE_DIR: join(dir, "cache"), HAJIME_AUTOTUNE: "0" });
+    assertEquals(run.code, 0, run.stderr);
+    assert(
+      run.stdout.includes("time limit: 0.001 s reached after 1 of 500 steps (0.20 of 100 epochs)"),
+      run.stdout,
+    );
+    assert(run.stdout.includes("Accuracy on 10 test images: "), run.stdout);
+    const metrics = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
+    assertEquals(metrics.flags.timeLimit, 0.001);
+    assertEquals(metrics.steps.map((s: { globalStep: number }) => s.globalStep), [1]);
+    assertEquals(metrics.epochs, [], "no epoch ended");
+    const counted = metrics.confusion.flat().reduce((a: number, b: number) => a + b, 0);
+    assertEquals(counted, 10, "the stopped model was evaluated on every test image");
+    assert(Number.isFinite(metrics.validationLoss), JSON.stringify(metrics.validationLoss));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("parseTrainFlags: every bad flag or value is a FlagError naming the flag", () => {
   const cases: [string[], string][] = [
     [["--epochs", "abc"], "--epochs"],
@@ -491,6 +530,9 @@ Deno.test("parseTrainFlags: every bad flag or value is a FlagError naming the fl
     [["--seed", "0.5"], "--seed"],
     [["--log-every", "0"], "--log-every"],
     [["--max-steps", "0"], "--max-steps"],
+    [["--time-limit", "0"], "--time-limit"],
+    [["--time-limit=-5"], "--time-limit"],
+    [["--time-limit", "soon"], "--time-limit"],
     [["--train-limit=-5"], "--train-limit"],
     [["--test-limit", "all"], "--test-limit"],
     [["--optimizer", "rmsprop"], "--optimizer"],
@@ -655,6 +697,7 @@ const TRAIN_FLAGS = [
   "--lr-find",
   "--log-every",
   "--max-steps",
+  "--time-limit",
   "--train-limit",
   "--test-limit",
   "--override",

@@ -257,6 +257,54 @@ Deno.test("fit validates at each epoch end and stops at maxSteps", async () => {
   assertEquals(stopped.trainState, { epoch: 1, step: 1, globalStep: 4 });
 });
 
+Deno.test("fit stops at timeLimit: after the step it ran out in, or before the next epoch", async () => {
+  const rng = new Generator(testSeed("fit timeLimit"));
+  const data = syntheticBatches(rng, [8, 8, 8]);
+  const model = bnNet(3);
+  const optimizer = new Adam(model, { lr: 0.01 });
+  const full = await fit(model, data, { optimizer, epochs: 2, log: null, timeLimit: 600 });
+  assertEquals([full.stoppedBy, full.trainState.globalStep, full.epochs.length], [null, 6, 2]);
+  const capped = await fit(model, data, { optimizer, epochs: 2, log: null, maxSteps: 4 });
+  assertEquals(capped.stoppedBy, "maxSteps");
+
+  // A limit shorter than any step: the first step runs, then training stops within the epoch.
+  const first = await fit(model, data, {
+    optimizer,
+    epochs: 3,
+    log: null,
+    validation: data,
+    timeLimit: 1e-6,
+  });
+  assertEquals(first.stoppedBy, "timeLimit");
+  assertEquals(first.trainState, { epoch: 0, step: 1, globalStep: 1 });
+  assertEquals(first.epochs, [], "no epoch ended, none was validated");
+
+  // The time runs out during the first epoch's end: the second epoch never starts.
+  const limit = 3;
+  const started = performance.now();
+  const atEnd = await fit(model, data, {
+    optimizer,
+    epochs: 3,
+    log: null,
+    timeLimit: limit,
+    onEpochEnd: async () => {
+      const left = started + limit * 1000 - performance.now();
+      await new Promise((done) => setTimeout(done, Math.max(0, left) + 50));
+    },
+  });
+  assertEquals(atEnd.stoppedBy, "timeLimit");
+  assertEquals(atEnd.trainState, { epoch: 1, step: 0, globalStep: 3 });
+  assertEquals(atEnd.epochs.length, 1);
+
+  for (const bad of [0, -1, NaN]) {
+    const error = await assertRejects(
+      () => fit(model, data, { optimizer, log: null, timeLimit: bad }),
+      "timeLimit must be a number of seconds > 0",
+    );
+    assert(error instanceof RangeError, String(error));
+  }
+});
+
 Deno.test("findLr sweeps increasing rates, suggests one inside them, restores everything", async () => {
   const rng = new Generator(testSeed("findLr"));
   const data = syntheticBatches(rng, [16, 16, 16, 16]);

@@ -145,6 +145,13 @@ export interface FitOptions {
   onResume?: (state: TrainState) => void | Promise<void>;
   /** Stop once this many global steps are done (the returned state resumes from there). */
   maxSteps?: number;
+  /**
+   * Wall-clock seconds this call may train, validation included: training stops after the step
+   * during which they ran out, as `maxSteps` stops it (the returned state resumes from there, a
+   * checkpoint is written), or at the end of the epoch whose validation they ran out in; none
+   * unless given.
+   */
+  timeLimit?: number;
 }
 
 /** What {@link fit} returns. */
@@ -155,6 +162,8 @@ export interface FitResult {
   history: LogInfo[];
   /** Every epoch-end report. */
   epochs: EpochInfo[];
+  /** The limit that stopped training early (`maxSteps` or `timeLimit`), or null for none. */
+  stoppedBy: "maxSteps" | "timeLimit" | null;
 }
 
 /** What {@link evaluate} returns. */
@@ -386,6 +395,7 @@ export async function fit(
   const log = options.log === undefined ? console.log : options.log;
   const generators = options.generators ?? {};
   const maxSteps = options.maxSteps ?? Infinity;
+  const timeLimit = options.timeLimit ?? Infinity;
   if (!Number.isInteger(epochs) || epochs < 0) {
     throw new RangeError(`fit: epochs must be an integer ≥ 0, got ${epochs}`);
   }
@@ -394,6 +404,9 @@ export async function fit(
   }
   if (maxSteps !== Infinity && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
     throw new RangeError(`fit: maxSteps must be an integer ≥ 0, got ${maxSteps}`);
+  }
+  if (!(timeLimit > 0)) {
+    throw new RangeError(`fit: timeLimit must be a number of seconds > 0, got ${timeLimit}`);
   }
   const everySteps = checkpoint?.everySteps;
   if (everySteps !== undefined && (!Number.isInteger(everySteps) || everySteps < 1)) {
@@ -486,7 +499,11 @@ export async function fit(
 
   const previousModes = model.namedModules().map(([, m]) => [m, m.training] as const);
   let state = { ...position };
-  let stopped = false;
+  let stoppedBy: FitResult["stoppedBy"] = null;
+  const deadline = performance.now() + timeLimit * 1000;
+  /** The limit that ends training now, if one does. */
+  const limitReached = (): FitResult["stoppedBy"] =>
+    state.globalStep >= maxSteps ? "maxSteps" : performance.now() >= deadline ? "timeLimit" : null;
   try {
     if (typeof options.resume === "string") {
       position = await restoreCheckpoint(options.resume, { model, optimizer, generators }) ??
@@ -577,10 +594,8 @@ export async function fit(
           batchSize: batch.labels.shape[0],
         });
         if (everySteps && state.globalStep % everySteps === 0) await save(state);
-        if (state.globalStep >= maxSteps) {
-          stopped = true;
-          break;
-        }
+        stoppedBy = limitReached();
+        if (stoppedBy !== null) break;
       }
       // The losses since the last log line are checked too (not printed, as in the article).
       await settlePending();
@@ -596,7 +611,7 @@ export async function fit(
         }));
       }
       await sync();
-      if (stopped) {
+      if (stoppedBy !== null) {
         await save(state);
         break;
       }
@@ -615,6 +630,9 @@ export async function fit(
       epochReports.push(info);
       await onEpochEnd?.(info);
       await save(state);
+      // Time that ran out in validation or onEpochEnd leaves the next epoch unstarted.
+      if (epoch + 1 < epochs) stoppedBy = limitReached();
+      if (stoppedBy !== null) break;
     }
   } finally {
     await queuedStepsDone();
@@ -622,7 +640,7 @@ export async function fit(
     trainCorrect.dispose();
     for (const [m, mode] of previousModes) m.training = mode;
   }
-  return { trainState: state, history, epochs: epochReports };
+  return { trainState: state, history, epochs: epochReports, stoppedBy };
 }
 
 /**

@@ -22,7 +22,7 @@ function pipelinesOf(kernel: Kernel): Kernel[] {
   if (gemm) {
     const family = gemm[1] === "gather" ? "conv2d.forward" : "conv2d.backwardWeight";
     return kernelFamily(family).variants()
-      .filter((variant) => variant.split("/")[0] === gemm[2])
+      .filter((variant) => variant.split("/")[0].toLowerCase() === gemm[2].toLowerCase())
       .map((variant) => kernel.withConstants({ WORKGROUP: Number(variant.split("/wg")[1]) }));
   }
   if (label.startsWith("Matmul.") && entryPoint.startsWith("matmul")) {

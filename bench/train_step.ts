@@ -11,7 +11,7 @@
  * @module
  */
 
-import { flush, gpuDevice, recordTrainStep, sync } from "../gpu.ts";
+import { autotuner, flush, gpuDevice, recordTrainStep, sync } from "../gpu.ts";
 import { CrossEntropyLoss } from "../src/nn/loss.ts";
 import type { Module } from "../src/nn/module.ts";
 import { createModel, modelNames } from "../src/models/registry.ts";
@@ -114,6 +114,8 @@ export async function timeTrainStep(
   options: TimingOptions = TIMING,
 ): Promise<StepTiming> {
   await runSteps(step, 1);
+  // As `fit` does after its first step: time the kernel variants of the shapes the step met.
+  await autotuner().tunePending();
   const probe = performance.now();
   await runSteps(step, 1);
   const once = (performance.now() - probe) / 1000;

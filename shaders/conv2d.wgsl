@@ -14,18 +14,22 @@
 //
 // Every invocation of the GEMMs (gather, weight_grad) owns a register tile in named mat4x4f
 // accumulators, 16 channels each as four vec4 columns. The channels are the same for all the
-// invocations of a workgroup, so their vec4 loads are uniform (loaded once and broadcast); the
-// rows differ per lane. No workgroup memory, no barriers. Tails are clamped for loads and guarded
-// for stores, so any shape works on any adapter. Each GEMM comes in two tiles that sum every
-// output in the same order (bit-identical results):
-// - the hardware tile, 64 accumulators (gather4x16: 4 positions × 16 channels, weightGrad4x16:
-//   4 columns (c, kh, kw) × 16 output channels): fits a GPU's register file (255 per invocation on
-//   NVIDIA) and builds in about a second on SwiftShader;
-// - the llvmpipe tile, 256 accumulators (gather16x16, weightGrad8x32): llvmpipe runs a
-//   workgroup on one CPU thread, its invocations 8 at a time in SIMD lanes, and every load costs
-//   about as much as it feeds, so bigger tiles win there. Other compilers choke on it: SwiftShader
-//   (Subzero) grows past 3 GB building a gather of 8 positions, and Dawn's GPU process dies after
-//   88 s on the 16-position one.
+// invocations of a workgroup, so their vec4 loads are uniform; the rows differ per lane. No
+// workgroup memory, no barriers. Tails are clamped for loads and guarded for stores, so any shape
+// works on any adapter. Every tile sums each output in the same order (bit-identical results):
+// - the hardware tiles, 64 to 80 accumulators (gather4x16: 4 positions × 16 channels,
+//   weightGrad4x16: 4 columns (c, kh, kw) × 16 output channels, weightGradRow5x16: 5 taps of one
+//   kernel row × 16): fit a GPU's register file (255 per invocation on NVIDIA) and build in under
+//   a second on SwiftShader;
+// - the llvmpipe tiles, 256 to 576 accumulators (gather16x16, gather16x32, gatherRow16x16,
+//   weightGrad8x32, weightGrad3x3x2x16, weightGrad3x3x4x16): llvmpipe runs a workgroup on one CPU
+//   thread, its invocations 8 at a time in SIMD lanes, and every storage load inside a loop,
+//   uniform or not, is a loop over the lanes that costs about as much as 8 to 9 multiply-adds on
+//   all of them, while accumulators spilled to the stack cost little; so the tiles that win there
+//   feed the most multiply-adds per value loaded: more positions and channels per invocation, and
+//   windows of inputs that slide along a row, so that taps which read the same input load it once.
+//   Other compilers choke on them: SwiftShader (Subzero) grows past 3 GB building a gather of 8
+//   positions, and Dawn's GPU process dies after 88 s on the 16-position one.
 
 override WORKGROUP: u32 = 64u;
 
@@ -280,6 +284,197 @@ fn gather16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   gather_store(p15, q0, a15);
 }
 
+// A bigger llvmpipe tile (512 accumulators): 16 positions × 32 channels.
+@compute @workgroup_size(WORKGROUP)
+fn gather16x32(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let rest = g / gparams.blocks_q;
+  let m_block = rest % gparams.blocks_m;
+  let phase = rest / gparams.blocks_m;
+  if (phase >= gparams.phase_stride * gparams.phase_stride) {
+    return;
+  }
+  let ph = phase / gparams.phase_stride;
+  let pw = phase % gparams.phase_stride;
+  let q0 = q_block * 32u;
+  // The second 16 channels are skipped past the last channel (a uniform branch).
+  let wide = q0 + 16u < gparams.q_count;
+  let m0 = m_block * WORKGROUP * 16u + lid;
+  let p0 = gather_pos(m0, ph, pw);
+  let p1 = gather_pos(m0 + WORKGROUP, ph, pw);
+  let p2 = gather_pos(m0 + 2u * WORKGROUP, ph, pw);
+  let p3 = gather_pos(m0 + 3u * WORKGROUP, ph, pw);
+  let p4 = gather_pos(m0 + 4u * WORKGROUP, ph, pw);
+  let p5 = gather_pos(m0 + 5u * WORKGROUP, ph, pw);
+  let p6 = gather_pos(m0 + 6u * WORKGROUP, ph, pw);
+  let p7 = gather_pos(m0 + 7u * WORKGROUP, ph, pw);
+  let p8 = gather_pos(m0 + 8u * WORKGROUP, ph, pw);
+  let p9 = gather_pos(m0 + 9u * WORKGROUP, ph, pw);
+  let p10 = gather_pos(m0 + 10u * WORKGROUP, ph, pw);
+  let p11 = gather_pos(m0 + 11u * WORKGROUP, ph, pw);
+  let p12 = gather_pos(m0 + 12u * WORKGROUP, ph, pw);
+  let p13 = gather_pos(m0 + 13u * WORKGROUP, ph, pw);
+  let p14 = gather_pos(m0 + 14u * WORKGROUP, ph, pw);
+  let p15 = gather_pos(m0 + 15u * WORKGROUP, ph, pw);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  var a5 = mat4x4f();
+  var a6 = mat4x4f();
+  var a7 = mat4x4f();
+  var a8 = mat4x4f();
+  var a9 = mat4x4f();
+  var a10 = mat4x4f();
+  var a11 = mat4x4f();
+  var a12 = mat4x4f();
+  var a13 = mat4x4f();
+  var a14 = mat4x4f();
+  var a15 = mat4x4f();
+  var b0 = mat4x4f();
+  var b1 = mat4x4f();
+  var b2 = mat4x4f();
+  var b3 = mat4x4f();
+  var b4 = mat4x4f();
+  var b5 = mat4x4f();
+  var b6 = mat4x4f();
+  var b7 = mat4x4f();
+  var b8 = mat4x4f();
+  var b9 = mat4x4f();
+  var b10 = mat4x4f();
+  var b11 = mat4x4f();
+  var b12 = mat4x4f();
+  var b13 = mat4x4f();
+  var b14 = mat4x4f();
+  var b15 = mat4x4f();
+  let in_plane = gparams.in_h * gparams.in_w;
+  let w_step = gparams.kernel_h * gparams.kernel_w * gparams.q_vec;
+  for (var kh = 0u; kh < gparams.kernel_h; kh++) {
+    let nh = i32(ph) + gparams.tap_sign * i32(kh) + gparams.tap_offset;
+    if (nh % gparams.tap_div != 0) {
+      continue;
+    }
+    let bh = nh / gparams.tap_div;
+    for (var kw = 0u; kw < gparams.kernel_w; kw++) {
+      let nw = i32(pw) + gparams.tap_sign * i32(kw) + gparams.tap_offset;
+      if (nw % gparams.tap_div != 0) {
+        continue;
+      }
+      let bw = nw / gparams.tap_div;
+      let o0 = gather_offset(p0, bh, bw);
+      let o1 = gather_offset(p1, bh, bw);
+      let o2 = gather_offset(p2, bh, bw);
+      let o3 = gather_offset(p3, bh, bw);
+      let o4 = gather_offset(p4, bh, bw);
+      let o5 = gather_offset(p5, bh, bw);
+      let o6 = gather_offset(p6, bh, bw);
+      let o7 = gather_offset(p7, bh, bw);
+      let o8 = gather_offset(p8, bh, bw);
+      let o9 = gather_offset(p9, bh, bw);
+      let o10 = gather_offset(p10, bh, bw);
+      let o11 = gather_offset(p11, bh, bw);
+      let o12 = gather_offset(p12, bh, bw);
+      let o13 = gather_offset(p13, bh, bw);
+      let o14 = gather_offset(p14, bh, bw);
+      let o15 = gather_offset(p15, bh, bw);
+      var wi = (kh * gparams.kernel_w + kw) * gparams.q_vec + q0 / 4u;
+      var ri = 0u;
+      for (var r = 0u; r < gparams.r_count; r++) {
+        let w = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        let x0 = gather_load(o0, ri);
+        let x1 = gather_load(o1, ri);
+        let x2 = gather_load(o2, ri);
+        let x3 = gather_load(o3, ri);
+        let x4 = gather_load(o4, ri);
+        let x5 = gather_load(o5, ri);
+        let x6 = gather_load(o6, ri);
+        let x7 = gather_load(o7, ri);
+        let x8 = gather_load(o8, ri);
+        let x9 = gather_load(o9, ri);
+        let x10 = gather_load(o10, ri);
+        let x11 = gather_load(o11, ri);
+        let x12 = gather_load(o12, ri);
+        let x13 = gather_load(o13, ri);
+        let x14 = gather_load(o14, ri);
+        let x15 = gather_load(o15, ri);
+        a0 += x0 * w;
+        a1 += x1 * w;
+        a2 += x2 * w;
+        a3 += x3 * w;
+        a4 += x4 * w;
+        a5 += x5 * w;
+        a6 += x6 * w;
+        a7 += x7 * w;
+        a8 += x8 * w;
+        a9 += x9 * w;
+        a10 += x10 * w;
+        a11 += x11 * w;
+        a12 += x12 * w;
+        a13 += x13 * w;
+        a14 += x14 * w;
+        a15 += x15 * w;
+        if (wide) {
+          let v = mat4x4f(gather_w[wi + 4u], gather_w[wi + 5u], gather_w[wi + 6u],
+                          gather_w[wi + 7u]);
+          b0 += x0 * v;
+          b1 += x1 * v;
+          b2 += x2 * v;
+          b3 += x3 * v;
+          b4 += x4 * v;
+          b5 += x5 * v;
+          b6 += x6 * v;
+          b7 += x7 * v;
+          b8 += x8 * v;
+          b9 += x9 * v;
+          b10 += x10 * v;
+          b11 += x11 * v;
+          b12 += x12 * v;
+          b13 += x13 * v;
+          b14 += x14 * v;
+          b15 += x15 * v;
+        }
+        wi += w_step;
+        ri += in_plane;
+      }
+    }
+  }
+  gather_store(p0, q0, a0);
+  gather_store(p1, q0, a1);
+  gather_store(p2, q0, a2);
+  gather_store(p3, q0, a3);
+  gather_store(p4, q0, a4);
+  gather_store(p5, q0, a5);
+  gather_store(p6, q0, a6);
+  gather_store(p7, q0, a7);
+  gather_store(p8, q0, a8);
+  gather_store(p9, q0, a9);
+  gather_store(p10, q0, a10);
+  gather_store(p11, q0, a11);
+  gather_store(p12, q0, a12);
+  gather_store(p13, q0, a13);
+  gather_store(p14, q0, a14);
+  gather_store(p15, q0, a15);
+  gather_store(p0, q0 + 16u, b0);
+  gather_store(p1, q0 + 16u, b1);
+  gather_store(p2, q0 + 16u, b2);
+  gather_store(p3, q0 + 16u, b3);
+  gather_store(p4, q0 + 16u, b4);
+  gather_store(p5, q0 + 16u, b5);
+  gather_store(p6, q0 + 16u, b6);
+  gather_store(p7, q0 + 16u, b7);
+  gather_store(p8, q0 + 16u, b8);
+  gather_store(p9, q0 + 16u, b9);
+  gather_store(p10, q0 + 16u, b10);
+  gather_store(p11, q0 + 16u, b11);
+  gather_store(p12, q0 + 16u, b12);
+  gather_store(p13, q0 + 16u, b13);
+  gather_store(p14, q0 + 16u, b14);
+  gather_store(p15, q0 + 16u, b15);
+}
+
 // The hardware tile: 4 positions × 16 channels (64 accumulators). Register files of real GPUs
 // (255 per invocation on NVIDIA) and shader compilers that allocate registers at pipeline build
 // time (SwiftShader's, Dawn's) handle it in milliseconds; the 16 × 16 tile above is for llvmpipe.
@@ -342,6 +537,302 @@ fn gather4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   gather_store(p2, q0, a2);
   gather_store(p3, q0, a3);
 }
+
+// The row tile, for the stem (few input channels, a small kernel, stride 1): an invocation owns
+// 16 neighbouring output positions of one row × 16 channels (256 accumulators), and keeps for
+// each of up to 4 input channels the 16 inputs its positions read at the current tap, a window
+// that slides by one column per tap: one load per channel and tap instead of 16. Sums in the
+// order of the other gathers (kh, kw, then r). Forward only (one phase); the TypeScript side
+// offers it where r_count ≤ 4, in_step is 1 and the kernel is at most 5 wide. blocks_m counts
+// workgroups of invocations, one per 16 positions of a row.
+@compute @workgroup_size(WORKGROUP)
+fn gatherRow16x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                  @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let m_block = g / gparams.blocks_q;
+  let q0 = q_block * 16u;
+  let segments = (gparams.out_w + 15u) / 16u;
+  let lane = m_block * WORKGROUP + lid;
+  let seg = lane % segments;
+  let rest = lane / segments;
+  let oh = rest % gparams.out_h;
+  let n = rest / gparams.out_h;
+  let ow0 = seg * 16u;
+  let valid = n < gparams.batch;
+  let nc = min(n, gparams.batch - 1u);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  var a5 = mat4x4f();
+  var a6 = mat4x4f();
+  var a7 = mat4x4f();
+  var a8 = mat4x4f();
+  var a9 = mat4x4f();
+  var a10 = mat4x4f();
+  var a11 = mat4x4f();
+  var a12 = mat4x4f();
+  var a13 = mat4x4f();
+  var a14 = mat4x4f();
+  var a15 = mat4x4f();
+  let in_plane = gparams.in_h * gparams.in_w;
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let iw0 = i32(ow0) + gparams.tap_offset;
+  for (var kh = 0u; kh < gparams.kernel_h; kh++) {
+    let ih = i32(oh) + i32(kh) + gparams.tap_offset;
+    let inside = ih >= 0 && ih < i32(gparams.in_h);
+    let base = i32(nc * gparams.r_count * in_plane) + ih * i32(gparams.in_w);
+    // Channel 0: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row0 = base + 0 * i32(in_plane);
+    let in0 = inside && 0u < gparams.r_count;
+    var x0_0 = 0.0;
+    var x0_1 = gather_row_load(in0, row0, iw0 + 0);
+    var x0_2 = gather_row_load(in0, row0, iw0 + 1);
+    var x0_3 = gather_row_load(in0, row0, iw0 + 2);
+    var x0_4 = gather_row_load(in0, row0, iw0 + 3);
+    var x0_5 = gather_row_load(in0, row0, iw0 + 4);
+    var x0_6 = gather_row_load(in0, row0, iw0 + 5);
+    var x0_7 = gather_row_load(in0, row0, iw0 + 6);
+    var x0_8 = gather_row_load(in0, row0, iw0 + 7);
+    var x0_9 = gather_row_load(in0, row0, iw0 + 8);
+    var x0_10 = gather_row_load(in0, row0, iw0 + 9);
+    var x0_11 = gather_row_load(in0, row0, iw0 + 10);
+    var x0_12 = gather_row_load(in0, row0, iw0 + 11);
+    var x0_13 = gather_row_load(in0, row0, iw0 + 12);
+    var x0_14 = gather_row_load(in0, row0, iw0 + 13);
+    var x0_15 = gather_row_load(in0, row0, iw0 + 14);
+    // Channel 1: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row1 = base + 1 * i32(in_plane);
+    let in1 = inside && 1u < gparams.r_count;
+    var x1_0 = 0.0;
+    var x1_1 = gather_row_load(in1, row1, iw0 + 0);
+    var x1_2 = gather_row_load(in1, row1, iw0 + 1);
+    var x1_3 = gather_row_load(in1, row1, iw0 + 2);
+    var x1_4 = gather_row_load(in1, row1, iw0 + 3);
+    var x1_5 = gather_row_load(in1, row1, iw0 + 4);
+    var x1_6 = gather_row_load(in1, row1, iw0 + 5);
+    var x1_7 = gather_row_load(in1, row1, iw0 + 6);
+    var x1_8 = gather_row_load(in1, row1, iw0 + 7);
+    var x1_9 = gather_row_load(in1, row1, iw0 + 8);
+    var x1_10 = gather_row_load(in1, row1, iw0 + 9);
+    var x1_11 = gather_row_load(in1, row1, iw0 + 10);
+    var x1_12 = gather_row_load(in1, row1, iw0 + 11);
+    var x1_13 = gather_row_load(in1, row1, iw0 + 12);
+    var x1_14 = gather_row_load(in1, row1, iw0 + 13);
+    var x1_15 = gather_row_load(in1, row1, iw0 + 14);
+    // Channel 2: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row2 = base + 2 * i32(in_plane);
+    let in2 = inside && 2u < gparams.r_count;
+    var x2_0 = 0.0;
+    var x2_1 = gather_row_load(in2, row2, iw0 + 0);
+    var x2_2 = gather_row_load(in2, row2, iw0 + 1);
+    var x2_3 = gather_row_load(in2, row2, iw0 + 2);
+    var x2_4 = gather_row_load(in2, row2, iw0 + 3);
+    var x2_5 = gather_row_load(in2, row2, iw0 + 4);
+    var x2_6 = gather_row_load(in2, row2, iw0 + 5);
+    var x2_7 = gather_row_load(in2, row2, iw0 + 6);
+    var x2_8 = gather_row_load(in2, row2, iw0 + 7);
+    var x2_9 = gather_row_load(in2, row2, iw0 + 8);
+    var x2_10 = gather_row_load(in2, row2, iw0 + 9);
+    var x2_11 = gather_row_load(in2, row2, iw0 + 10);
+    var x2_12 = gather_row_load(in2, row2, iw0 + 11);
+    var x2_13 = gather_row_load(in2, row2, iw0 + 12);
+    var x2_14 = gather_row_load(in2, row2, iw0 + 13);
+    var x2_15 = gather_row_load(in2, row2, iw0 + 14);
+    // Channel 3: its row, and its window before tap 0 (columns iw0 − 1 …).
+    let row3 = base + 3 * i32(in_plane);
+    let in3 = inside && 3u < gparams.r_count;
+    var x3_0 = 0.0;
+    var x3_1 = gather_row_load(in3, row3, iw0 + 0);
+    var x3_2 = gather_row_load(in3, row3, iw0 + 1);
+    var x3_3 = gather_row_load(in3, row3, iw0 + 2);
+    var x3_4 = gather_row_load(in3, row3, iw0 + 3);
+    var x3_5 = gather_row_load(in3, row3, iw0 + 4);
+    var x3_6 = gather_row_load(in3, row3, iw0 + 5);
+    var x3_7 = gather_row_load(in3, row3, iw0 + 6);
+    var x3_8 = gather_row_load(in3, row3, iw0 + 7);
+    var x3_9 = gather_row_load(in3, row3, iw0 + 8);
+    var x3_10 = gather_row_load(in3, row3, iw0 + 9);
+    var x3_11 = gather_row_load(in3, row3, iw0 + 10);
+    var x3_12 = gather_row_load(in3, row3, iw0 + 11);
+    var x3_13 = gather_row_load(in3, row3, iw0 + 12);
+    var x3_14 = gather_row_load(in3, row3, iw0 + 13);
+    var x3_15 = gather_row_load(in3, row3, iw0 + 14);
+    for (var kw = 0u; kw < gparams.kernel_w; kw++) {
+      let col = iw0 + i32(kw) + 15;
+      var wi = (kh * gparams.kernel_w + kw) * gparams.q_vec + q0 / 4u;
+      x0_0 = x0_1;
+      x0_1 = x0_2;
+      x0_2 = x0_3;
+      x0_3 = x0_4;
+      x0_4 = x0_5;
+      x0_5 = x0_6;
+      x0_6 = x0_7;
+      x0_7 = x0_8;
+      x0_8 = x0_9;
+      x0_9 = x0_10;
+      x0_10 = x0_11;
+      x0_11 = x0_12;
+      x0_12 = x0_13;
+      x0_13 = x0_14;
+      x0_14 = x0_15;
+      x0_15 = gather_row_load(in0, row0, col);
+      let w0 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+      a0 += x0_0 * w0;
+      a1 += x0_1 * w0;
+      a2 += x0_2 * w0;
+      a3 += x0_3 * w0;
+      a4 += x0_4 * w0;
+      a5 += x0_5 * w0;
+      a6 += x0_6 * w0;
+      a7 += x0_7 * w0;
+      a8 += x0_8 * w0;
+      a9 += x0_9 * w0;
+      a10 += x0_10 * w0;
+      a11 += x0_11 * w0;
+      a12 += x0_12 * w0;
+      a13 += x0_13 * w0;
+      a14 += x0_14 * w0;
+      a15 += x0_15 * w0;
+      wi += taps * gparams.q_vec;
+      if (1u < gparams.r_count) {
+        x1_0 = x1_1;
+        x1_1 = x1_2;
+        x1_2 = x1_3;
+        x1_3 = x1_4;
+        x1_4 = x1_5;
+        x1_5 = x1_6;
+        x1_6 = x1_7;
+        x1_7 = x1_8;
+        x1_8 = x1_9;
+        x1_9 = x1_10;
+        x1_10 = x1_11;
+        x1_11 = x1_12;
+        x1_12 = x1_13;
+        x1_13 = x1_14;
+        x1_14 = x1_15;
+        x1_15 = gather_row_load(in1, row1, col);
+        let w1 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += x1_0 * w1;
+        a1 += x1_1 * w1;
+        a2 += x1_2 * w1;
+        a3 += x1_3 * w1;
+        a4 += x1_4 * w1;
+        a5 += x1_5 * w1;
+        a6 += x1_6 * w1;
+        a7 += x1_7 * w1;
+        a8 += x1_8 * w1;
+        a9 += x1_9 * w1;
+        a10 += x1_10 * w1;
+        a11 += x1_11 * w1;
+        a12 += x1_12 * w1;
+        a13 += x1_13 * w1;
+        a14 += x1_14 * w1;
+        a15 += x1_15 * w1;
+        wi += taps * gparams.q_vec;
+      }
+      if (2u < gparams.r_count) {
+        x2_0 = x2_1;
+        x2_1 = x2_2;
+        x2_2 = x2_3;
+        x2_3 = x2_4;
+        x2_4 = x2_5;
+        x2_5 = x2_6;
+        x2_6 = x2_7;
+        x2_7 = x2_8;
+        x2_8 = x2_9;
+        x2_9 = x2_10;
+        x2_10 = x2_11;
+        x2_11 = x2_12;
+        x2_12 = x2_13;
+        x2_13 = x2_14;
+        x2_14 = x2_15;
+        x2_15 = gather_row_load(in2, row2, col);
+        let w2 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += x2_0 * w2;
+        a1 += x2_1 * w2;
+        a2 += x2_2 * w2;
+        a3 += x2_3 * w2;
+        a4 += x2_4 * w2;
+        a5 += x2_5 * w2;
+        a6 += x2_6 * w2;
+        a7 += x2_7 * w2;
+        a8 += x2_8 * w2;
+        a9 += x2_9 * w2;
+        a10 += x2_10 * w2;
+        a11 += x2_11 * w2;
+        a12 += x2_12 * w2;
+        a13 += x2_13 * w2;
+        a14 += x2_14 * w2;
+        a15 += x2_15 * w2;
+        wi += taps * gparams.q_vec;
+      }
+      if (3u < gparams.r_count) {
+        x3_0 = x3_1;
+        x3_1 = x3_2;
+        x3_2 = x3_3;
+        x3_3 = x3_4;
+        x3_4 = x3_5;
+        x3_5 = x3_6;
+        x3_6 = x3_7;
+        x3_7 = x3_8;
+        x3_8 = x3_9;
+        x3_9 = x3_10;
+        x3_10 = x3_11;
+        x3_11 = x3_12;
+        x3_12 = x3_13;
+        x3_13 = x3_14;
+        x3_14 = x3_15;
+        x3_15 = gather_row_load(in3, row3, col);
+        let w3 = mat4x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u], gather_w[wi + 3u]);
+        a0 += x3_0 * w3;
+        a1 += x3_1 * w3;
+        a2 += x3_2 * w3;
+        a3 += x3_3 * w3;
+        a4 += x3_4 * w3;
+        a5 += x3_5 * w3;
+        a6 += x3_6 * w3;
+        a7 += x3_7 * w3;
+        a8 += x3_8 * w3;
+        a9 += x3_9 * w3;
+        a10 += x3_10 * w3;
+        a11 += x3_11 * w3;
+        a12 += x3_12 * w3;
+        a13 += x3_13 * w3;
+        a14 += x3_14 * w3;
+        a15 += x3_15 * w3;
+        wi += taps * gparams.q_vec;
+      }
+    }
+  }
+  gather_store(Pos(valid && ow0 + 0u < gparams.out_w, n, oh, ow0 + 0u, 0u, 0u), q0, a0);
+  gather_store(Pos(valid && ow0 + 1u < gparams.out_w, n, oh, ow0 + 1u, 0u, 0u), q0, a1);
+  gather_store(Pos(valid && ow0 + 2u < gparams.out_w, n, oh, ow0 + 2u, 0u, 0u), q0, a2);
+  gather_store(Pos(valid && ow0 + 3u < gparams.out_w, n, oh, ow0 + 3u, 0u, 0u), q0, a3);
+  gather_store(Pos(valid && ow0 + 4u < gparams.out_w, n, oh, ow0 + 4u, 0u, 0u), q0, a4);
+  gather_store(Pos(valid && ow0 + 5u < gparams.out_w, n, oh, ow0 + 5u, 0u, 0u), q0, a5);
+  gather_store(Pos(valid && ow0 + 6u < gparams.out_w, n, oh, ow0 + 6u, 0u, 0u), q0, a6);
+  gather_store(Pos(valid && ow0 + 7u < gparams.out_w, n, oh, ow0 + 7u, 0u, 0u), q0, a7);
+  gather_store(Pos(valid && ow0 + 8u < gparams.out_w, n, oh, ow0 + 8u, 0u, 0u), q0, a8);
+  gather_store(Pos(valid && ow0 + 9u < gparams.out_w, n, oh, ow0 + 9u, 0u, 0u), q0, a9);
+  gather_store(Pos(valid && ow0 + 10u < gparams.out_w, n, oh, ow0 + 10u, 0u, 0u), q0, a10);
+  gather_store(Pos(valid && ow0 + 11u < gparams.out_w, n, oh, ow0 + 11u, 0u, 0u), q0, a11);
+  gather_store(Pos(valid && ow0 + 12u < gparams.out_w, n, oh, ow0 + 12u, 0u, 0u), q0, a12);
+  gather_store(Pos(valid && ow0 + 13u < gparams.out_w, n, oh, ow0 + 13u, 0u, 0u), q0, a13);
+  gather_store(Pos(valid && ow0 + 14u < gparams.out_w, n, oh, ow0 + 14u, 0u, 0u), q0, a14);
+  gather_store(Pos(valid && ow0 + 15u < gparams.out_w, n, oh, ow0 + 15u, 0u, 0u), q0, a15);
+}
+
+// The input at column iw of the row starting at offset `row` (inside the image or not); 0 in the
+// padding.
+fn gather_row_load(inside: bool, row: i32, iw: i32) -> f32 {
+  let ok = inside && iw >= 0 && iw < i32(gparams.in_w);
+  let v = gather_in[u32(select(0, row + iw, ok))];
+  return select(0.0, v, ok);
+}
+
 
 // ---- weight_grad: the weight gradient over one chunk of rows ----
 
@@ -576,6 +1067,458 @@ fn weightGrad4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
   wgrad_store(c1, o0, chunk, a1);
   wgrad_store(c2, o0, chunk, a2);
   wgrad_store(c3, o0, chunk, a3);
+}
+
+// The row tile, for the few long columns of small kernels (the 5 × 5 stem over 3 channels has 75):
+// an invocation owns 5 taps (kw0 … kw0 + 4) of one kernel row (c, kh) × 16 output channels (80
+// accumulators). At stride 1 the taps of neighbouring outputs overlap, so the 5 inputs slide along
+// the input row and each output position costs one load. Taps past the kernel's width are computed
+// from zeros and never stored; blocks_j counts invocations of kernel rows (C · KH · ⌈KW / 5⌉).
+@compute @workgroup_size(WORKGROUP)
+fn weightGradRow5x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                     @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let kw_blocks = (wparams.kernel_w + 4u) / 5u;
+  let groups = wparams.channels * wparams.kernel_h * kw_blocks;
+  let group = j_block * WORKGROUP + lid;
+  let gc = min(group, groups - 1u);
+  let kw0 = (gc % kw_blocks) * 5u;
+  let ckh = gc / kw_blocks; // c · KH + kh
+  let kh = i32(ckh % wparams.kernel_h) - i32(wparams.padding);
+  let kw = i32(kw0) - i32(wparams.padding);
+  let plane = wparams.in_h * wparams.in_w;
+  let c_offset = i32((ckh / wparams.kernel_h) * plane);
+  // The taps 3 and 4 are accumulated only when some kernel row has them (a uniform branch).
+  let taps = select(5u, wparams.kernel_w, wparams.kernel_w <= 5u);
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  var a4 = mat4x4f();
+  let s = i32(wparams.stride);
+  let w = i32(wparams.in_w);
+  let image = i32(wparams.channels * plane);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let ih = i32(oh) * s + kh;
+    let inside = ih >= 0 && ih < i32(wparams.in_h);
+    let base = i32(n) * image + c_offset + ih * w;
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    if (s == 1) {
+      var v0 = wgrad_row_load(inside, base, kw);
+      var v1 = wgrad_row_load(inside, base, kw + 1);
+      var v2 = wgrad_row_load(inside, base, kw + 2);
+      var v3 = wgrad_row_load(inside, base, kw + 3);
+      for (var ow = 0u; ow < wparams.out_w; ow++) {
+        let v4 = wgrad_row_load(inside, base, i32(ow) + kw + 4);
+        let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+        a0 += v0 * d;
+        a1 += v1 * d;
+        a2 += v2 * d;
+        if (taps > 3u) {
+          a3 += v3 * d;
+          a4 += v4 * d;
+        }
+        v0 = v1;
+        v1 = v2;
+        v2 = v3;
+        v3 = v4;
+        di += wparams.o_vec;
+      }
+    } else {
+      for (var ow = 0u; ow < wparams.out_w; ow++) {
+        let iw = i32(ow) * s + kw;
+        let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+        a0 += wgrad_row_load(inside, base, iw) * d;
+        a1 += wgrad_row_load(inside, base, iw + 1) * d;
+        a2 += wgrad_row_load(inside, base, iw + 2) * d;
+        if (taps > 3u) {
+          a3 += wgrad_row_load(inside, base, iw + 3) * d;
+          a4 += wgrad_row_load(inside, base, iw + 4) * d;
+        }
+        di += wparams.o_vec;
+      }
+    }
+  }
+  let j = ckh * wparams.kernel_w + kw0;
+  let valid = group < groups;
+  wgrad_row_store(valid && kw0 < wparams.kernel_w, j, o0, chunk, a0);
+  wgrad_row_store(valid && kw0 + 1u < wparams.kernel_w, j + 1u, o0, chunk, a1);
+  wgrad_row_store(valid && kw0 + 2u < wparams.kernel_w, j + 2u, o0, chunk, a2);
+  wgrad_row_store(valid && kw0 + 3u < wparams.kernel_w, j + 3u, o0, chunk, a3);
+  wgrad_row_store(valid && kw0 + 4u < wparams.kernel_w, j + 4u, o0, chunk, a4);
+}
+
+// x at column iw of the input row starting at offset `base` (its row inside the image or not);
+// 0 in the padding.
+fn wgrad_row_load(inside: bool, base: i32, iw: i32) -> f32 {
+  let ok = inside && iw >= 0 && iw < i32(wparams.in_w);
+  let v = wgrad_x[u32(select(0, base + iw, ok))];
+  return select(0.0, v, ok);
+}
+
+fn wgrad_row_store(valid: bool, j: u32, o0: u32, chunk: u32, acc: mat4x4f) {
+  let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
+  wgrad_store(Col(select(count, j, valid), 0, 0, 0), o0, chunk, acc);
+}
+
+// The kernel tile, for 3 × 3 kernels: an invocation owns 3 × 3 taps (kh0 …, kw0 …) of 2 input
+// channels × 16 output channels (288 accumulators), so each dy it loads feeds 18 columns and each
+// x it loads 16 channels. Its 6 kernel rows slide along their input rows, a window of 3 inputs
+// each: one new load per row per output position at stride 1, two at stride 2. Taps past the
+// kernel and the second channel past the last are computed from zeros and never stored;
+// blocks_j counts invocations (⌈C / 2⌉ · ⌈KH / 3⌉ · ⌈KW / 3⌉). For llvmpipe.
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad3x3x2x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let kh_blocks = (wparams.kernel_h + 2u) / 3u;
+  let kw_blocks = (wparams.kernel_w + 2u) / 3u;
+  let groups = (wparams.channels + 1u) / 2u * kh_blocks * kw_blocks;
+  let group = j_block * WORKGROUP + lid;
+  let gc = min(group, groups - 1u);
+  let kw0 = (gc % kw_blocks) * 3u;
+  let kh0 = (gc / kw_blocks % kh_blocks) * 3u;
+  let c0 = gc / (kw_blocks * kh_blocks) * 2u;
+  let c1 = c0 + 1u;
+  let kw = i32(kw0) - i32(wparams.padding);
+  var a000 = mat4x4f();
+  var a001 = mat4x4f();
+  var a002 = mat4x4f();
+  var a010 = mat4x4f();
+  var a011 = mat4x4f();
+  var a012 = mat4x4f();
+  var a020 = mat4x4f();
+  var a021 = mat4x4f();
+  var a022 = mat4x4f();
+  var a100 = mat4x4f();
+  var a101 = mat4x4f();
+  var a102 = mat4x4f();
+  var a110 = mat4x4f();
+  var a111 = mat4x4f();
+  var a112 = mat4x4f();
+  var a120 = mat4x4f();
+  var a121 = mat4x4f();
+  var a122 = mat4x4f();
+  let s = i32(wparams.stride);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let r00 = wgrad_kernel_row(n, oh, c0, kh0 + 0u);
+    let r01 = wgrad_kernel_row(n, oh, c0, kh0 + 1u);
+    let r02 = wgrad_kernel_row(n, oh, c0, kh0 + 2u);
+    let r10 = wgrad_kernel_row(n, oh, c1, kh0 + 0u);
+    let r11 = wgrad_kernel_row(n, oh, c1, kh0 + 1u);
+    let r12 = wgrad_kernel_row(n, oh, c1, kh0 + 2u);
+    var w00 = wgrad_window_prime(r00, kw);
+    var w01 = wgrad_window_prime(r01, kw);
+    var w02 = wgrad_window_prime(r02, kw);
+    var w10 = wgrad_window_prime(r10, kw);
+    var w11 = wgrad_window_prime(r11, kw);
+    var w12 = wgrad_window_prime(r12, kw);
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    for (var ow = 0u; ow < wparams.out_w; ow++) {
+      let iw = i32(ow) * s + kw;
+      w00 = wgrad_window_slide(w00, r00, iw);
+      w01 = wgrad_window_slide(w01, r01, iw);
+      w02 = wgrad_window_slide(w02, r02, iw);
+      w10 = wgrad_window_slide(w10, r10, iw);
+      w11 = wgrad_window_slide(w11, r11, iw);
+      w12 = wgrad_window_slide(w12, r12, iw);
+      let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+      a000 += w00[0] * d;
+      a001 += w00[1] * d;
+      a002 += w00[2] * d;
+      a010 += w01[0] * d;
+      a011 += w01[1] * d;
+      a012 += w01[2] * d;
+      a020 += w02[0] * d;
+      a021 += w02[1] * d;
+      a022 += w02[2] * d;
+      a100 += w10[0] * d;
+      a101 += w10[1] * d;
+      a102 += w10[2] * d;
+      a110 += w11[0] * d;
+      a111 += w11[1] * d;
+      a112 += w11[2] * d;
+      a120 += w12[0] * d;
+      a121 += w12[1] * d;
+      a122 += w12[2] * d;
+      di += wparams.o_vec;
+    }
+  }
+  let valid = group < groups;
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 0u, o0, chunk, a000);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 1u, o0, chunk, a001);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 2u, o0, chunk, a002);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 0u, o0, chunk, a010);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 1u, o0, chunk, a011);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 2u, o0, chunk, a012);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 0u, o0, chunk, a020);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 1u, o0, chunk, a021);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 2u, o0, chunk, a022);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 0u, o0, chunk, a100);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 1u, o0, chunk, a101);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 2u, o0, chunk, a102);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 0u, o0, chunk, a110);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 1u, o0, chunk, a111);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 2u, o0, chunk, a112);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 0u, o0, chunk, a120);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 1u, o0, chunk, a121);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 2u, o0, chunk, a122);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad3x3x4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 16u;
+  let kh_blocks = (wparams.kernel_h + 2u) / 3u;
+  let kw_blocks = (wparams.kernel_w + 2u) / 3u;
+  let groups = (wparams.channels + 3u) / 4u * kh_blocks * kw_blocks;
+  let group = j_block * WORKGROUP + lid;
+  let gc = min(group, groups - 1u);
+  let kw0 = (gc % kw_blocks) * 3u;
+  let kh0 = (gc / kw_blocks % kh_blocks) * 3u;
+  let c0 = gc / (kw_blocks * kh_blocks) * 4u;
+  let c1 = c0 + 1u;
+  let c2 = c0 + 2u;
+  let c3 = c0 + 3u;
+  let kw = i32(kw0) - i32(wparams.padding);
+  var a000 = mat4x4f();
+  var a001 = mat4x4f();
+  var a002 = mat4x4f();
+  var a010 = mat4x4f();
+  var a011 = mat4x4f();
+  var a012 = mat4x4f();
+  var a020 = mat4x4f();
+  var a021 = mat4x4f();
+  var a022 = mat4x4f();
+  var a100 = mat4x4f();
+  var a101 = mat4x4f();
+  var a102 = mat4x4f();
+  var a110 = mat4x4f();
+  var a111 = mat4x4f();
+  var a112 = mat4x4f();
+  var a120 = mat4x4f();
+  var a121 = mat4x4f();
+  var a122 = mat4x4f();
+  var a200 = mat4x4f();
+  var a201 = mat4x4f();
+  var a202 = mat4x4f();
+  var a210 = mat4x4f();
+  var a211 = mat4x4f();
+  var a212 = mat4x4f();
+  var a220 = mat4x4f();
+  var a221 = mat4x4f();
+  var a222 = mat4x4f();
+  var a300 = mat4x4f();
+  var a301 = mat4x4f();
+  var a302 = mat4x4f();
+  var a310 = mat4x4f();
+  var a311 = mat4x4f();
+  var a312 = mat4x4f();
+  var a320 = mat4x4f();
+  var a321 = mat4x4f();
+  var a322 = mat4x4f();
+  let s = i32(wparams.stride);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let r00 = wgrad_kernel_row(n, oh, c0, kh0 + 0u);
+    let r01 = wgrad_kernel_row(n, oh, c0, kh0 + 1u);
+    let r02 = wgrad_kernel_row(n, oh, c0, kh0 + 2u);
+    let r10 = wgrad_kernel_row(n, oh, c1, kh0 + 0u);
+    let r11 = wgrad_kernel_row(n, oh, c1, kh0 + 1u);
+    let r12 = wgrad_kernel_row(n, oh, c1, kh0 + 2u);
+    let r20 = wgrad_kernel_row(n, oh, c2, kh0 + 0u);
+    let r21 = wgrad_kernel_row(n, oh, c2, kh0 + 1u);
+    let r22 = wgrad_kernel_row(n, oh, c2, kh0 + 2u);
+    let r30 = wgrad_kernel_row(n, oh, c3, kh0 + 0u);
+    let r31 = wgrad_kernel_row(n, oh, c3, kh0 + 1u);
+    let r32 = wgrad_kernel_row(n, oh, c3, kh0 + 2u);
+    var w00 = wgrad_window_prime(r00, kw);
+    var w01 = wgrad_window_prime(r01, kw);
+    var w02 = wgrad_window_prime(r02, kw);
+    var w10 = wgrad_window_prime(r10, kw);
+    var w11 = wgrad_window_prime(r11, kw);
+    var w12 = wgrad_window_prime(r12, kw);
+    var w20 = wgrad_window_prime(r20, kw);
+    var w21 = wgrad_window_prime(r21, kw);
+    var w22 = wgrad_window_prime(r22, kw);
+    var w30 = wgrad_window_prime(r30, kw);
+    var w31 = wgrad_window_prime(r31, kw);
+    var w32 = wgrad_window_prime(r32, kw);
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    for (var ow = 0u; ow < wparams.out_w; ow++) {
+      let iw = i32(ow) * s + kw;
+      w00 = wgrad_window_slide(w00, r00, iw);
+      w01 = wgrad_window_slide(w01, r01, iw);
+      w02 = wgrad_window_slide(w02, r02, iw);
+      w10 = wgrad_window_slide(w10, r10, iw);
+      w11 = wgrad_window_slide(w11, r11, iw);
+      w12 = wgrad_window_slide(w12, r12, iw);
+      w20 = wgrad_window_slide(w20, r20, iw);
+      w21 = wgrad_window_slide(w21, r21, iw);
+      w22 = wgrad_window_slide(w22, r22, iw);
+      w30 = wgrad_window_slide(w30, r30, iw);
+      w31 = wgrad_window_slide(w31, r31, iw);
+      w32 = wgrad_window_slide(w32, r32, iw);
+      let d = mat4x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u], wgrad_dy[di + 3u]);
+      a000 += w00[0] * d;
+      a001 += w00[1] * d;
+      a002 += w00[2] * d;
+      a010 += w01[0] * d;
+      a011 += w01[1] * d;
+      a012 += w01[2] * d;
+      a020 += w02[0] * d;
+      a021 += w02[1] * d;
+      a022 += w02[2] * d;
+      a100 += w10[0] * d;
+      a101 += w10[1] * d;
+      a102 += w10[2] * d;
+      a110 += w11[0] * d;
+      a111 += w11[1] * d;
+      a112 += w11[2] * d;
+      a120 += w12[0] * d;
+      a121 += w12[1] * d;
+      a122 += w12[2] * d;
+      a200 += w20[0] * d;
+      a201 += w20[1] * d;
+      a202 += w20[2] * d;
+      a210 += w21[0] * d;
+      a211 += w21[1] * d;
+      a212 += w21[2] * d;
+      a220 += w22[0] * d;
+      a221 += w22[1] * d;
+      a222 += w22[2] * d;
+      a300 += w30[0] * d;
+      a301 += w30[1] * d;
+      a302 += w30[2] * d;
+      a310 += w31[0] * d;
+      a311 += w31[1] * d;
+      a312 += w31[2] * d;
+      a320 += w32[0] * d;
+      a321 += w32[1] * d;
+      a322 += w32[2] * d;
+      di += wparams.o_vec;
+    }
+  }
+  let valid = group < groups;
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 0u, o0, chunk, a000);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 1u, o0, chunk, a001);
+  wgrad_kernel_store(valid, c0, kh0 + 0u, kw0 + 2u, o0, chunk, a002);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 0u, o0, chunk, a010);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 1u, o0, chunk, a011);
+  wgrad_kernel_store(valid, c0, kh0 + 1u, kw0 + 2u, o0, chunk, a012);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 0u, o0, chunk, a020);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 1u, o0, chunk, a021);
+  wgrad_kernel_store(valid, c0, kh0 + 2u, kw0 + 2u, o0, chunk, a022);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 0u, o0, chunk, a100);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 1u, o0, chunk, a101);
+  wgrad_kernel_store(valid, c1, kh0 + 0u, kw0 + 2u, o0, chunk, a102);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 0u, o0, chunk, a110);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 1u, o0, chunk, a111);
+  wgrad_kernel_store(valid, c1, kh0 + 1u, kw0 + 2u, o0, chunk, a112);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 0u, o0, chunk, a120);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 1u, o0, chunk, a121);
+  wgrad_kernel_store(valid, c1, kh0 + 2u, kw0 + 2u, o0, chunk, a122);
+  wgrad_kernel_store(valid, c2, kh0 + 0u, kw0 + 0u, o0, chunk, a200);
+  wgrad_kernel_store(valid, c2, kh0 + 0u, kw0 + 1u, o0, chunk, a201);
+  wgrad_kernel_store(valid, c2, kh0 + 0u, kw0 + 2u, o0, chunk, a202);
+  wgrad_kernel_store(valid, c2, kh0 + 1u, kw0 + 0u, o0, chunk, a210);
+  wgrad_kernel_store(valid, c2, kh0 + 1u, kw0 + 1u, o0, chunk, a211);
+  wgrad_kernel_store(valid, c2, kh0 + 1u, kw0 + 2u, o0, chunk, a212);
+  wgrad_kernel_store(valid, c2, kh0 + 2u, kw0 + 0u, o0, chunk, a220);
+  wgrad_kernel_store(valid, c2, kh0 + 2u, kw0 + 1u, o0, chunk, a221);
+  wgrad_kernel_store(valid, c2, kh0 + 2u, kw0 + 2u, o0, chunk, a222);
+  wgrad_kernel_store(valid, c3, kh0 + 0u, kw0 + 0u, o0, chunk, a300);
+  wgrad_kernel_store(valid, c3, kh0 + 0u, kw0 + 1u, o0, chunk, a301);
+  wgrad_kernel_store(valid, c3, kh0 + 0u, kw0 + 2u, o0, chunk, a302);
+  wgrad_kernel_store(valid, c3, kh0 + 1u, kw0 + 0u, o0, chunk, a310);
+  wgrad_kernel_store(valid, c3, kh0 + 1u, kw0 + 1u, o0, chunk, a311);
+  wgrad_kernel_store(valid, c3, kh0 + 1u, kw0 + 2u, o0, chunk, a312);
+  wgrad_kernel_store(valid, c3, kh0 + 2u, kw0 + 0u, o0, chunk, a320);
+  wgrad_kernel_store(valid, c3, kh0 + 2u, kw0 + 1u, o0, chunk, a321);
+  wgrad_kernel_store(valid, c3, kh0 + 2u, kw0 + 2u, o0, chunk, a322);
+}
+
+// One input row of the kernel tile: where row oh·s − p + kh of channel c starts in x, and whether
+// it lies inside the image (a channel past the last reads zeros too).
+struct KernelRow {
+  base: i32,
+  inside: bool,
+}
+
+fn wgrad_kernel_row(n: u32, oh: u32, c: u32, kh: u32) -> KernelRow {
+  let ih = i32(oh * wparams.stride + kh) - i32(wparams.padding);
+  let inside = c < wparams.channels && kh < wparams.kernel_h && ih >= 0 &&
+    ih < i32(wparams.in_h);
+  let base = i32((n * wparams.channels + c) * wparams.in_h * wparams.in_w) + ih * i32(wparams.in_w);
+  return KernelRow(select(0, base, inside), inside);
+}
+
+// The window before output position 0: the inputs at columns kw − s + 1 and kw − s + 2, those
+// that slide into taps 0 and 1 (at stride 1) or 0 (at stride 2).
+fn wgrad_window_prime(r: KernelRow, kw: i32) -> vec3f {
+  let s = i32(wparams.stride);
+  return vec3f(0.0, wgrad_row_load(r.inside, r.base, kw - s + 1),
+               wgrad_row_load(r.inside, r.base, kw - s + 2));
+}
+
+// The window at the output position whose tap 0 reads column iw, from the previous one.
+fn wgrad_window_slide(prev: vec3f, r: KernelRow, iw: i32) -> vec3f {
+  var v = vec3f(0.0, 0.0, wgrad_row_load(r.inside, r.base, iw + 2));
+  if (wparams.stride == 1u) {
+    v.x = prev.y;
+    v.y = prev.z;
+  } else if (wparams.stride == 2u) {
+    v.x = prev.z;
+    v.y = wgrad_row_load(r.inside, r.base, iw + 1);
+  } else {
+    v.x = wgrad_row_load(r.inside, r.base, iw);
+    v.y = wgrad_row_load(r.inside, r.base, iw + 1);
+  }
+  return v;
+}
+
+fn wgrad_kernel_store(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32, acc: mat4x4f) {
+  let inside = valid && c < wparams.channels && kh < wparams.kernel_h && kw < wparams.kernel_w;
+  let j = (c * wparams.kernel_h + kh) * wparams.kernel_w + kw;
+  wgrad_row_store(inside, j, o0, chunk, acc);
 }
 
 // ---- sumChunks: dW += Σ_chunk partial[chunk] ----

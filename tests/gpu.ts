@@ -6,7 +6,7 @@
  */
 
 import { initGpu, Tensor } from "../mod.ts";
-import { Kernel } from "../gpu.ts";
+import { type Autotuner, Kernel, setAutotuner } from "../gpu.ts";
 import { setPoison } from "../src/tensor.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 
@@ -57,4 +57,14 @@ export function assertThrowsBeforeGpuWork(fn: () => unknown, message: string): v
     if (error) throw error;
   }, message);
   assertEquals(kernels, [], `no GPU work before "${message}"`);
+}
+
+/** Runs `fn` with `tuner` current, restoring the previous one after. */
+export async function withTuner<T>(tuner: Autotuner, fn: () => Promise<T> | T): Promise<T> {
+  const previous = setAutotuner(tuner);
+  try {
+    return await fn();
+  } finally {
+    setAutotuner(previous);
+  }
 }

@@ -37,7 +37,7 @@ export const HAJIME_VERSION: string = meta.version;
 
 /** The work of every variant of a family for one shape key, on inputs made for the timing. */
 export interface TuneCase {
-  /** Records one call of a variant, by variant name (every name the family lists). */
+  /** Records one call of a variant, by variant name (every name the family lists for the key). */
   readonly variants: Readonly<Record<string, () => void>>;
   /** Frees what the case allocated (called after the timing has synced). */
   dispose(): void;
@@ -47,8 +47,12 @@ export interface TuneCase {
 export interface KernelFamily {
   /** `"matmul"`, `"conv2d.forward"`, ...: the name in the cache file. */
   readonly name: string;
-  /** The variant names on the current adapter. */
-  variants(): readonly string[];
+  /**
+   * The variant names on the current adapter; with a shape key, those offered for that shape
+   * (the ones tuning times). Every variant runs every shape: one not offered for a shape runs the
+   * default there.
+   */
+  variants(key?: string): readonly string[];
   /** The variant used for an untuned key (with tuning off, always). */
   defaultVariant(key: string): string;
   /** Allocates inputs of the shape `key` describes and returns each variant's recorder. */
@@ -241,7 +245,7 @@ export class Autotuner {
     if (!this.enabled) return fam.defaultVariant(key);
     this.#load();
     const chosen = this.#choices.get(family)?.get(key);
-    if (chosen !== undefined && fam.variants().includes(chosen)) return chosen;
+    if (chosen !== undefined && fam.variants(key).includes(chosen)) return chosen;
     this.#pending.set(`${family}\n${key}`, [family, key]);
     return fam.defaultVariant(key);
   }
@@ -307,7 +311,7 @@ export class Autotuner {
   async #tuneOne(family: string, key: string): Promise<TuneResult> {
     const fam = kernelFamily(family);
     this.#pending.delete(`${family}\n${key}`);
-    const names = fam.variants();
+    const names = fam.variants(key);
     const fallback = fam.defaultVariant(key);
     if (!this.enabled) return { family, key, variant: fallback, msPerCall: {} };
     this.#load();

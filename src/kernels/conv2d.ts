@@ -15,11 +15,16 @@
  *
  * Tuned (src/gpu/autotune.ts): the families `conv2d.forward`, `conv2d.backwardData` and
  * `conv2d.backwardWeight` pick a variant `<tile>/wg<size>` per geometry (shape key
- * `n,c,h,w,o,kh,kw,stride,padding`): the register tile of the GEMM (`4x16` everywhere; on llvmpipe
- * also its own `16x16` gather and `8x32` weight gradient, which other shader compilers cannot
- * build in reasonable time) times the workgroup size (the adapter's subgroup size on a software
- * adapter, and 64). Untuned: the llvmpipe tile on llvmpipe, else `4x16`; the subgroup size on a
- * software adapter, else 64. Every variant gives bit-identical results.
+ * `n,c,h,w,o,kh,kw,stride,padding`): the register tile of the GEMM times the workgroup size (the
+ * adapter's subgroup size on a software adapter, and 64). The tiles: `4x16` everywhere, and
+ * `row5x16` for the weight gradient (one kernel row of up to 5 taps: the 5×5 stem over 3
+ * channels); on llvmpipe also tiles that other shader compilers cannot build in reasonable time:
+ * the gathers `16x16` and `16x32`, the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5,
+ * stride 1), and the weight gradients `8x32`, `3x3x2x16` and `3x3x4x16` (3×3 taps of 2 or 4 input
+ * channels). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
+ * multiply-adds (a loop over the SIMD lanes), so the tiles that win there are those that feed the
+ * most multiply-adds per value loaded. Untuned: `16x16` and `8x32` on llvmpipe, else `4x16`; the
+ * subgroup size on a software adapter, else 64. Every variant gives bit-identical results.
  *
  * @module
  */
@@ -71,18 +76,71 @@ interface Tile {
   readonly rows: number;
   /** Channels per invocation. */
   readonly channels: number;
-  /** Only for llvmpipe, whose compiler builds 256 accumulators in under a second. */
+  /** Only for llvmpipe, whose compiler builds 256 accumulators and more in a few seconds. */
   readonly llvmpipe: boolean;
+  /**
+   * Timed with the default workgroup size only: 64 invocations never won for these tiles on
+   * llvmpipe, and every size is one more pipeline to build while tuning.
+   */
+  readonly oneWorkgroup?: boolean;
+  /**
+   * The invocations along the positions (gather) or the columns (c, kh, kw) (weightGrad) of tiles
+   * laid out otherwise than `rows` positions or columns WORKGROUP apart: a row of positions, a
+   * kernel row, 3 × 3 taps of a few channels.
+   */
+  readonly lanes?: (g: Geometry) => number;
+  /** The geometries the tile is offered for (default: all). */
+  readonly applies?: (g: Geometry) => boolean;
 }
 
-/** The tiles by name `<rows>x<channels>`; the entry points are `gather<name>` and so on. */
+/** The invocations of the kernel tiles `3x3x<channels>x16`: ⌈C / channels⌉ · ⌈KH / 3⌉ · ⌈KW / 3⌉. */
+function kernelTileLanes(channels: number): (g: Geometry) => number {
+  return (g) => Math.ceil(g.c / channels) * Math.ceil(g.kh / 3) * Math.ceil(g.kw / 3);
+}
+
+/** The tiles by name; the entry points are `gather<Name>` and `weightGrad<Name>`. */
 const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
+  "16x32": { rows: 16, channels: 32, llvmpipe: true, oneWorkgroup: true },
+};
+/** The forward pass also has the stem's tile: 16 positions of one row × 16 channels. */
+const FORWARD_TILES: Readonly<Record<string, Tile>> = {
+  ...GATHER_TILES,
+  "row16x16": {
+    rows: 16,
+    channels: 16,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: (g) => g.n * g.oh * Math.ceil(g.ow / 16),
+    applies: (g) => g.c <= 4 && g.kw <= 5 && g.stride === 1,
+  },
 };
 const WGRAD_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "8x32": { rows: 8, channels: 32, llvmpipe: true },
+  // One kernel row (c, kh) of up to 5 taps × 16 output channels: the 5 × 5 stem over 3 channels.
+  "row5x16": {
+    rows: 5,
+    channels: 16,
+    llvmpipe: false,
+    lanes: (g) => g.c * g.kh * Math.ceil(g.kw / 5),
+  },
+  // 3 × 3 taps of 2 or 4 input channels × 16 output channels: the 3 × 3 layers.
+  "3x3x2x16": {
+    rows: 18,
+    channels: 16,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: kernelTileLanes(2),
+  },
+  "3x3x4x16": {
+    rows: 36,
+    channels: 16,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: kernelTileLanes(4),
+  },
 };
 
 /** One GEMM variant: a tile, a workgroup size, and its kernel. */
@@ -155,13 +213,20 @@ const light = {
   biasGrad: kernel("biasGrad", 1, 1, { params: { batch: "u32", channels: "u32", plane: "u32" } }),
 };
 
-/** The GEMM entry points, `gather<tile>` and `weightGrad<tile>`; each variant sets WORKGROUP. */
+/** A tile's entry point: `gather4x16`, `weightGradRow5x16`, ... */
+function entryPoint(entry: string, tile: string): string {
+  return entry + tile[0].toUpperCase() + tile.slice(1);
+}
+
+/** The GEMM entry points by `entryPoint` name; each variant sets WORKGROUP. */
 const gemmKernels: Record<string, Kernel> = {};
-for (const tile of Object.keys(GATHER_TILES)) {
-  gemmKernels[`gather${tile}`] = kernel(`gather${tile}`, 3, 1, { params: GATHER_PARAMS });
+for (const tile of Object.keys(FORWARD_TILES)) {
+  const name = entryPoint("gather", tile);
+  gemmKernels[name] = kernel(name, 3, 1, { params: GATHER_PARAMS });
 }
 for (const tile of Object.keys(WGRAD_TILES)) {
-  gemmKernels[`weightGrad${tile}`] = kernel(`weightGrad${tile}`, 2, 1, { params: WGRAD_PARAMS });
+  const name = entryPoint("weightGrad", tile);
+  gemmKernels[name] = kernel(name, 2, 1, { params: WGRAD_PARAMS });
 }
 
 /**
@@ -200,9 +265,10 @@ class Direction {
     this.#entry = entry;
   }
 
-  /** The variants on this adapter, the default first. */
-  variants(): string[] {
-    return this.#variants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
+  /** The variants on this adapter, the default first; with a geometry, those offered for it. */
+  variants(g?: Geometry): string[] {
+    const all = this.#variants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
+    return g ? all.filter((v) => this.gemm(v).applies?.(g) ?? true) : all;
   }
 
   /** The llvmpipe tile with the default workgroup on llvmpipe, else the hardware tile. */
@@ -218,7 +284,9 @@ class Direction {
     if (gemm) return gemm;
     const [tile, size] = variant.split("/wg");
     const workgroup = Number(size);
-    const kernel = gemmKernels[`${this.#entry}${tile}`].withConstants({ WORKGROUP: workgroup });
+    const kernel = gemmKernels[entryPoint(this.#entry, tile)].withConstants({
+      WORKGROUP: workgroup,
+    });
     gemm = { ...this.#tiles[tile], workgroup, kernel };
     gemms.set(id, gemm);
     return gemm;
@@ -226,7 +294,11 @@ class Direction {
 
   #all(): string[] {
     const tiles = Object.entries(this.#tiles).filter(([, t]) => !t.llvmpipe || llvmpipe());
-    return tiles.flatMap(([name]) => workgroupSizes().map((size) => `${name}/wg${size}`));
+    return tiles.flatMap(([name, tile]) =>
+      (tile.oneWorkgroup ? [defaultWorkgroup()] : workgroupSizes()).map((size) =>
+        `${name}/wg${size}`
+      )
+    );
   }
 }
 
@@ -235,14 +307,19 @@ const FORWARD = "conv2d.forward";
 const BACKWARD_DATA = "conv2d.backwardData";
 const BACKWARD_WEIGHT = "conv2d.backwardWeight";
 const directions: Record<string, Direction> = {
-  [FORWARD]: new Direction(GATHER_TILES, "gather"),
+  [FORWARD]: new Direction(FORWARD_TILES, "gather"),
   [BACKWARD_DATA]: new Direction(GATHER_TILES, "gather"),
   [BACKWARD_WEIGHT]: new Direction(WGRAD_TILES, "weightGrad"),
 };
 
-/** The GEMM of the variant the autotuner picks for this direction and geometry. */
+/**
+ * The GEMM of the variant the autotuner picks for this direction and geometry (the default where
+ * a forced variant is not offered for the geometry).
+ */
 function chosenGemm(family: string, g: Geometry): Gemm {
-  return directions[family].gemm(autotuner().choice(family, geometryKey(g)));
+  const direction = directions[family];
+  const gemm = direction.gemm(autotuner().choice(family, geometryKey(g)));
+  return gemm.applies?.(g) ?? true ? gemm : direction.gemm(direction.defaultVariant());
 }
 
 /** A geometry's shape key: `n,c,h,w,o,kh,kw,stride,padding`. */
@@ -265,7 +342,7 @@ function registerDirection(
   const direction = directions[name];
   registerKernelFamily({
     name,
-    variants: () => direction.variants(),
+    variants: (key) => direction.variants(key === undefined ? undefined : keyGeometry(key)),
     defaultVariant: () => direction.defaultVariant(),
     prepare(key) {
       const g = keyGeometry(key);
@@ -275,7 +352,7 @@ function registerDirection(
         y: Tensor.zeros([g.n, g.o, g.oh, g.ow], { label: "Conv2d.tuneY" }),
       };
       const variants = Object.fromEntries(
-        direction.variants().map((v) => [v, () => run(direction.gemm(v), g, t)]),
+        direction.variants(g).map((v) => [v, () => run(direction.gemm(v), g, t)]),
       );
       return { variants, dispose: () => Object.values(t).forEach((x) => x.dispose()) };
     },
@@ -469,7 +546,8 @@ function forward(
     GATHER_PAD,
     "Conv2d.weightT",
   );
-  const blocksM = Math.ceil(g.n * g.oh * g.ow / (gemm.workgroup * gemm.rows));
+  const lanes = gemm.lanes ? gemm.lanes(g) : g.n * g.oh * g.ow / gemm.rows;
+  const blocksM = Math.ceil(lanes / gemm.workgroup);
   const blocksQ = Math.ceil(g.o / gemm.channels);
   gemm.kernel.dispatch(
     {
@@ -684,14 +762,15 @@ function weightGrad(
     "Conv2d.dyT",
   );
   const count = g.c * g.kh * g.kw;
-  const blocksJ = Math.ceil(count / (gemm.workgroup * gemm.rows));
-  const blocksO = Math.ceil(g.o / gemm.channels);
+  const [blocksJ, blocksO] = weightGradBlocks(gemm, g);
   const rows = g.n * g.oh;
   // The chunks follow the default variant's tiles, not this variant's, so that every variant
   // sums in the same order and gives bit-identical results.
-  const reference = directions[BACKWARD_WEIGHT].gemm(directions[BACKWARD_WEIGHT].defaultVariant());
-  const referenceTiles = Math.ceil(count / (reference.workgroup * reference.rows)) *
-    Math.ceil(g.o / reference.channels);
+  const [referenceJ, referenceO] = weightGradBlocks(
+    directions[BACKWARD_WEIGHT].gemm(directions[BACKWARD_WEIGHT].defaultVariant()),
+    g,
+  );
+  const referenceTiles = referenceJ * referenceO;
   const wanted = Math.min(rows, Math.ceil(MIN_WORKGROUPS / referenceTiles));
   const rowsPerChunk = Math.ceil(rows / wanted);
   const chunks = Math.ceil(rows / rowsPerChunk);
@@ -731,6 +810,12 @@ function weightGrad(
     partial.dispose();
   }
   if (dBias) biasGrad(g, dy, dBias);
+}
+
+/** A weight-gradient variant's workgroups along the columns (c, kh, kw) and the output channels. */
+function weightGradBlocks(gemm: Gemm, g: Geometry): [number, number] {
+  const lanes = gemm.lanes ? gemm.lanes(g) : g.c * g.kh * g.kw / gemm.rows;
+  return [Math.ceil(lanes / gemm.workgroup), Math.ceil(g.o / gemm.channels)];
 }
 
 /** dBias += Σ dy over the batch and the plane (the same kernel in every variant). */

@@ -36,6 +36,7 @@ const SUITES = [
   "matmul",
   "optim",
   "pool",
+  "variants",
 ];
 const SUITE_TIMEOUT_MS = 180_000;
 

@@ -4,7 +4,8 @@
  * references, awkward shapes, poisoned outputs, bad-input errors) runs unchanged on the page's
  * WebGPU (Dawn in Chromium) under tests/browser/deno_test_shim.ts (`canary` is the harness's own
  * check, with tests that must fail). `?suite=matmul` picks the file, `?seed=N` fixes the tests'
- * random inputs (their HAJIME_SEED). Tuning is off, as in `deno task test`.
+ * random inputs (their HAJIME_SEED). Tuning is off, as in `deno task test` (the variants suite
+ * forces each variant in turn).
  *
  * Publishes `globalThis.hajimeTests`: a promise of `{ adapter, outcomes }`, or of `{ error }`
  * when the suite could not even load.
@@ -27,6 +28,7 @@ const SUITES: Record<string, () => Promise<unknown>> = {
   matmul: () => import("../matmul_test.ts"),
   optim: () => import("../optim_test.ts"),
   pool: () => import("../pool_test.ts"),
+  variants: () => import("../variants_test.ts"),
 };
 
 /** What the page publishes. */

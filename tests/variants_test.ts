@@ -1,0 +1,161 @@
+/**
+ * Every variant of the tuned kernel families (conv2d's three directions, matmul) against the
+ * float64 references and bit for bit against each other, on whatever adapter runs it: the
+ * autotuner may pick any of them there. Runs under Deno (lavapipe, SwiftShader) and on Dawn in
+ * the browser (tests/browser/kernels_page.ts), so it uses no file system.
+ *
+ * Tolerances are those of tests/conv2d_test.ts and tests/matmul_test.ts (f32 sums of products of
+ * values in [-1, 1]).
+ *
+ * @module
+ */
+
+import { Generator, gpuInfo, Tensor } from "../mod.ts";
+import { Autotuner, kernelFamily } from "../src/gpu/autotune.ts";
+import { conv2dBackward, conv2dForward } from "../src/kernels/conv2d.ts";
+import { matmul } from "../src/kernels/matmul.ts";
+import { assert, assertClose, assertEquals, randomArray, testSeed } from "./assert.ts";
+import { read64, upload, withTuner } from "./gpu.ts";
+import { conv2dBackwardRef, conv2dForwardRef, type Conv2dShape } from "./reference/conv2d.ts";
+import { matmulRef } from "./reference/matmul.ts";
+
+const CONV_FAMILIES = ["conv2d.forward", "conv2d.backwardData", "conv2d.backwardWeight"];
+const CONV_TOL = { atol: 2e-4, rtol: 1e-4 };
+
+function count(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+Deno.test("every conv2d variant matches the reference, bit for bit alike", async () => {
+  const rng = new Generator(testSeed("autotune conv2d variants"));
+  // Awkward shapes; the second has 450 weight-gradient columns, so its chunking would differ
+  // between tiles and workgroup sizes if it followed the variant's.
+  const shapes: Conv2dShape[] = [
+    { n: 3, c: 5, h: 11, w: 9, o: 7, kh: 3, kw: 3, stride: 2, padding: 1 },
+    { n: 2, c: 18, h: 7, w: 10, o: 37, kh: 5, kw: 5, stride: 1, padding: 2 },
+    // A kernel wider than the row tiles' 5 taps, not square; a strided 1 × 1 kernel.
+    { n: 2, c: 4, h: 9, w: 12, o: 6, kh: 2, kw: 7, stride: 1, padding: 3 },
+    { n: 3, c: 6, h: 7, w: 7, o: 17, kh: 1, kw: 1, stride: 2, padding: 0 },
+    // A stem (few input channels, stride 1), rows longer than the row tile's 16 positions.
+    { n: 2, c: 3, h: 6, w: 37, o: 21, kh: 5, kw: 4, stride: 1, padding: 2 },
+  ];
+  const lists = CONV_FAMILIES.map((family) => kernelFamily(family).variants());
+  const llvmpipe = /llvmpipe/i.test(gpuInfo().description);
+  for (const [i, list] of lists.entries()) {
+    assert(list.some((v) => v.startsWith("4x16/")), `the hardware tile is among ${list}`);
+    // Only llvmpipe builds the 256-accumulator tiles in reasonable time.
+    const big = list.some((v) => v.startsWith("16x16/") || v.startsWith("8x32/"));
+    assertEquals(big, llvmpipe, `llvmpipe tiles among ${list} on ${gpuInfo().description}`);
+    assertEquals(new Set(list).size, list.length, `${CONV_FAMILIES[i]} lists no variant twice`);
+  }
+  // The stem's row tile is offered for the last shape only (key `n,c,h,w,o,kh,kw,stride,padding`).
+  const stem = shapes.at(-1)!;
+  const stemKey = [stem.n, stem.c, stem.h, stem.w, stem.o, stem.kh, stem.kw, stem.stride, 2].join();
+  const isRowTile = (v: string) => v.startsWith("row16x16/");
+  assertEquals(lists[0].filter(isRowTile).length, llvmpipe ? 1 : 0, `${lists[0]}`);
+  for (const [i, s] of shapes.entries()) {
+    const key = [s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.stride, s.padding].join();
+    const offered = kernelFamily(CONV_FAMILIES[0]).variants(key);
+    assertEquals(offered.some(isRowTile), llvmpipe && key === stemKey, `shape ${i}: ${offered}`);
+  }
+  // Each variant of each direction in turn, the other two on their defaults (listed first).
+  const runs = CONV_FAMILIES.flatMap((family, i) =>
+    lists[i].map((variant) => ({ family, variant }))
+  );
+  const tuner = new Autotuner({ enabled: true, cacheFile: null });
+  await withTuner(tuner, async () => {
+    for (const s of shapes) {
+      const oh = Math.floor((s.h + 2 * s.padding - s.kh) / s.stride) + 1;
+      const ow = Math.floor((s.w + 2 * s.padding - s.kw) / s.stride) + 1;
+      const d = { x: [s.n, s.c, s.h, s.w], w: [s.o, s.c, s.kh, s.kw], y: [s.n, s.o, oh, ow] };
+      const x = randomArray(rng, count(d.x));
+      const weight = randomArray(rng, count(d.w));
+      const bias = randomArray(rng, s.o);
+      const dy = randomArray(rng, count(d.y));
+      const dWeight0 = randomArray(rng, count(d.w));
+      const y = conv2dForwardRef(s, x, weight, bias);
+      const ref = conv2dBackwardRef(s, dy, x, weight);
+      const expected = {
+        y,
+        dx: ref.dx,
+        dWeight: ref.dWeight.map((v, i) => v + dWeight0[i]),
+        dBias: ref.dBias,
+      };
+      const [xT, weightT, biasT, dyT] = [
+        upload(x, d.x),
+        upload(weight, d.w),
+        upload(bias, [s.o]),
+        upload(dy, d.y),
+      ];
+      let first: Record<string, Float64Array> | null = null;
+      for (const run of runs) {
+        CONV_FAMILIES.forEach((family, i) => tuner.force(family, lists[i][0]));
+        tuner.force(run.family, run.variant);
+        const variant = `${run.family} ${run.variant}`;
+        const yT = Tensor.empty(d.y);
+        const dxT = Tensor.empty(d.x);
+        const dWeightT = upload(dWeight0, d.w);
+        const dBiasT = Tensor.zeros([s.o]);
+        const opts = { stride: s.stride, padding: s.padding };
+        conv2dForward(xT, weightT, biasT, yT, opts);
+        conv2dBackward(dyT, xT, weightT, dxT, dWeightT, dBiasT, opts);
+        const got: Record<string, Float64Array> = {
+          y: await read64(yT),
+          dx: await read64(dxT),
+          dWeight: await read64(dWeightT),
+          dBias: await read64(dBiasT),
+        };
+        for (const [name, values] of Object.entries(got)) {
+          const message = `${name} ${variant} [${d.x}] * [${d.w}]`;
+          assertClose(values, expected[name as keyof typeof expected], { ...CONV_TOL, message });
+          if (first) assertEquals(values, first[name], `${message} equals the first variant's`);
+        }
+        first ??= got;
+        for (const t of [yT, dxT, dWeightT, dBiasT]) t.dispose();
+      }
+      for (const t of [xT, weightT, biasT, dyT]) t.dispose();
+    }
+  });
+  assertEquals(tuner.pending(), [], "forced variants leave nothing to tune");
+});
+
+Deno.test("every matmul variant matches the reference, bit for bit alike", async () => {
+  const rng = new Generator(testSeed("autotune matmul variants"));
+  const variants = kernelFamily("matmul").variants();
+  assertEquals(variants, ["16x4", "8x8", "32x1"]);
+  const tuner = new Autotuner({ enabled: true, cacheFile: null });
+  await withTuner(tuner, async () => {
+    // [M, N, K]: scalar loads (nothing a multiple of 4; one pipeline serves every transposition),
+    // then vec4 loads past a 16×4 workgroup in the layouts Linear uses (nn, nt, tn).
+    const all = [[false, false], [false, true], [true, false], [true, true]];
+    const cases: [number[], boolean[][]][] = [[[37, 45, 29], all], [
+      [36, 268, 20],
+      all.slice(0, 3),
+    ]];
+    for (const [[M, N, K], layouts] of cases) {
+      const tol = { atol: 4e-6 * Math.sqrt(K) + 1e-6, rtol: 1e-6 };
+      for (const [transA, transB] of layouts) {
+        const a = Float64Array.from(Float32Array.from(randomArray(rng, M * K)));
+        const b = Float64Array.from(Float32Array.from(randomArray(rng, K * N)));
+        const c0 = Float64Array.from(Float32Array.from(randomArray(rng, M * N)));
+        const expected = matmulRef(a, b, M, N, K, { transA, transB }).map((v, i) => v + c0[i]);
+        const aT = upload(a, transA ? [K, M] : [M, K]);
+        const bT = upload(b, transB ? [N, K] : [K, N]);
+        let first: Float64Array | null = null;
+        for (const variant of variants) {
+          tuner.force("matmul", variant);
+          const c = upload(c0, [M, N]);
+          matmul(aT, bT, c, { transA, transB, accumulate: true });
+          const got = await read64(c);
+          const message = `${variant} ${M}×${N}×${K} transA ${transA} transB ${transB}`;
+          assertClose(got, expected, { ...tol, message });
+          if (first) assertEquals(got, first, `${message} equals ${variants[0]}'s`);
+          first ??= got;
+          c.dispose();
+        }
+        aT.dispose();
+        bT.dispose();
+      }
+    }
+  });
+});

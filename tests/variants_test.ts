@@ -11,7 +11,7 @@
  */
 
 import { Generator, gpuInfo, Tensor } from "../mod.ts";
-import { Autotuner, kernelFamily } from "../src/gpu/autotune.ts";
+import { allVariants, Autotuner, kernelFamily } from "../src/gpu/autotune.ts";
 import { conv2dBackward, conv2dForward } from "../src/kernels/conv2d.ts";
 import { matmul } from "../src/kernels/matmul.ts";
 import { assert, assertClose, assertEquals, randomArray, testSeed } from "./assert.ts";
@@ -121,17 +121,23 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
 
 Deno.test("every matmul variant matches the reference, bit for bit alike", async () => {
   const rng = new Generator(testSeed("autotune matmul variants"));
-  const variants = kernelFamily("matmul").variants();
-  assertEquals(variants, ["16x4", "8x8", "32x1"]);
+  // Every variant, the workgroup-tiled one too where it is not offered (software adapters).
+  const variants = allVariants("matmul");
+  assertEquals(variants, ["16x4", "8x8", "32x1", "tiled64x64"]);
+  const offered = gpuInfo().isSoftware ? variants.slice(0, 3) : variants;
+  assertEquals(kernelFamily("matmul").variants(), offered, gpuInfo().description);
   const tuner = new Autotuner({ enabled: true, cacheFile: null });
   await withTuner(tuner, async () => {
     // [M, N, K]: scalar loads (nothing a multiple of 4; one pipeline serves every transposition),
-    // then vec4 loads past a 16×4 workgroup in the layouts Linear uses (nn, nt, tn).
+    // then vec4 loads past a 16×4 workgroup in the layouts Linear uses (nn, nt, tn), then past
+    // the tiled variant's 64 × 64 blocks and 16-k blocks with tails everywhere, then exact blocks.
     const all = [[false, false], [false, true], [true, false], [true, true]];
-    const cases: [number[], boolean[][]][] = [[[37, 45, 29], all], [
-      [36, 268, 20],
-      all.slice(0, 3),
-    ]];
+    const cases: [number[], boolean[][]][] = [
+      [[37, 45, 29], all],
+      [[36, 268, 20], all.slice(0, 3)],
+      [[67, 130, 50], all],
+      [[64, 128, 48], all],
+    ];
     for (const [[M, N, K], layouts] of cases) {
       const tol = { atol: 4e-6 * Math.sqrt(K) + 1e-6, rtol: 1e-6 };
       for (const [transA, transB] of layouts) {

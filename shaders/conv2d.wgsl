@@ -15,7 +15,8 @@
 // Every invocation of the GEMMs (gather, weight_grad) owns a register tile in named mat4x4f
 // accumulators, 16 channels each as four vec4 columns. The channels are the same for all the
 // invocations of a workgroup, so their vec4 loads are uniform; the rows differ per lane. No
-// workgroup memory, no barriers. Tails are clamped for loads and guarded for stores, so any shape
+// workgroup memory, no barriers, except in gatherTiled64x64, the classic block tiling for hardware
+// GPUs (described at it). Tails are clamped for loads and guarded for stores, so any shape
 // works on any adapter. Every tile sums each output in the same order (bit-identical results):
 // - the hardware tiles, 64 to 80 accumulators (gather4x16: 4 positions × 16 channels,
 //   weightGrad4x16: 4 columns (c, kh, kw) × 16 output channels, weightGradRow5x16: 5 taps of one
@@ -833,6 +834,145 @@ fn gather_row_load(inside: bool, row: i32, iw: i32) -> f32 {
   return select(0.0, v, ok);
 }
 
+
+// The workgroup-tiled gather, for hardware GPUs (the TypeScript side offers it off software
+// adapters only; tests force it everywhere). A workgroup of 64 invocations computes 64 positions ×
+// 64 channels: invocation lid owns the positions m0 + lid % 16 + 16i (i < 4) × the 16 channels
+// q0 + 16·(lid / 16) + j, in mat4x4f accumulators as the register tiles. The reduction is walked
+// in steps of one tap (kh, kw; those that do not reach the phase skipped) × 16 channels r: the
+// workgroup stages the step's inputs (64 positions × 16 r) and weights (16 r × 64 channels) in
+// workgroup memory, double buffered: the next step is loaded into registers while this one is
+// multiplied out of workgroup memory, then stored into the other buffer; one barrier per step.
+// Each output sums kh, kw, then r, from 0, as `acc += x · w`, exactly as the register tiles do:
+// bit-identical. 2 buffers × (64 × 16 floats + 16 × 16 vec4s) × 4 bytes = 16384 bytes of
+// workgroup memory. Needs WORKGROUP = 64.
+
+const TILED_POS = 64u; // positions per workgroup
+const TILED_Q = 64u;   // channels per workgroup
+const TILED_R = 16u;   // channels r per step
+
+// [buffer · 16 + r][position], [buffer · 16 + r][q / 4]
+var<workgroup> tiled_x: array<array<f32, TILED_POS>, 2u * TILED_R>;
+var<workgroup> tiled_w: array<array<vec4f, TILED_Q / 4u>, 2u * TILED_R>;
+
+// An invocation's share of one step: the 16 r of position m0 + lid, and weight vec4s
+// e = lid + 64i (r = e / 16, channels 4·(e % 16) ..).
+struct TiledStep { x: array<f32, 16>, w: array<vec4f, 4> }
+
+// The first tap t ≥ t0 (t = kh · KW + kw) that reaches the phase (ph, pw), or KH · KW.
+fn tiled_next_tap(t0: u32, ph: u32, pw: u32) -> u32 {
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  for (var t = t0; t < taps; t++) {
+    let nh = i32(ph) + gparams.tap_sign * i32(t / gparams.kernel_w) + gparams.tap_offset;
+    let nw = i32(pw) + gparams.tap_sign * i32(t % gparams.kernel_w) + gparams.tap_offset;
+    if (nh % gparams.tap_div == 0 && nw % gparams.tap_div == 0) {
+      return t;
+    }
+  }
+  return taps;
+}
+
+fn tiled_load(lid: u32, m0: u32, ph: u32, pw: u32, q0: u32, t: u32, rb: u32) -> TiledStep {
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let bh = (i32(ph) + gparams.tap_sign * i32(t / gparams.kernel_w) + gparams.tap_offset) /
+    gparams.tap_div;
+  let bw = (i32(pw) + gparams.tap_sign * i32(t % gparams.kernel_w) + gparams.tap_offset) /
+    gparams.tap_div;
+  let offset = gather_offset(gather_pos(m0 + lid, ph, pw), bh, bw);
+  let in_plane = gparams.in_h * gparams.in_w;
+  var s: TiledStep;
+  for (var i = 0u; i < TILED_R; i++) {
+    let r = rb * TILED_R + i;
+    let v = gather_load(offset, min(r, gparams.r_count - 1u) * in_plane);
+    s.x[i] = select(0.0, v, r < gparams.r_count);
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let e = lid + 64u * i;
+    let r = rb * TILED_R + e / 16u;
+    let qv = q0 / 4u + e % 16u;
+    let inside = r < gparams.r_count && qv < gparams.q_vec;
+    let v = gather_w[select(0u, (r * taps + t) * gparams.q_vec + qv, inside)];
+    s.w[i] = select(vec4f(0.0), v, inside);
+  }
+  return s;
+}
+
+fn tiled_stage(lid: u32, buffer: u32, s: TiledStep) {
+  for (var i = 0u; i < TILED_R; i++) {
+    tiled_x[buffer * TILED_R + i][lid] = s.x[i];
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let e = lid + 64u * i;
+    tiled_w[buffer * TILED_R + e / 16u][e % 16u] = s.w[i];
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn gatherTiled64x64(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let rest = g / gparams.blocks_q;
+  let m_block = rest % gparams.blocks_m;
+  let phase = rest / gparams.blocks_m;
+  if (phase >= gparams.phase_stride * gparams.phase_stride) {
+    return; // the whole workgroup pads the grid
+  }
+  let ph = phase / gparams.phase_stride;
+  let pw = phase % gparams.phase_stride;
+  let q0 = q_block * TILED_Q;
+  let m0 = m_block * TILED_POS;
+  let pl = lid % 16u;
+  let cg = 4u * (lid / 16u); // the invocation's first vec4 of the workgroup's 16
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let blocks = (gparams.r_count + TILED_R - 1u) / TILED_R;
+  var t = tiled_next_tap(0u, ph, pw);
+  var rb = 0u;
+  var cur = 0u;
+  if (t < taps) {
+    tiled_stage(lid, 0u, tiled_load(lid, m0, ph, pw, q0, t, 0u));
+  }
+  workgroupBarrier();
+  while (t < taps) {
+    var next_t = t;
+    var next_rb = rb + 1u;
+    if (next_rb == blocks) {
+      next_rb = 0u;
+      next_t = tiled_next_tap(t + 1u, ph, pw);
+    }
+    let more = next_t < taps;
+    var next: TiledStep;
+    if (more) {
+      next = tiled_load(lid, m0, ph, pw, q0, next_t, next_rb);
+    }
+    let rn = min(TILED_R, gparams.r_count - rb * TILED_R);
+    for (var rr = 0u; rr < rn; rr++) {
+      let row = cur * TILED_R + rr;
+      let w = mat4x4f(tiled_w[row][cg], tiled_w[row][cg + 1u], tiled_w[row][cg + 2u],
+                      tiled_w[row][cg + 3u]);
+      a0 += tiled_x[row][pl] * w;
+      a1 += tiled_x[row][pl + 16u] * w;
+      a2 += tiled_x[row][pl + 32u] * w;
+      a3 += tiled_x[row][pl + 48u] * w;
+    }
+    if (more) {
+      tiled_stage(lid, 1u - cur, next);
+    }
+    workgroupBarrier();
+    t = next_t;
+    rb = next_rb;
+    cur = 1u - cur;
+  }
+  let q = q0 + 4u * cg;
+  gather_store(gather_pos(m0 + pl, ph, pw), q, a0);
+  gather_store(gather_pos(m0 + pl + 16u, ph, pw), q, a1);
+  gather_store(gather_pos(m0 + pl + 32u, ph, pw), q, a2);
+  gather_store(gather_pos(m0 + pl + 48u, ph, pw), q, a3);
+}
 
 // ---- weight_grad: the weight gradient over one chunk of rows ----
 

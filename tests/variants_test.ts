@@ -36,12 +36,20 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
     // A kernel wider than the row tiles' 5 taps, not square; a strided 1 × 1 kernel.
     { n: 2, c: 4, h: 9, w: 12, o: 6, kh: 2, kw: 7, stride: 1, padding: 3 },
     { n: 3, c: 6, h: 7, w: 7, o: 17, kh: 1, kw: 1, stride: 2, padding: 0 },
+    // More than the tiled gather's 64 channels of output and 16 reduced per step, strided.
+    { n: 2, c: 20, h: 5, w: 6, o: 70, kh: 3, kw: 3, stride: 2, padding: 1 },
     // A stem (few input channels, stride 1), rows longer than the row tile's 16 positions.
     { n: 2, c: 3, h: 6, w: 37, o: 21, kh: 5, kw: 4, stride: 1, padding: 2 },
   ];
   const lists = CONV_FAMILIES.map((family) => kernelFamily(family).variants());
   const llvmpipe = /llvmpipe/i.test(gpuInfo().description);
+  // The gathers' workgroup-tiled variant is built everywhere, offered on hardware only.
+  const every = CONV_FAMILIES.map((family) => allVariants(family));
   for (const [i, list] of lists.entries()) {
+    const tiled = i < 2 ? ["tiled64x64/wg64"] : [];
+    const expected = [...list, ...tiled.filter((v) => !list.includes(v))];
+    assertEquals([...every[i]].sort(), expected.sort(), CONV_FAMILIES[i]);
+    assertEquals(list.includes("tiled64x64/wg64"), tiled.length > 0 && !gpuInfo().isSoftware);
     assert(list.some((v) => v.startsWith("4x16/")), `the hardware tile is among ${list}`);
     // Only llvmpipe builds the 256-accumulator tiles in reasonable time.
     const big = list.some((v) => v.startsWith("16x16/") || v.startsWith("8x32/"));
@@ -60,7 +68,7 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
   }
   // Each variant of each direction in turn, the other two on their defaults (listed first).
   const runs = CONV_FAMILIES.flatMap((family, i) =>
-    lists[i].map((variant) => ({ family, variant }))
+    every[i].map((variant) => ({ family, variant }))
   );
   const tuner = new Autotuner({ enabled: true, cacheFile: null });
   await withTuner(tuner, async () => {

@@ -16,7 +16,7 @@
 // accumulators, 16 channels each as four vec4 columns. The channels are the same for all the
 // invocations of a workgroup, so their vec4 loads are uniform; the rows differ per lane. No
 // workgroup memory, no barriers, except in gatherTiled64x64, the classic block tiling for hardware
-// GPUs (described at it). Tails are clamped for loads and guarded for stores, so any shape
+// GPUs, and its weight-gradient twin weightGradTiled64x64 (described at them). Tails are clamped for loads and guarded for stores, so any shape
 // works on any adapter. Every tile sums each output in the same order (bit-identical results):
 // - the hardware tiles, 64 to 80 accumulators (gather4x16: 4 positions × 16 channels,
 //   weightGrad4x16: 4 columns (c, kh, kw) × 16 output channels, weightGradRow5x16: 5 taps of one
@@ -856,7 +856,7 @@ var<workgroup> tiled_x: array<array<f32, TILED_POS>, 2u * TILED_R>;
 var<workgroup> tiled_w: array<array<vec4f, TILED_Q / 4u>, 2u * TILED_R>;
 
 // An invocation's share of one step: the 16 r of position m0 + lid, and weight vec4s
-// e = lid + 64i (r = e / 16, channels 4·(e % 16) ..).
+// e = lid + 64i (r = e / 16, channels 4·(e % 16) ..); weightGradTiled64x64 stages its own.
 struct TiledStep { x: array<f32, 16>, w: array<vec4f, 4> }
 
 // The first tap t ≥ t0 (t = kh · KW + kw) that reaches the phase (ph, pw), or KH · KW.
@@ -1659,6 +1659,98 @@ fn wgrad_kernel_store(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32
   let inside = valid && c < wparams.channels && kh < wparams.kernel_h && kw < wparams.kernel_w;
   let j = (c * wparams.kernel_h + kh) * wparams.kernel_w + kw;
   wgrad_row_store(inside, j, o0, chunk, acc);
+}
+
+// The workgroup-tiled weight gradient, for hardware GPUs (offered as gatherTiled64x64 is): a
+// workgroup of 64 invocations computes 64 columns j = (c, kh, kw) × 64 output channels over the
+// chunk's positions k = (row, ow) in order; invocation lid owns the columns j0 + lid % 16 + 16i
+// (i < 4) × the 16 channels o0 + 16·(lid / 16) + j. Steps of 16 positions go through tiled_x
+// ([buffer · 16 + position][column]) and tiled_w ([buffer · 16 + position][o / 4], dy), double
+// buffered with one barrier per step as in gatherTiled64x64. Each output sums its positions in
+// order from 0 as `acc += x · dy`, exactly as the register tiles: bit-identical.
+
+// Column j0 + lid's x and the dy vec4s e = lid + 64i (position e / 16, channels 4·(e % 16) ..)
+// at the chunk's positions k0 .. k0 + 15 (zero past k_end).
+fn wgrad_tiled_load(lid: u32, j0: u32, o0: u32, row_begin: u32, k0: u32, k_end: u32) -> TiledStep {
+  let col = wgrad_col(j0 + lid);
+  let s = i32(wparams.stride);
+  let image = i32(wparams.channels * wparams.in_h * wparams.in_w);
+  var step: TiledStep;
+  for (var i = 0u; i < TILED_R; i++) {
+    let k = min(k0 + i, k_end - 1u);
+    let row = row_begin + k / wparams.out_w;
+    let ow = k % wparams.out_w;
+    let n = row / wparams.out_h;
+    let ih0 = i32(row - n * wparams.out_h) * s;
+    let iw0 = i32(ow) * s;
+    let v = wgrad_load(col, i32(n) * image + ih0 * i32(wparams.in_w) + iw0, ih0, iw0);
+    step.x[i] = select(0.0, v, k0 + i < k_end);
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let e = lid + 64u * i;
+    let k = k0 + e / 16u;
+    let ov = o0 / 4u + e % 16u;
+    let inside = k < k_end && ov < wparams.o_vec;
+    let row = row_begin + k / wparams.out_w;
+    let di = (row * wparams.out_w + k % wparams.out_w) * wparams.o_vec + ov;
+    step.w[i] = select(vec4f(0.0), wgrad_dy[select(0u, di, inside)], inside);
+  }
+  return step;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn weightGradTiled64x64(@builtin(local_invocation_index) lid: u32,
+                        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return; // the whole workgroup pads the grid
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let k_end = (row_end - row_begin) * wparams.out_w;
+  let o0 = o_block * TILED_Q;
+  let j0 = j_block * TILED_POS;
+  let jl = lid % 16u;
+  let og = 4u * (lid / 16u); // the invocation's first vec4 of the workgroup's 16
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  tiled_stage(lid, 0u, wgrad_tiled_load(lid, j0, o0, row_begin, 0u, k_end));
+  workgroupBarrier();
+  var cur = 0u;
+  for (var k0 = 0u; k0 < k_end; k0 += TILED_R) {
+    let more = k0 + TILED_R < k_end;
+    var next: TiledStep;
+    if (more) {
+      next = wgrad_tiled_load(lid, j0, o0, row_begin, k0 + TILED_R, k_end);
+    }
+    let kn = min(TILED_R, k_end - k0);
+    for (var kk = 0u; kk < kn; kk++) {
+      let row = cur * TILED_R + kk;
+      let d = mat4x4f(tiled_w[row][og], tiled_w[row][og + 1u], tiled_w[row][og + 2u],
+                      tiled_w[row][og + 3u]);
+      a0 += tiled_x[row][jl] * d;
+      a1 += tiled_x[row][jl + 16u] * d;
+      a2 += tiled_x[row][jl + 32u] * d;
+      a3 += tiled_x[row][jl + 48u] * d;
+    }
+    if (more) {
+      tiled_stage(lid, 1u - cur, next);
+    }
+    workgroupBarrier();
+    cur = 1u - cur;
+  }
+  let o = o0 + 4u * og;
+  wgrad_store(wgrad_col(j0 + jl), o, chunk, a0);
+  wgrad_store(wgrad_col(j0 + jl + 16u), o, chunk, a1);
+  wgrad_store(wgrad_col(j0 + jl + 32u), o, chunk, a2);
+  wgrad_store(wgrad_col(j0 + jl + 48u), o, chunk, a3);
 }
 
 // ---- sumChunks: dW += Σ_chunk partial[chunk] ----

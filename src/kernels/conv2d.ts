@@ -21,10 +21,11 @@
  * channels); on llvmpipe also tiles that other shader compilers cannot build in reasonable time:
  * the gathers `16x16` and `16x32`, the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5,
  * stride 1), and the weight gradients `8x32`, `3x3x2x16` and `3x3x4x16` (3×3 taps of 2 or 4 input
- * channels); on hardware adapters the workgroup-tiled gather `tiled64x64/wg64` (64 positions × 64
- * channels per workgroup, each step of one tap × 16 channels staged in double-buffered workgroup
- * memory, one barrier per step), which software adapters build only when forced (`allVariants`:
- * tests run every variant everywhere). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
+ * channels); on hardware adapters the workgroup-tiled `tiled64x64/wg64` of all three (64 positions
+ * or columns × 64 channels per workgroup; the reduction staged in double-buffered workgroup memory
+ * in steps of one tap × 16 channels, or 16 positions for the weight gradient; one barrier per
+ * step), which software adapters build only when forced (`allVariants`: tests run every variant
+ * everywhere). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
  * multiply-adds (a loop over the SIMD lanes), so the tiles that win there are those that feed the
  * most multiply-adds per value loaded. Untuned: `16x16` and `8x32` on llvmpipe, else `4x16`; the
  * subgroup size on a software adapter, else 64. Every variant gives bit-identical results.
@@ -110,21 +111,27 @@ function kernelTileLanes(channels: number): (g: Geometry) => number {
   return (g) => Math.ceil(g.c / channels) * Math.ceil(g.kh / 3) * Math.ceil(g.kw / 3);
 }
 
+/**
+ * The workgroup-tiled GEMMs' tile (shaders/conv2d.wgsl, for hardware GPUs): 64 × 64 outputs per
+ * workgroup of 64, the reduction staged through 16 KiB of workgroup memory.
+ */
+const TILED: Tile = {
+  rows: 1,
+  channels: 64,
+  llvmpipe: false,
+  hardware: true,
+  storage: 16384,
+  workgroup: GPU_WORKGROUP,
+};
+
 /** The tiles by name; the entry points are `gather<Name>` and `weightGrad<Name>`. */
 const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
   "16x32": { rows: 16, channels: 32, llvmpipe: true, oneWorkgroup: true },
   // 64 positions × 64 channels per workgroup of 64 (4 positions × 16 channels per invocation, laid
-  // out across the block): counted as 1 position per invocation. K through workgroup memory.
-  "tiled64x64": {
-    rows: 1,
-    channels: 64,
-    llvmpipe: false,
-    hardware: true,
-    storage: 16384,
-    workgroup: GPU_WORKGROUP,
-  },
+  // out across the block): counted as 1 position per invocation.
+  "tiled64x64": TILED,
 };
 /** The forward pass also has the stem's tile: 16 positions of one row × 16 channels. */
 const FORWARD_TILES: Readonly<Record<string, Tile>> = {
@@ -140,6 +147,8 @@ const FORWARD_TILES: Readonly<Record<string, Tile>> = {
 };
 const WGRAD_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
+  // 64 columns (c, kh, kw) × 64 output channels, counted as 1 column per invocation.
+  "tiled64x64": TILED,
   "8x32": { rows: 8, channels: 32, llvmpipe: true },
   // One kernel row (c, kh) of up to 5 taps × 16 output channels: the 5 × 5 stem over 3 channels.
   "row5x16": {

@@ -147,8 +147,6 @@ const FORWARD_TILES: Readonly<Record<string, Tile>> = {
 };
 const WGRAD_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
-  // 64 columns (c, kh, kw) × 64 output channels, counted as 1 column per invocation.
-  "tiled64x64": TILED,
   "8x32": { rows: 8, channels: 32, llvmpipe: true },
   // One kernel row (c, kh) of up to 5 taps × 16 output channels: the 5 × 5 stem over 3 channels.
   "row5x16": {
@@ -172,6 +170,8 @@ const WGRAD_TILES: Readonly<Record<string, Tile>> = {
     oneWorkgroup: true,
     lanes: kernelTileLanes(4),
   },
+  // 64 columns (c, kh, kw) × 64 output channels, counted as 1 column per invocation.
+  "tiled64x64": TILED,
 };
 
 /** One GEMM variant: a tile, a workgroup size, and its kernel. */

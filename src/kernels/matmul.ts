@@ -132,7 +132,7 @@ function tiledFits(): boolean {
 }
 
 /** Every variant this device can build: the register tiles, then the tiled one where it fits. */
-function allVariants(): string[] {
+function buildableVariants(): string[] {
   return [...Object.keys(WORKGROUPS), ...(tiledFits() ? [TILED] : [])];
 }
 
@@ -140,8 +140,8 @@ registerKernelFamily({
   name: FAMILY,
   // Software adapters run a workgroup on one CPU thread, where its barriers are coroutine
   // switches and workgroup memory is just memory: the tiled variant is tuned on hardware only.
-  variants: () => allVariants().filter((v) => v !== TILED || !gpuInfo().isSoftware),
-  allVariants,
+  variants: () => buildableVariants().filter((v) => v !== TILED || !gpuInfo().isSoftware),
+  allVariants: buildableVariants,
   defaultVariant: () => DEFAULT_WORKGROUP,
   prepare(key) {
     const match = /^(\d+)x(\d+)x(\d+)([nt])([nt])$/.exec(key);
@@ -151,11 +151,8 @@ registerKernelFamily({
     const a = Tensor.zeros(transA ? [K, M] : [M, K], { label: "Matmul.tuneA" });
     const b = Tensor.zeros(transB ? [N, K] : [K, N], { label: "Matmul.tuneB" });
     const c = Tensor.zeros([M, N], { label: "Matmul.tuneC" });
-    const variants = Object.fromEntries(
-      allVariants().map((
-        v,
-      ) => [v, () => recordVariant(v, a, b, c, M, N, K, transA, transB, false)]),
-    );
+    const run = (v: string) => () => recordVariant(v, a, b, c, M, N, K, transA, transB, false);
+    const variants = Object.fromEntries(buildableVariants().map((v) => [v, run(v)]));
     return { variants, dispose: () => [a, b, c].forEach((t) => t.dispose()) };
   },
 });

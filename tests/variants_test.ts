@@ -149,20 +149,24 @@ Deno.test("every matmul variant matches the reference, bit for bit alike", async
     ];
     for (const [[M, N, K], layouts] of cases) {
       const tol = { atol: 4e-6 * Math.sqrt(K) + 1e-6, rtol: 1e-6 };
-      for (const [transA, transB] of layouts) {
+      for (const [layout, [transA, transB]] of layouts.entries()) {
+        // Accumulate and overwrite (c holds c0 before either) take turns.
+        const accumulate = layout % 2 === 0;
         const a = Float64Array.from(Float32Array.from(randomArray(rng, M * K)));
         const b = Float64Array.from(Float32Array.from(randomArray(rng, K * N)));
         const c0 = Float64Array.from(Float32Array.from(randomArray(rng, M * N)));
-        const expected = matmulRef(a, b, M, N, K, { transA, transB }).map((v, i) => v + c0[i]);
+        const expected = matmulRef(a, b, M, N, K, { transA, transB })
+          .map((v, i) => accumulate ? v + c0[i] : v);
         const aT = upload(a, transA ? [K, M] : [M, K]);
         const bT = upload(b, transB ? [N, K] : [K, N]);
         let first: Float64Array | null = null;
         for (const variant of variants) {
           tuner.force("matmul", variant);
           const c = upload(c0, [M, N]);
-          matmul(aT, bT, c, { transA, transB, accumulate: true });
+          matmul(aT, bT, c, { transA, transB, accumulate });
           const got = await read64(c);
-          const message = `${variant} ${M}×${N}×${K} transA ${transA} transB ${transB}`;
+          const message = `${variant} ${M}×${N}×${K} transA ${transA} transB ${transB} ` +
+            `accumulate ${accumulate}`;
           assertClose(got, expected, { ...tol, message });
           if (first) assertEquals(got, first, `${message} equals ${variants[0]}'s`);
           first ??= got;

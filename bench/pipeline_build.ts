@@ -1,8 +1,9 @@
 /**
  * Builds every compute pipeline hajime can make on this adapter and prints how long each took:
  * every kernel declared with `wgslKernels` with its own constants, and the tuned kernels (conv2d's
- * GEMMs, matmul's tiles) once per variant the autotuner offers here. The goal is under 10 s per
- * pipeline on every adapter, software ones included.
+ * GEMMs, matmul's tiles) once per variant the adapter can build (`allVariants`: those the autotuner
+ * offers here, and those only tests force, such as the workgroup-tiled ones on software adapters).
+ * The goal is under 10 s per pipeline on every adapter, software ones included.
  *
  * Run: `deno run -A bench/pipeline_build.ts`, on SwiftShader with
  * `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json` in front.
@@ -11,7 +12,7 @@
  */
 
 import { gpuInfo, initGpu } from "../mod.ts";
-import { declaredKernels, type Kernel, kernelFamily, sync } from "../gpu.ts";
+import { allVariants, declaredKernels, type Kernel, sync } from "../gpu.ts";
 
 await initGpu();
 
@@ -21,12 +22,13 @@ function pipelinesOf(kernel: Kernel): Kernel[] {
   const gemm = /^Conv2d\.(gather|weightGrad)(\w+)$/.exec(label);
   if (gemm) {
     const family = gemm[1] === "gather" ? "conv2d.forward" : "conv2d.backwardWeight";
-    return kernelFamily(family).variants()
+    return allVariants(family)
       .filter((variant) => variant.split("/")[0].toLowerCase() === gemm[2].toLowerCase())
       .map((variant) => kernel.withConstants({ WORKGROUP: Number(variant.split("/wg")[1]) }));
   }
-  if (label.startsWith("Matmul.") && entryPoint.startsWith("matmul")) {
-    return kernelFamily("matmul").variants().map((variant) => {
+  // The register tiles, one pipeline per workgroup shape; matmulTiled has a single one.
+  if (label.startsWith("Matmul.") && /^matmul(NN|NT|TN|TT|Scalar)$/.test(entryPoint)) {
+    return allVariants("matmul").filter((variant) => /^\d+x\d+$/.test(variant)).map((variant) => {
       const [x, y] = variant.split("x").map(Number);
       return kernel.withConstants({ WG_X: x, WG_Y: y });
     });

@@ -15,7 +15,8 @@
 // Every invocation of the GEMMs (gather, weight_grad) owns a register tile in named mat4x4f
 // accumulators, 16 channels each as four vec4 columns. The channels are the same for all the
 // invocations of a workgroup, so their vec4 loads are uniform; the rows differ per lane. No
-// workgroup memory, no barriers. Tails are clamped for loads and guarded for stores, so any shape
+// workgroup memory, no barriers, except in gatherTiled64x64, the classic block tiling for hardware
+// GPUs, and its weight-gradient twin weightGradTiled64x64 (described at them). Tails are clamped for loads and guarded for stores, so any shape
 // works on any adapter. Every tile sums each output in the same order (bit-identical results):
 // - the hardware tiles, 64 to 80 accumulators (gather4x16: 4 positions × 16 channels,
 //   weightGrad4x16: 4 columns (c, kh, kw) × 16 output channels, weightGradRow5x16: 5 taps of one
@@ -834,6 +835,145 @@ fn gather_row_load(inside: bool, row: i32, iw: i32) -> f32 {
 }
 
 
+// The workgroup-tiled gather, for hardware GPUs (the TypeScript side offers it off software
+// adapters only; tests force it everywhere). A workgroup of 64 invocations computes 64 positions ×
+// 64 channels: invocation lid owns the positions m0 + lid % 16 + 16i (i < 4) × the 16 channels
+// q0 + 16·(lid / 16) + j, in mat4x4f accumulators as the register tiles. The reduction is walked
+// in steps of one tap (kh, kw; those that do not reach the phase skipped) × 16 channels r: the
+// workgroup stages the step's inputs (64 positions × 16 r) and weights (16 r × 64 channels) in
+// workgroup memory, double buffered: the next step is loaded into registers while this one is
+// multiplied out of workgroup memory, then stored into the other buffer; one barrier per step.
+// Each output sums kh, kw, then r, from 0, as `acc += x · w`, exactly as the register tiles do:
+// bit-identical. 2 buffers × (64 × 16 floats + 16 × 16 vec4s) × 4 bytes = 16384 bytes of
+// workgroup memory. Needs WORKGROUP = 64.
+
+const TILED_POS = 64u; // positions per workgroup
+const TILED_Q = 64u;   // channels per workgroup
+const TILED_R = 16u;   // channels r per step
+
+// [buffer · 16 + r][position], [buffer · 16 + r][q / 4]
+var<workgroup> tiled_x: array<array<f32, TILED_POS>, 2u * TILED_R>;
+var<workgroup> tiled_w: array<array<vec4f, TILED_Q / 4u>, 2u * TILED_R>;
+
+// An invocation's share of one step: the 16 r of position m0 + lid, and weight vec4s
+// e = lid + 64i (r = e / 16, channels 4·(e % 16) ..); weightGradTiled64x64 stages its own.
+struct TiledStep { x: array<f32, 16>, w: array<vec4f, 4> }
+
+// The first tap t ≥ t0 (t = kh · KW + kw) that reaches the phase (ph, pw), or KH · KW.
+fn tiled_next_tap(t0: u32, ph: u32, pw: u32) -> u32 {
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  for (var t = t0; t < taps; t++) {
+    let nh = i32(ph) + gparams.tap_sign * i32(t / gparams.kernel_w) + gparams.tap_offset;
+    let nw = i32(pw) + gparams.tap_sign * i32(t % gparams.kernel_w) + gparams.tap_offset;
+    if (nh % gparams.tap_div == 0 && nw % gparams.tap_div == 0) {
+      return t;
+    }
+  }
+  return taps;
+}
+
+fn tiled_load(lid: u32, m0: u32, ph: u32, pw: u32, q0: u32, t: u32, rb: u32) -> TiledStep {
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let bh = (i32(ph) + gparams.tap_sign * i32(t / gparams.kernel_w) + gparams.tap_offset) /
+    gparams.tap_div;
+  let bw = (i32(pw) + gparams.tap_sign * i32(t % gparams.kernel_w) + gparams.tap_offset) /
+    gparams.tap_div;
+  let offset = gather_offset(gather_pos(m0 + lid, ph, pw), bh, bw);
+  let in_plane = gparams.in_h * gparams.in_w;
+  var s: TiledStep;
+  for (var i = 0u; i < TILED_R; i++) {
+    let r = rb * TILED_R + i;
+    let v = gather_load(offset, min(r, gparams.r_count - 1u) * in_plane);
+    s.x[i] = select(0.0, v, r < gparams.r_count);
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let e = lid + 64u * i;
+    let r = rb * TILED_R + e / 16u;
+    let qv = q0 / 4u + e % 16u;
+    let inside = r < gparams.r_count && qv < gparams.q_vec;
+    let v = gather_w[select(0u, (r * taps + t) * gparams.q_vec + qv, inside)];
+    s.w[i] = select(vec4f(0.0), v, inside);
+  }
+  return s;
+}
+
+fn tiled_stage(lid: u32, buffer: u32, s: TiledStep) {
+  for (var i = 0u; i < TILED_R; i++) {
+    tiled_x[buffer * TILED_R + i][lid] = s.x[i];
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let e = lid + 64u * i;
+    tiled_w[buffer * TILED_R + e / 16u][e % 16u] = s.w[i];
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn gatherTiled64x64(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let rest = g / gparams.blocks_q;
+  let m_block = rest % gparams.blocks_m;
+  let phase = rest / gparams.blocks_m;
+  if (phase >= gparams.phase_stride * gparams.phase_stride) {
+    return; // the whole workgroup pads the grid
+  }
+  let ph = phase / gparams.phase_stride;
+  let pw = phase % gparams.phase_stride;
+  let q0 = q_block * TILED_Q;
+  let m0 = m_block * TILED_POS;
+  let pl = lid % 16u;
+  let cg = 4u * (lid / 16u); // the invocation's first vec4 of the workgroup's 16
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let blocks = (gparams.r_count + TILED_R - 1u) / TILED_R;
+  var t = tiled_next_tap(0u, ph, pw);
+  var rb = 0u;
+  var cur = 0u;
+  if (t < taps) {
+    tiled_stage(lid, 0u, tiled_load(lid, m0, ph, pw, q0, t, 0u));
+  }
+  workgroupBarrier();
+  while (t < taps) {
+    var next_t = t;
+    var next_rb = rb + 1u;
+    if (next_rb == blocks) {
+      next_rb = 0u;
+      next_t = tiled_next_tap(t + 1u, ph, pw);
+    }
+    let more = next_t < taps;
+    var next: TiledStep;
+    if (more) {
+      next = tiled_load(lid, m0, ph, pw, q0, next_t, next_rb);
+    }
+    let rn = min(TILED_R, gparams.r_count - rb * TILED_R);
+    for (var rr = 0u; rr < rn; rr++) {
+      let row = cur * TILED_R + rr;
+      let w = mat4x4f(tiled_w[row][cg], tiled_w[row][cg + 1u], tiled_w[row][cg + 2u],
+                      tiled_w[row][cg + 3u]);
+      a0 += tiled_x[row][pl] * w;
+      a1 += tiled_x[row][pl + 16u] * w;
+      a2 += tiled_x[row][pl + 32u] * w;
+      a3 += tiled_x[row][pl + 48u] * w;
+    }
+    if (more) {
+      tiled_stage(lid, 1u - cur, next);
+    }
+    workgroupBarrier();
+    t = next_t;
+    rb = next_rb;
+    cur = 1u - cur;
+  }
+  let q = q0 + 4u * cg;
+  gather_store(gather_pos(m0 + pl, ph, pw), q, a0);
+  gather_store(gather_pos(m0 + pl + 16u, ph, pw), q, a1);
+  gather_store(gather_pos(m0 + pl + 32u, ph, pw), q, a2);
+  gather_store(gather_pos(m0 + pl + 48u, ph, pw), q, a3);
+}
+
 // ---- weight_grad: the weight gradient over one chunk of rows ----
 
 struct WeightGradParams {
@@ -1519,6 +1659,98 @@ fn wgrad_kernel_store(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32
   let inside = valid && c < wparams.channels && kh < wparams.kernel_h && kw < wparams.kernel_w;
   let j = (c * wparams.kernel_h + kh) * wparams.kernel_w + kw;
   wgrad_row_store(inside, j, o0, chunk, acc);
+}
+
+// The workgroup-tiled weight gradient, for hardware GPUs (offered as gatherTiled64x64 is): a
+// workgroup of 64 invocations computes 64 columns j = (c, kh, kw) × 64 output channels over the
+// chunk's positions k = (row, ow) in order; invocation lid owns the columns j0 + lid % 16 + 16i
+// (i < 4) × the 16 channels o0 + 16·(lid / 16) + j. Steps of 16 positions go through tiled_x
+// ([buffer · 16 + position][column]) and tiled_w ([buffer · 16 + position][o / 4], dy), double
+// buffered with one barrier per step as in gatherTiled64x64. Each output sums its positions in
+// order from 0 as `acc += x · dy`, exactly as the register tiles: bit-identical.
+
+// Column j0 + lid's x and the dy vec4s e = lid + 64i (position e / 16, channels 4·(e % 16) ..)
+// at the chunk's positions k0 .. k0 + 15 (zero past k_end).
+fn wgrad_tiled_load(lid: u32, j0: u32, o0: u32, row_begin: u32, k0: u32, k_end: u32) -> TiledStep {
+  let col = wgrad_col(j0 + lid);
+  let s = i32(wparams.stride);
+  let image = i32(wparams.channels * wparams.in_h * wparams.in_w);
+  var step: TiledStep;
+  for (var i = 0u; i < TILED_R; i++) {
+    let k = min(k0 + i, k_end - 1u);
+    let row = row_begin + k / wparams.out_w;
+    let ow = k % wparams.out_w;
+    let n = row / wparams.out_h;
+    let ih0 = i32(row - n * wparams.out_h) * s;
+    let iw0 = i32(ow) * s;
+    let v = wgrad_load(col, i32(n) * image + ih0 * i32(wparams.in_w) + iw0, ih0, iw0);
+    step.x[i] = select(0.0, v, k0 + i < k_end);
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let e = lid + 64u * i;
+    let k = k0 + e / 16u;
+    let ov = o0 / 4u + e % 16u;
+    let inside = k < k_end && ov < wparams.o_vec;
+    let row = row_begin + k / wparams.out_w;
+    let di = (row * wparams.out_w + k % wparams.out_w) * wparams.o_vec + ov;
+    step.w[i] = select(vec4f(0.0), wgrad_dy[select(0u, di, inside)], inside);
+  }
+  return step;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn weightGradTiled64x64(@builtin(local_invocation_index) lid: u32,
+                        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return; // the whole workgroup pads the grid
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let k_end = (row_end - row_begin) * wparams.out_w;
+  let o0 = o_block * TILED_Q;
+  let j0 = j_block * TILED_POS;
+  let jl = lid % 16u;
+  let og = 4u * (lid / 16u); // the invocation's first vec4 of the workgroup's 16
+  var a0 = mat4x4f();
+  var a1 = mat4x4f();
+  var a2 = mat4x4f();
+  var a3 = mat4x4f();
+  tiled_stage(lid, 0u, wgrad_tiled_load(lid, j0, o0, row_begin, 0u, k_end));
+  workgroupBarrier();
+  var cur = 0u;
+  for (var k0 = 0u; k0 < k_end; k0 += TILED_R) {
+    let more = k0 + TILED_R < k_end;
+    var next: TiledStep;
+    if (more) {
+      next = wgrad_tiled_load(lid, j0, o0, row_begin, k0 + TILED_R, k_end);
+    }
+    let kn = min(TILED_R, k_end - k0);
+    for (var kk = 0u; kk < kn; kk++) {
+      let row = cur * TILED_R + kk;
+      let d = mat4x4f(tiled_w[row][og], tiled_w[row][og + 1u], tiled_w[row][og + 2u],
+                      tiled_w[row][og + 3u]);
+      a0 += tiled_x[row][jl] * d;
+      a1 += tiled_x[row][jl + 16u] * d;
+      a2 += tiled_x[row][jl + 32u] * d;
+      a3 += tiled_x[row][jl + 48u] * d;
+    }
+    if (more) {
+      tiled_stage(lid, 1u - cur, next);
+    }
+    workgroupBarrier();
+    cur = 1u - cur;
+  }
+  let o = o0 + 4u * og;
+  wgrad_store(wgrad_col(j0 + jl), o, chunk, a0);
+  wgrad_store(wgrad_col(j0 + jl + 16u), o, chunk, a1);
+  wgrad_store(wgrad_col(j0 + jl + 32u), o, chunk, a2);
+  wgrad_store(wgrad_col(j0 + jl + 48u), o, chunk, a3);
 }
 
 // ---- sumChunks: dW += Σ_chunk partial[chunk] ----

@@ -1,12 +1,13 @@
 // Matrix products for Linear layers (and anyone else): c[M,N] (+)= op(a)·op(b), plus the two small
 // helpers Linear needs around it (bias broadcast, column sums for the bias gradient).
 // Bindings: 0 params (uniform), then read-only inputs, then outputs (hajime's order everywhere):
-//   matmulNN/NT/TN/TT/Scalar: 1 a, 2 b, 3 c        biasRows: 1 bias, 2 y
+//   matmulNN/NT/TN/TT/Scalar/Tiled: 1 a, 2 b, 3 c        biasRows: 1 bias, 2 y
 //   columnSumsAdd: 1 x, 2 sums
 //
-// Each invocation computes one 8×16 register tile of c, held in 32 NAMED vec4 accumulators
-// (struct Acc) rather than an array indexed in a loop: software rasterizers (llvmpipe) keep named
-// values in SIMD registers but spill indexed arrays to memory. The K loop reads a and b straight
+// The register tiles (matmulNN/NT/TN/TT/Scalar; matmulTiled, for hardware GPUs, has its own
+// section below): each invocation computes one 8×16 register tile of c, held in 32 NAMED vec4
+// accumulators (struct Acc) rather than an array indexed in a loop: software rasterizers
+// (llvmpipe) keep named values in SIMD registers but spill indexed arrays to memory. The K loop reads a and b straight
 // from storage four k at a time, with no workgroup memory and no barriers (llvmpipe runs a whole
 // workgroup on one CPU thread, where barriers cost a coroutine switch each).
 //
@@ -23,8 +24,8 @@ struct Params {
   N: u32,          // columns of c
   K: u32,          // the contracted dimension
   accumulate: u32, // 1: c += product, 0: c = product
-  transA: u32,     // matmulScalar only: a is stored [K, M]
-  transB: u32,     // matmulScalar only: b is stored [N, K]
+  transA: u32,     // matmulScalar and matmulTiled only: a is stored [K, M]
+  transB: u32,     // matmulScalar and matmulTiled only: b is stored [N, K]
   groupsX: u32,    // workgroups along N (the 2-D grid of tiles is laid out row-major)
   groups: u32,     // workgroups in all; those past it (grid padding) return at once
 }
@@ -402,6 +403,127 @@ fn matmulScalar(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
     step(&acc, load_a_scalar(t.row0, k), load_b_scalar(t.col0, k));
   }
   store_tile(t, acc);
+}
+
+// ---- workgroup-tiled path (variant tiled64x64), any shapes and transpositions.
+// A workgroup of 16 × 16 invocations computes a 64 × 64 block of c; invocation (x, y) holds the
+// 4 × 4 outputs at rows y + 16i and columns x + 16j of the block (i, j < 4), so adjacent
+// invocations read adjacent workgroup-memory words and write adjacent columns of c. K is walked in
+// blocks of 16: each invocation loads 4 floats of op(a)'s 64 × 16 block and 4 of op(b)'s 16 × 64
+// block from storage (single floats, 16 or 64 adjacent invocations on adjacent addresses whatever
+// the layout; zero past the matrix), into registers while the block before is multiplied out of
+// workgroup memory, then stores them into the other of two buffers: one barrier per block.
+// Each output is fma(a[i, k], b[k, j], sum) over k = 0, 1, ..., K - 1 from 0 (no multiply-adds past
+// K), the order and operations of the register tiles above, so the results are bit-identical.
+// 2 buffers × (16 × 64 of a + 16 × 64 of b) × 4 bytes = 16384 bytes of workgroup memory, the
+// WebGPU default maxComputeWorkgroupStorageSize; 256 invocations, its maxComputeInvocationsPerWorkgroup.
+
+const BM = 64u; // rows of c per workgroup
+const BN = 64u; // columns of c per workgroup
+const BK = 16u; // k per block
+const SIDE = 16u; // invocations along each side of the workgroup
+
+// op(a)[row0 + m, k0 + kk] at tileA[buffer * BK + kk][m], op(b)[k0 + kk, col0 + n] at
+// tileB[buffer * BK + kk][n].
+var<workgroup> tileA: array<array<f32, BM>, 2u * BK>;
+var<workgroup> tileB: array<array<f32, BN>, 2u * BK>;
+
+// An invocation's share of one block: element e = lid + 256i of op(a)'s and of op(b)'s block.
+struct Staged { a: vec4f, b: vec4f }
+
+// Where element e of a 64 × 16 block lies, as (along the 64, along the 16): laid out along the 16
+// (k) or along the 64, whichever the operand's storage makes contiguous.
+fn block_pos(e: u32, along64: bool) -> vec2u {
+  return select(vec2u(e / BK, e % BK), vec2u(e % BM, e / BM), along64);
+}
+
+// op(a)[r, k], or 0 outside [M, K].
+fn tiled_a(r: u32, k: u32) -> f32 {
+  if (r >= params.M || k >= params.K) {
+    return 0.0;
+  }
+  return a1[select(r * params.K + k, k * params.M + r, params.transA != 0u)];
+}
+
+// op(b)[k, col], or 0 outside [K, N].
+fn tiled_b(k: u32, col: u32) -> f32 {
+  if (k >= params.K || col >= params.N) {
+    return 0.0;
+  }
+  return b1[select(k * params.N + col, col * params.K + k, params.transB != 0u)];
+}
+
+fn load_block(lid: u32, row0: u32, col0: u32, k0: u32) -> Staged {
+  var s: Staged;
+  for (var i = 0u; i < 4u; i++) {
+    let pa = block_pos(lid + 256u * i, params.transA != 0u);
+    let pb = block_pos(lid + 256u * i, params.transB == 0u);
+    s.a[i] = tiled_a(row0 + pa.x, k0 + pa.y);
+    s.b[i] = tiled_b(k0 + pb.y, col0 + pb.x);
+  }
+  return s;
+}
+
+fn stage_block(lid: u32, buffer: u32, s: Staged) {
+  for (var i = 0u; i < 4u; i++) {
+    let pa = block_pos(lid + 256u * i, params.transA != 0u);
+    let pb = block_pos(lid + 256u * i, params.transB == 0u);
+    tileA[buffer * BK + pa.y][pa.x] = s.a[i];
+    tileB[buffer * BK + pb.y][pb.x] = s.b[i];
+  }
+}
+
+@compute @workgroup_size(SIDE, SIDE)
+fn matmulTiled(@builtin(local_invocation_id) lid: vec3u,
+               @builtin(local_invocation_index) index: u32,
+               @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= params.groups) {
+    return; // the whole workgroup pads the grid
+  }
+  let row0 = (w / params.groupsX) * BM;
+  let col0 = (w % params.groupsX) * BN;
+  let blocks = (params.K + BK - 1u) / BK;
+  // acc<i>[j]: c[row0 + lid.y + 16i, col0 + lid.x + 16j].
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  stage_block(index, 0u, load_block(index, row0, col0, 0u));
+  workgroupBarrier();
+  for (var blk = 0u; blk < blocks; blk++) {
+    let k0 = blk * BK;
+    let cur = blk % 2u;
+    let more = blk + 1u < blocks;
+    var next: Staged;
+    if (more) {
+      next = load_block(index, row0, col0, k0 + BK);
+    }
+    let kn = min(BK, params.K - k0);
+    for (var kk = 0u; kk < kn; kk++) {
+      let r = cur * BK + kk;
+      let av = vec4f(tileA[r][lid.y], tileA[r][lid.y + 16u], tileA[r][lid.y + 32u],
+                     tileA[r][lid.y + 48u]);
+      let bv = vec4f(tileB[r][lid.x], tileB[r][lid.x + 16u], tileB[r][lid.x + 32u],
+                     tileB[r][lid.x + 48u]);
+      acc0 = fma(vec4f(av.x), bv, acc0);
+      acc1 = fma(vec4f(av.y), bv, acc1);
+      acc2 = fma(vec4f(av.z), bv, acc2);
+      acc3 = fma(vec4f(av.w), bv, acc3);
+    }
+    if (more) {
+      stage_block(index, 1u - cur, next);
+    }
+    workgroupBarrier();
+  }
+  let row = row0 + lid.y;
+  let col = col0 + lid.x;
+  let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      store1(row + 16u * i, col + 16u * j, accs[i][j]);
+    }
+  }
 }
 
 // ---- Linear's helpers: a broadcast of the bias over rows, and column sums for its gradient.

@@ -11,7 +11,7 @@
  */
 
 import { Generator, gpuInfo, Tensor } from "../mod.ts";
-import { Autotuner, kernelFamily } from "../src/gpu/autotune.ts";
+import { allVariants, Autotuner, kernelFamily } from "../src/gpu/autotune.ts";
 import { conv2dBackward, conv2dForward } from "../src/kernels/conv2d.ts";
 import { matmul } from "../src/kernels/matmul.ts";
 import { assert, assertClose, assertEquals, randomArray, testSeed } from "./assert.ts";
@@ -36,12 +36,21 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
     // A kernel wider than the row tiles' 5 taps, not square; a strided 1 × 1 kernel.
     { n: 2, c: 4, h: 9, w: 12, o: 6, kh: 2, kw: 7, stride: 1, padding: 3 },
     { n: 3, c: 6, h: 7, w: 7, o: 17, kh: 1, kw: 1, stride: 2, padding: 0 },
+    // More than the tiled gather's 64 channels of output and 16 reduced per step, strided.
+    { n: 2, c: 20, h: 5, w: 6, o: 70, kh: 3, kw: 3, stride: 2, padding: 1 },
     // A stem (few input channels, stride 1), rows longer than the row tile's 16 positions.
     { n: 2, c: 3, h: 6, w: 37, o: 21, kh: 5, kw: 4, stride: 1, padding: 2 },
   ];
   const lists = CONV_FAMILIES.map((family) => kernelFamily(family).variants());
   const llvmpipe = /llvmpipe/i.test(gpuInfo().description);
+  // The workgroup-tiled variants are built everywhere (these runs force them), offered on
+  // hardware only.
+  const tiled = "tiled64x64/wg64";
+  const every = CONV_FAMILIES.map((family) => allVariants(family));
   for (const [i, list] of lists.entries()) {
+    const expected = gpuInfo().isSoftware ? [...list, tiled] : list;
+    assertEquals([...every[i]].sort(), [...expected].sort(), CONV_FAMILIES[i]);
+    assertEquals(list.includes(tiled), !gpuInfo().isSoftware, `${list}`);
     assert(list.some((v) => v.startsWith("4x16/")), `the hardware tile is among ${list}`);
     // Only llvmpipe builds the 256-accumulator tiles in reasonable time.
     const big = list.some((v) => v.startsWith("16x16/") || v.startsWith("8x32/"));
@@ -60,7 +69,7 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
   }
   // Each variant of each direction in turn, the other two on their defaults (listed first).
   const runs = CONV_FAMILIES.flatMap((family, i) =>
-    lists[i].map((variant) => ({ family, variant }))
+    every[i].map((variant) => ({ family, variant }))
   );
   const tuner = new Autotuner({ enabled: true, cacheFile: null });
   await withTuner(tuner, async () => {
@@ -121,33 +130,43 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
 
 Deno.test("every matmul variant matches the reference, bit for bit alike", async () => {
   const rng = new Generator(testSeed("autotune matmul variants"));
-  const variants = kernelFamily("matmul").variants();
-  assertEquals(variants, ["16x4", "8x8", "32x1"]);
+  // Every variant, the workgroup-tiled one too where it is not offered (software adapters).
+  const variants = allVariants("matmul");
+  assertEquals(variants, ["16x4", "8x8", "32x1", "tiled64x64"]);
+  const offered = gpuInfo().isSoftware ? variants.slice(0, 3) : variants;
+  assertEquals(kernelFamily("matmul").variants(), offered, gpuInfo().description);
   const tuner = new Autotuner({ enabled: true, cacheFile: null });
   await withTuner(tuner, async () => {
     // [M, N, K]: scalar loads (nothing a multiple of 4; one pipeline serves every transposition),
-    // then vec4 loads past a 16×4 workgroup in the layouts Linear uses (nn, nt, tn).
+    // then vec4 loads past a 16×4 workgroup in the layouts Linear uses (nn, nt, tn), then past
+    // the tiled variant's 64 × 64 blocks and 16-k blocks with tails everywhere, then exact blocks.
     const all = [[false, false], [false, true], [true, false], [true, true]];
-    const cases: [number[], boolean[][]][] = [[[37, 45, 29], all], [
-      [36, 268, 20],
-      all.slice(0, 3),
-    ]];
+    const cases: [number[], boolean[][]][] = [
+      [[37, 45, 29], all],
+      [[36, 268, 20], all.slice(0, 3)],
+      [[67, 130, 50], all],
+      [[64, 128, 48], all],
+    ];
     for (const [[M, N, K], layouts] of cases) {
       const tol = { atol: 4e-6 * Math.sqrt(K) + 1e-6, rtol: 1e-6 };
-      for (const [transA, transB] of layouts) {
+      for (const [layout, [transA, transB]] of layouts.entries()) {
+        // Accumulate and overwrite (c holds c0 before either) take turns.
+        const accumulate = layout % 2 === 0;
         const a = Float64Array.from(Float32Array.from(randomArray(rng, M * K)));
         const b = Float64Array.from(Float32Array.from(randomArray(rng, K * N)));
         const c0 = Float64Array.from(Float32Array.from(randomArray(rng, M * N)));
-        const expected = matmulRef(a, b, M, N, K, { transA, transB }).map((v, i) => v + c0[i]);
+        const expected = matmulRef(a, b, M, N, K, { transA, transB })
+          .map((v, i) => accumulate ? v + c0[i] : v);
         const aT = upload(a, transA ? [K, M] : [M, K]);
         const bT = upload(b, transB ? [N, K] : [K, N]);
         let first: Float64Array | null = null;
         for (const variant of variants) {
           tuner.force("matmul", variant);
           const c = upload(c0, [M, N]);
-          matmul(aT, bT, c, { transA, transB, accumulate: true });
+          matmul(aT, bT, c, { transA, transB, accumulate });
           const got = await read64(c);
-          const message = `${variant} ${M}×${N}×${K} transA ${transA} transB ${transB}`;
+          const message = `${variant} ${M}×${N}×${K} transA ${transA} transB ${transB} ` +
+            `accumulate ${accumulate}`;
           assertClose(got, expected, { ...tol, message });
           if (first) assertEquals(got, first, `${message} equals ${variants[0]}'s`);
           first ??= got;

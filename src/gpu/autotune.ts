@@ -53,6 +53,12 @@ export interface KernelFamily {
    * default there.
    */
   variants(key?: string): readonly string[];
+  /**
+   * Every variant this adapter can build, offered or not (default: `variants()`): a superset of
+   * {@link variants} in which those tuning would not time here (hardware tiles on a software
+   * adapter) can still be forced, so tests check every variant on every adapter.
+   */
+  allVariants?(): readonly string[];
   /** The variant used for an untuned key (with tuning off, always). */
   defaultVariant(key: string): string;
   /** Allocates inputs of the shape `key` describes and returns each variant's recorder. */
@@ -60,6 +66,23 @@ export interface KernelFamily {
 }
 
 const families = new Map<string, KernelFamily>();
+
+/**
+ * Every variant `family` can build on this adapter, offered or not: what
+ * {@link Autotuner.force} accepts.
+ *
+ * @example
+ * ```ts
+ * import { initGpu } from "@hajime/nn";
+ * import { allVariants } from "@hajime/nn/gpu";
+ * await initGpu();
+ * console.log(allVariants("matmul")); // ["16x4", "8x8", "32x1", "tiled64x64"]
+ * ```
+ */
+export function allVariants(family: string): readonly string[] {
+  const fam = kernelFamily(family);
+  return fam.allVariants?.() ?? fam.variants();
+}
 
 /**
  * Makes a family known to the autotuner; kernel files register theirs when imported.
@@ -90,7 +113,7 @@ export function registerKernelFamily(family: KernelFamily): void {
  * import { initGpu } from "@hajime/nn";
  * import { kernelFamily } from "@hajime/nn/gpu";
  * await initGpu();
- * console.log(kernelFamily("matmul").variants()); // ["16x4", "8x8", "32x1"]
+ * console.log(kernelFamily("matmul").variants()); // on llvmpipe ["16x4", "8x8", "32x1"]
  * ```
  */
 export function kernelFamily(name: string): KernelFamily {
@@ -252,19 +275,18 @@ export class Autotuner {
 
   /**
    * Pins `variant` for every key of `family` (tests, benchmarks comparing variants), or with null
-   * lifts the pin. Pins are never saved.
+   * lifts the pin: any of {@link allVariants}, offered here or not. Pins are never saved.
    */
   force(family: string, variant: string | null): void {
-    const fam = kernelFamily(family);
     if (variant === null) {
+      kernelFamily(family);
       this.#forced.delete(family);
       return;
     }
-    if (!fam.variants().includes(variant)) {
+    const names = allVariants(family);
+    if (!names.includes(variant)) {
       throw new Error(
-        `Autotuner.force: "${family}" has no variant "${variant}" (it has ${
-          fam.variants().join(", ")
-        })`,
+        `Autotuner.force: "${family}" has no variant "${variant}" (it has ${names.join(", ")})`,
       );
     }
     this.#forced.set(family, variant);

@@ -21,7 +21,11 @@
  * channels); on llvmpipe also tiles that other shader compilers cannot build in reasonable time:
  * the gathers `16x16` and `16x32`, the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5,
  * stride 1), and the weight gradients `8x32`, `3x3x2x16` and `3x3x4x16` (3×3 taps of 2 or 4 input
- * channels). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
+ * channels); on hardware adapters the workgroup-tiled `tiled64x64/wg64` of all three (64 positions
+ * or columns × 64 channels per workgroup; the reduction staged in double-buffered workgroup memory
+ * in steps of one tap × 16 channels, or 16 positions for the weight gradient; one barrier per
+ * step), which software adapters build only when forced (`allVariants`: tests run every variant
+ * everywhere). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
  * multiply-adds (a loop over the SIMD lanes), so the tiles that win there are those that feed the
  * most multiply-adds per value loaded. Untuned: `16x16` and `8x32` on llvmpipe, else `4x16`; the
  * subgroup size on a software adapter, else 64. Every variant gives bit-identical results.
@@ -79,6 +83,15 @@ interface Tile {
   /** Only for llvmpipe, whose compiler builds 256 accumulators and more in a few seconds. */
   readonly llvmpipe: boolean;
   /**
+   * Offered on hardware adapters only: workgroup memory and barriers, which cost on a CPU (a
+   * software adapter runs a workgroup on one thread). Built elsewhere when forced (tests).
+   */
+  readonly hardware?: boolean;
+  /** Bytes of workgroup memory the tile declares: not built where the device allows less. */
+  readonly storage?: number;
+  /** The one workgroup size the tile's layout works with. */
+  readonly workgroup?: number;
+  /**
    * Timed with the default workgroup size only: 64 invocations never won for these tiles on
    * llvmpipe, and every size is one more pipeline to build while tuning.
    */
@@ -98,11 +111,27 @@ function kernelTileLanes(channels: number): (g: Geometry) => number {
   return (g) => Math.ceil(g.c / channels) * Math.ceil(g.kh / 3) * Math.ceil(g.kw / 3);
 }
 
+/**
+ * The workgroup-tiled GEMMs' tile (shaders/conv2d.wgsl, for hardware GPUs): 64 × 64 outputs per
+ * workgroup of 64, the reduction staged through 16 KiB of workgroup memory.
+ */
+const TILED: Tile = {
+  rows: 1,
+  channels: 64,
+  llvmpipe: false,
+  hardware: true,
+  storage: 16384,
+  workgroup: GPU_WORKGROUP,
+};
+
 /** The tiles by name; the entry points are `gather<Name>` and `weightGrad<Name>`. */
 const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
   "16x32": { rows: 16, channels: 32, llvmpipe: true, oneWorkgroup: true },
+  // 64 positions × 64 channels per workgroup of 64 (4 positions × 16 channels per invocation, laid
+  // out across the block): counted as 1 position per invocation.
+  "tiled64x64": TILED,
 };
 /** The forward pass also has the stem's tile: 16 positions of one row × 16 channels. */
 const FORWARD_TILES: Readonly<Record<string, Tile>> = {
@@ -141,6 +170,8 @@ const WGRAD_TILES: Readonly<Record<string, Tile>> = {
     oneWorkgroup: true,
     lanes: kernelTileLanes(4),
   },
+  // 64 columns (c, kh, kw) × 64 output channels, counted as 1 column per invocation.
+  "tiled64x64": TILED,
 };
 
 /** One GEMM variant: a tile, a workgroup size, and its kernel. */
@@ -259,16 +290,24 @@ class Direction {
   readonly #tiles: Readonly<Record<string, Tile>>;
   readonly #entry: string;
   #variants: string[] | null = null;
+  #allVariants: string[] | null = null;
 
   constructor(tiles: Readonly<Record<string, Tile>>, entry: string) {
     this.#tiles = tiles;
     this.#entry = entry;
   }
 
-  /** The variants on this adapter, the default first; with a geometry, those offered for it. */
+  /** The variants offered on this adapter, the default first; with a geometry, those for it. */
   variants(g?: Geometry): string[] {
-    const all = this.#variants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
-    return g ? all.filter((v) => this.gemm(v).applies?.(g) ?? true) : all;
+    const offered = this.#variants ??= this.allVariants().filter((v) =>
+      !this.gemm(v).hardware || !gpuInfo().isSoftware
+    );
+    return g ? offered.filter((v) => this.gemm(v).applies?.(g) ?? true) : offered;
+  }
+
+  /** Every variant this adapter builds, offered or not (tests force each), the default first. */
+  allVariants(): string[] {
+    return this.#allVariants ??= [...new Set([this.defaultVariant(), ...this.#all()])];
   }
 
   /** The llvmpipe tile with the default workgroup on llvmpipe, else the hardware tile. */
@@ -293,12 +332,19 @@ class Direction {
   }
 
   #all(): string[] {
-    const tiles = Object.entries(this.#tiles).filter(([, t]) => !t.llvmpipe || llvmpipe());
-    return tiles.flatMap(([name, tile]) =>
-      (tile.oneWorkgroup ? [defaultWorkgroup()] : workgroupSizes()).map((size) =>
-        `${name}/wg${size}`
-      )
+    const limits = gpuInfo().limits;
+    const tiles = Object.entries(this.#tiles).filter(([, t]) =>
+      (!t.llvmpipe || llvmpipe()) && (t.storage ?? 0) <= limits.maxComputeWorkgroupStorageSize &&
+      (t.workgroup ?? 0) <= limits.maxComputeInvocationsPerWorkgroup
     );
+    return tiles.flatMap(([name, tile]) => {
+      const sizes = tile.workgroup
+        ? [tile.workgroup]
+        : tile.oneWorkgroup
+        ? [defaultWorkgroup()]
+        : workgroupSizes();
+      return sizes.map((size) => `${name}/wg${size}`);
+    });
   }
 }
 
@@ -343,6 +389,7 @@ function registerDirection(
   registerKernelFamily({
     name,
     variants: (key) => direction.variants(key === undefined ? undefined : keyGeometry(key)),
+    allVariants: () => direction.allVariants(),
     defaultVariant: () => direction.defaultVariant(),
     prepare(key) {
       const g = keyGeometry(key);

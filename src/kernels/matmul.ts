@@ -1,18 +1,28 @@
 /**
  * Matrix products on the GPU: `matmul` (c (+)= op(a)·op(b) with either operand transposed) and the
- * Linear layer's forward and backward built on it. The kernels live in shaders/matmul.wgsl; each
- * invocation computes an 8×16 tile of the output, loading vec4s when the shapes allow (K % 4 == 0,
- * plus M % 4 == 0 when `a` is transposed and N % 4 == 0 when `b` is not) and single floats
- * otherwise, so every shape works.
+ * Linear layer's forward and backward built on it. The kernels live in shaders/matmul.wgsl:
  *
- * Tuned (src/gpu/autotune.ts): the `matmul` family picks the workgroup shape per shape key
- * (`MxNxK` then `n`/`t` for a and b, e.g. `32x10x256nt`) among `16x4` (the default), `8x8` and
- * `32x1` invocations (along N × along M). Every variant gives bit-identical results.
+ * - register tiles: each invocation computes an 8×16 tile of the output straight from storage,
+ *   loading vec4s when the shapes allow (K % 4 == 0, plus M % 4 == 0 when `a` is transposed and
+ *   N % 4 == 0 when `b` is not) and single floats otherwise, so every shape works.
+ * - workgroup-tiled (`tiled64x64`): a workgroup of 16×16 invocations computes a 64×64 block of the
+ *   output, each invocation a 4×4 register tile; K goes through workgroup memory 16 at a time,
+ *   double buffered (block k + 1 is loaded while block k is multiplied; one barrier per block).
+ *
+ * Every output is the same fma chain over k = 0, 1, ..., K - 1 from 0, so every variant gives
+ * bit-identical results.
+ *
+ * Tuned (src/gpu/autotune.ts): the `matmul` family picks a variant per shape key (`MxNxK` then
+ * `n`/`t` for a and b, e.g. `32x10x256nt`) among the register tile's workgroup shapes `16x4` (the
+ * default), `8x8` and `32x1` (invocations along N × along M) and, on hardware adapters whose
+ * limits hold its workgroup, `tiled64x64`. Software adapters run a workgroup on one CPU thread,
+ * where barriers are coroutine switches: there it is only built when forced (`allVariants`).
  *
  * @module
  */
 
 import { autotuner, registerKernelFamily } from "../gpu/autotune.ts";
+import { gpuInfo } from "../gpu/device.ts";
 import { grid, type Kernel, wgslKernels } from "../gpu/kernel.ts";
 import { checkNoAlias, checkShape, Tensor } from "../tensor.ts";
 import matmulWgsl from "../../shaders/matmul.wgsl" with { type: "text" };
@@ -41,6 +51,15 @@ const WORKGROUPS: Record<string, [number, number]> = {
   "32x1": [32, 1],
 };
 const DEFAULT_WORKGROUP = "16x4";
+/**
+ * The workgroup-tiled variant (shaders/matmul.wgsl, matmulTiled): a 64×64 block of c per
+ * workgroup of 16×16 invocations, K staged through workgroup memory in double-buffered blocks.
+ */
+const TILED = "tiled64x64";
+const TILED_BLOCK = 64;
+const TILED_SIDE = 16;
+/** Bytes of workgroup memory matmulTiled declares: 2 buffers × 2 operands × 16 × 64 floats. */
+const TILED_STORAGE = 2 * 2 * 16 * TILED_BLOCK * 4;
 const FAMILY = "matmul";
 const WG_1D = 256;
 
@@ -73,6 +92,7 @@ const vec4Kernels: Record<string, Kernel> = {
   tt: kernel("matmulTT", 2, 1),
 };
 const scalarKernel = kernel("matmulScalar", 2, 1);
+const tiledKernel = kernel("matmulTiled", 2, 1);
 const biasRowsKernel = kernel("biasRows", 1, 1, { params: ROW_PARAMS, constants: { WG_1D } });
 const columnSumsKernel = kernel("columnSumsAdd", 1, 1, {
   params: ROW_PARAMS,
@@ -103,9 +123,25 @@ function shapeKey(M: number, N: number, K: number, transA: boolean, transB: bool
   return `${M}x${N}x${K}${transA ? "t" : "n"}${transB ? "t" : "n"}`;
 }
 
+/** Whether this device's limits hold matmulTiled's workgroup (WebGPU's defaults do). */
+function tiledFits(): boolean {
+  const limits = gpuInfo().limits;
+  return limits.maxComputeWorkgroupStorageSize >= TILED_STORAGE &&
+    limits.maxComputeInvocationsPerWorkgroup >= TILED_SIDE * TILED_SIDE &&
+    limits.maxComputeWorkgroupSizeX >= TILED_SIDE && limits.maxComputeWorkgroupSizeY >= TILED_SIDE;
+}
+
+/** Every variant this device can build: the register tiles, then the tiled one where it fits. */
+function buildableVariants(): string[] {
+  return [...Object.keys(WORKGROUPS), ...(tiledFits() ? [TILED] : [])];
+}
+
 registerKernelFamily({
   name: FAMILY,
-  variants: () => Object.keys(WORKGROUPS),
+  // Software adapters run a workgroup on one CPU thread, where its barriers are coroutine
+  // switches and workgroup memory is just memory: the tiled variant is tuned on hardware only.
+  variants: () => buildableVariants().filter((v) => v !== TILED || !gpuInfo().isSoftware),
+  allVariants: buildableVariants,
   defaultVariant: () => DEFAULT_WORKGROUP,
   prepare(key) {
     const match = /^(\d+)x(\d+)x(\d+)([nt])([nt])$/.exec(key);
@@ -115,12 +151,8 @@ registerKernelFamily({
     const a = Tensor.zeros(transA ? [K, M] : [M, K], { label: "Matmul.tuneA" });
     const b = Tensor.zeros(transB ? [N, K] : [K, N], { label: "Matmul.tuneB" });
     const c = Tensor.zeros([M, N], { label: "Matmul.tuneC" });
-    const variants = Object.fromEntries(
-      Object.keys(WORKGROUPS).map((v) => [
-        v,
-        () => record(tileKernels(v), a, b, c, M, N, K, transA, transB, false),
-      ]),
-    );
+    const run = (v: string) => () => recordVariant(v, a, b, c, M, N, K, transA, transB, false);
+    const variants = Object.fromEntries(buildableVariants().map((v) => [v, run(v)]));
     return { variants, dispose: () => [a, b, c].forEach((t) => t.dispose()) };
   },
 });
@@ -162,12 +194,12 @@ function recordTuned(
 ): void {
   if (M === 0 || N === 0 || (K === 0 && accumulate)) return;
   const variant = autotuner().choice(FAMILY, shapeKey(M, N, K, transA, transB));
-  record(tileKernels(variant), a, b, c, M, N, K, transA, transB, accumulate);
+  recordVariant(variant, a, b, c, M, N, K, transA, transB, accumulate);
 }
 
 /** Records c[M,N] (+)= op(a)·op(b) with the kernels of one variant. */
-function record(
-  k: TileKernels,
+function recordVariant(
+  variant: string,
   a: Tensor,
   b: Tensor,
   c: Tensor,
@@ -178,25 +210,27 @@ function record(
   transB: boolean,
   accumulate: boolean,
 ): void {
+  const flags = {
+    M,
+    N,
+    K,
+    accumulate: accumulate ? 1 : 0,
+    transA: transA ? 1 : 0,
+    transB: transB ? 1 : 0,
+  };
+  if (variant === TILED) {
+    const groupsX = Math.ceil(N / TILED_BLOCK);
+    const groups = groupsX * Math.ceil(M / TILED_BLOCK);
+    tiledKernel.dispatch({ ...flags, groupsX, groups }, [a, b, c], grid(groups));
+    return;
+  }
+  const k = tileKernels(variant);
   // vec4 loads need 16-byte aligned 4-element groups along each operand's rows.
   const vec4 = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
   const tile = vec4 ? k.vec4[(transA ? "t" : "n") + (transB ? "t" : "n")] : k.scalar;
   const groupsX = Math.ceil(N / (TILE_N * k.wgX));
   const groups = groupsX * Math.ceil(M / (TILE_M * k.wgY));
-  tile.dispatch(
-    {
-      M,
-      N,
-      K,
-      accumulate: accumulate ? 1 : 0,
-      transA: transA ? 1 : 0,
-      transB: transB ? 1 : 0,
-      groupsX,
-      groups,
-    },
-    [a, b, c],
-    grid(groups),
-  );
+  tile.dispatch({ ...flags, groupsX, groups }, [a, b, c], grid(groups));
 }
 
 /**

@@ -67,6 +67,18 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
     const offered = kernelFamily(CONV_FAMILIES[0]).variants(key);
     assertEquals(offered.some(isRowTile), llvmpipe && key === stemKey, `shape ${i}: ${offered}`);
   }
+  // The 8-channel tiles (gather 16x8, weight gradient 3x3x2x8) are offered where the GEMM's output
+  // channels (O; C for the input gradient) are 1 to 8 past a multiple of 16: every shape above,
+  // not 16 → 32 channels.
+  const keys = [...shapes, { n: 2, c: 16, h: 8, w: 8, o: 32, kh: 3, kw: 3, stride: 1, padding: 1 }]
+    .map((s) => ({ s, key: [s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.stride, s.padding].join() }));
+  for (const { s, key } of keys) {
+    const eights = [[0, s.o, "16x8/"], [1, s.c, "16x8/"], [2, s.o, "3x3x2x8/"]] as const;
+    for (const [i, q, tile] of eights) {
+      const offered = kernelFamily(CONV_FAMILIES[i]).variants(key).some((v) => v.startsWith(tile));
+      assertEquals(offered, llvmpipe && q % 16 >= 1 && q % 16 <= 8, `${CONV_FAMILIES[i]} ${key}`);
+    }
+  }
   // Each variant of each direction in turn, the other two on their defaults (listed first).
   const runs = CONV_FAMILIES.flatMap((family, i) =>
     every[i].map((variant) => ({ family, variant }))

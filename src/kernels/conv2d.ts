@@ -19,12 +19,13 @@
  * adapter's subgroup size on a software adapter, and 64). The tiles: `4x16` everywhere, and
  * `row5x16` for the weight gradient (one kernel row of up to 5 taps: the 5×5 stem over 3
  * channels); on llvmpipe also tiles that other shader compilers cannot build in reasonable time:
- * the gathers `16x16` and `16x32`, the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5,
- * stride 1), and the weight gradients `8x32`, `3x3x2x16` and `3x3x4x16` (3×3 taps of 2 or 4 input
- * channels); on hardware adapters the workgroup-tiled `tiled64x64/wg64` of all three (64 positions
- * or columns × 64 channels per workgroup; the reduction staged in double-buffered workgroup memory
- * in steps of one tap × 16 channels, or 16 positions for the weight gradient; one barrier per
- * step), which software adapters build only when forced (`allVariants`: tests run every variant
+ * the gathers `16x16`, `16x32` and `16x8` (offered where the GEMM's output channels are 1 to 8
+ * past a multiple of 16), the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5, stride 1),
+ * and the weight gradients `8x32`, `3x3x2x16`, `3x3x4x16` (3×3 taps of 2 or 4 input channels) and
+ * `3x3x2x8` (offered as `16x8` is); on hardware adapters the workgroup-tiled `tiled64x64/wg64` of
+ * all three (64 positions or columns × 64 channels per workgroup; the reduction staged in
+ * double-buffered workgroup memory in steps of one tap × 16 channels, or 16 positions for the
+ * weight gradient; one barrier per step), which software adapters build only when forced (`allVariants`: tests run every variant
  * everywhere). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
  * multiply-adds (a loop over the SIMD lanes), so the tiles that win there are those that feed the
  * most multiply-adds per value loaded. Untuned: `16x16` and `8x32` on llvmpipe, else `4x16`; the
@@ -67,7 +68,7 @@ export function conv2dOutputSize(
 
 /** Channels per (r, tap) row of the transposed weights the gather reads: a multiple of 16. */
 const GATHER_PAD = 16;
-/** Channels per position of the transposed dy the weight gradient reads: a multiple of 32. */
+/** Channels per position of the transposed dy the widest weight-gradient tiles read: 32. */
 const WGRAD_PAD = 32;
 /** Workgroup size of the light passes (transpose, sums), and of the GEMMs on hardware GPUs. */
 const GPU_WORKGROUP = 64;
@@ -102,8 +103,11 @@ interface Tile {
    * kernel row, 3 × 3 taps of a few channels.
    */
   readonly lanes?: (g: Geometry) => number;
-  /** The geometries the tile is offered for (default: all). */
-  readonly applies?: (g: Geometry) => boolean;
+  /**
+   * The geometries the tile is offered for (default: all), given the GEMM's output channels `q`
+   * (O for the forward pass and the weight gradient, C for the input gradient).
+   */
+  readonly applies?: (g: Geometry, q: number) => boolean;
 }
 
 /** The invocations of the kernel tiles `3x3x<channels>x16`: ⌈C / channels⌉ · ⌈KH / 3⌉ · ⌈KW / 3⌉. */
@@ -129,6 +133,14 @@ const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
   "16x32": { rows: 16, channels: 32, llvmpipe: true, oneWorkgroup: true },
+  // Where 8-channel blocks waste fewer lanes than 16-channel ones (q mod 16 in 1..8).
+  "16x8": {
+    rows: 16,
+    channels: 8,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    applies: (_g, q) => q % 16 >= 1 && q % 16 <= 8,
+  },
   // 64 positions × 64 channels per workgroup of 64 (4 positions × 16 channels per invocation, laid
   // out across the block): counted as 1 position per invocation.
   "tiled64x64": TILED,
@@ -162,6 +174,15 @@ const WGRAD_TILES: Readonly<Record<string, Tile>> = {
     llvmpipe: true,
     oneWorkgroup: true,
     lanes: kernelTileLanes(2),
+  },
+  // 3 × 3 taps of 2 input channels × 8 output channels, where 16-channel blocks waste more.
+  "3x3x2x8": {
+    rows: 18,
+    channels: 8,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: kernelTileLanes(2),
+    applies: (_g, q) => q % 16 >= 1 && q % 16 <= 8,
   },
   "3x3x4x16": {
     rows: 36,
@@ -289,12 +310,24 @@ const gemms = new Map<string, Gemm>();
 class Direction {
   readonly #tiles: Readonly<Record<string, Tile>>;
   readonly #entry: string;
+  readonly #outputs: (g: Geometry) => number;
   #variants: string[] | null = null;
   #allVariants: string[] | null = null;
 
-  constructor(tiles: Readonly<Record<string, Tile>>, entry: string) {
+  /** `outputs`: the GEMM's output channels for a geometry (what `Tile.applies` gets as `q`). */
+  constructor(
+    tiles: Readonly<Record<string, Tile>>,
+    entry: string,
+    outputs: (g: Geometry) => number,
+  ) {
     this.#tiles = tiles;
     this.#entry = entry;
+    this.#outputs = outputs;
+  }
+
+  /** Whether `gemm` is offered for `g` in this direction. */
+  offers(gemm: Gemm, g: Geometry): boolean {
+    return gemm.applies?.(g, this.#outputs(g)) ?? true;
   }
 
   /** The variants offered on this adapter, the default first; with a geometry, those for it. */
@@ -302,7 +335,7 @@ class Direction {
     const offered = this.#variants ??= this.allVariants().filter((v) =>
       !this.gemm(v).hardware || !gpuInfo().isSoftware
     );
-    return g ? offered.filter((v) => this.gemm(v).applies?.(g) ?? true) : offered;
+    return g ? offered.filter((v) => this.offers(this.gemm(v), g)) : offered;
   }
 
   /** Every variant this adapter builds, offered or not (tests force each), the default first. */
@@ -353,9 +386,9 @@ const FORWARD = "conv2d.forward";
 const BACKWARD_DATA = "conv2d.backwardData";
 const BACKWARD_WEIGHT = "conv2d.backwardWeight";
 const directions: Record<string, Direction> = {
-  [FORWARD]: new Direction(FORWARD_TILES, "gather"),
-  [BACKWARD_DATA]: new Direction(GATHER_TILES, "gather"),
-  [BACKWARD_WEIGHT]: new Direction(WGRAD_TILES, "weightGrad"),
+  [FORWARD]: new Direction(FORWARD_TILES, "gather", (g) => g.o),
+  [BACKWARD_DATA]: new Direction(GATHER_TILES, "gather", (g) => g.c),
+  [BACKWARD_WEIGHT]: new Direction(WGRAD_TILES, "weightGrad", (g) => g.o),
 };
 
 /**
@@ -365,7 +398,7 @@ const directions: Record<string, Direction> = {
 function chosenGemm(family: string, g: Geometry): Gemm {
   const direction = directions[family];
   const gemm = direction.gemm(autotuner().choice(family, geometryKey(g)));
-  return gemm.applies?.(g) ?? true ? gemm : direction.gemm(direction.defaultVariant());
+  return direction.offers(gemm, g) ? gemm : direction.gemm(direction.defaultVariant());
 }
 
 /** A geometry's shape key: `n,c,h,w,o,kh,kw,stride,padding`. */
@@ -800,14 +833,11 @@ function weightGrad(
   dBias: Tensor | null,
 ): void {
   const plane = g.oh * g.ow;
-  // dy[n, pos, o]: the output channels a tile reduces are contiguous.
-  const dyT = transposed(
-    dy,
-    [g.n, plane, g.o],
-    [g.o * plane, 1, plane],
-    WGRAD_PAD,
-    "Conv2d.dyT",
-  );
+  // dy[n, pos, o]: the output channels a tile reduces are contiguous, padded to 16 (the transpose
+  // writes 16 channels per invocation), 32 for the wider tiles: every padded channel is one more
+  // to write and skip.
+  const pad = Math.max(16, Math.min(gemm.channels, WGRAD_PAD));
+  const dyT = transposed(dy, [g.n, plane, g.o], [g.o * plane, 1, plane], pad, "Conv2d.dyT");
   const count = g.c * g.kh * g.kw;
   const [blocksJ, blocksO] = weightGradBlocks(gemm, g);
   const rows = g.n * g.oh;
@@ -837,7 +867,7 @@ function weightGrad(
       kernel_w: g.kw,
       stride: g.stride,
       padding: g.padding,
-      o_vec: roundUp(g.o, WGRAD_PAD) / 4,
+      o_vec: roundUp(g.o, pad) / 4,
       rows_per_chunk: rowsPerChunk,
       blocks_j: blocksJ,
       blocks_o: blocksO,

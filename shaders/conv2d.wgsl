@@ -145,13 +145,14 @@ fn gather_load(offset: i32, r_offset: u32) -> f32 {
   return select(0.0, v, offset >= 0);
 }
 
-fn gather_store(p: Pos, q0: u32, acc: mat4x4f) {
+// Stores the first `width` channels of a tile's accumulators for position p, bias added.
+fn gather_store_n(p: Pos, q0: u32, acc: mat4x4f, width: u32) {
   if (!p.valid) {
     return;
   }
   let plane = gparams.out_h * gparams.out_w;
   let base = p.n * gparams.q_count * plane + p.oh * gparams.out_w + p.ow;
-  for (var j = 0u; j < 16u; j++) {
+  for (var j = 0u; j < width; j++) {
     let q = q0 + j;
     if (q < gparams.q_count) {
       var v = acc[j / 4u][j % 4u];
@@ -163,23 +164,17 @@ fn gather_store(p: Pos, q0: u32, acc: mat4x4f) {
   }
 }
 
-// gather_store for 8 channels (the 16x8 tile).
+fn gather_store(p: Pos, q0: u32, acc: mat4x4f) {
+  gather_store_n(p, q0, acc, 16u);
+}
+
+// The 8- and 12-channel tiles' stores.
 fn gather_store8(p: Pos, q0: u32, acc: mat2x4f) {
-  if (!p.valid) {
-    return;
-  }
-  let plane = gparams.out_h * gparams.out_w;
-  let base = p.n * gparams.q_count * plane + p.oh * gparams.out_w + p.ow;
-  for (var j = 0u; j < 8u; j++) {
-    let q = q0 + j;
-    if (q < gparams.q_count) {
-      var v = acc[j / 4u][j % 4u];
-      if (gparams.use_bias != 0u) {
-        v += gather_bias[q];
-      }
-      gather_out[base + q * plane] = v;
-    }
-  }
+  gather_store_n(p, q0, mat4x4f(acc[0], acc[1], vec4f(), vec4f()), 8u);
+}
+
+fn gather_store12(p: Pos, q0: u32, acc: mat3x4f) {
+  gather_store_n(p, q0, mat4x4f(acc[0], acc[1], acc[2], vec4f()), 12u);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -427,6 +422,129 @@ fn gather16x8(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   gather_store8(p13, q0, a13);
   gather_store8(p14, q0, a14);
   gather_store8(p15, q0, a15);
+}
+
+// The same tile for 12 output channels (the 10-channel layers of ConvBnNet and DeepBnNet).
+@compute @workgroup_size(WORKGROUP)
+fn gather16x12(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let q_block = g % gparams.blocks_q;
+  let rest = g / gparams.blocks_q;
+  let m_block = rest % gparams.blocks_m;
+  let phase = rest / gparams.blocks_m;
+  if (phase >= gparams.phase_stride * gparams.phase_stride) {
+    return;
+  }
+  let ph = phase / gparams.phase_stride;
+  let pw = phase % gparams.phase_stride;
+  let q0 = q_block * 12u;
+  // The 16 positions of an invocation are WORKGROUP apart, so neighbouring lanes read neighbours.
+  let m0 = m_block * WORKGROUP * 16u + lid;
+  let p0 = gather_pos(m0, ph, pw);
+  let p1 = gather_pos(m0 + WORKGROUP, ph, pw);
+  let p2 = gather_pos(m0 + 2u * WORKGROUP, ph, pw);
+  let p3 = gather_pos(m0 + 3u * WORKGROUP, ph, pw);
+  let p4 = gather_pos(m0 + 4u * WORKGROUP, ph, pw);
+  let p5 = gather_pos(m0 + 5u * WORKGROUP, ph, pw);
+  let p6 = gather_pos(m0 + 6u * WORKGROUP, ph, pw);
+  let p7 = gather_pos(m0 + 7u * WORKGROUP, ph, pw);
+  let p8 = gather_pos(m0 + 8u * WORKGROUP, ph, pw);
+  let p9 = gather_pos(m0 + 9u * WORKGROUP, ph, pw);
+  let p10 = gather_pos(m0 + 10u * WORKGROUP, ph, pw);
+  let p11 = gather_pos(m0 + 11u * WORKGROUP, ph, pw);
+  let p12 = gather_pos(m0 + 12u * WORKGROUP, ph, pw);
+  let p13 = gather_pos(m0 + 13u * WORKGROUP, ph, pw);
+  let p14 = gather_pos(m0 + 14u * WORKGROUP, ph, pw);
+  let p15 = gather_pos(m0 + 15u * WORKGROUP, ph, pw);
+  var a0 = mat3x4f();
+  var a1 = mat3x4f();
+  var a2 = mat3x4f();
+  var a3 = mat3x4f();
+  var a4 = mat3x4f();
+  var a5 = mat3x4f();
+  var a6 = mat3x4f();
+  var a7 = mat3x4f();
+  var a8 = mat3x4f();
+  var a9 = mat3x4f();
+  var a10 = mat3x4f();
+  var a11 = mat3x4f();
+  var a12 = mat3x4f();
+  var a13 = mat3x4f();
+  var a14 = mat3x4f();
+  var a15 = mat3x4f();
+  let in_plane = gparams.in_h * gparams.in_w;
+  let taps = gparams.kernel_h * gparams.kernel_w;
+  let w_step = taps * gparams.q_vec;
+  for (var kh = 0u; kh < gparams.kernel_h; kh++) {
+    let nh = i32(ph) + gparams.tap_sign * i32(kh) + gparams.tap_offset;
+    if (nh % gparams.tap_div != 0) {
+      continue;
+    }
+    let bh = nh / gparams.tap_div;
+    for (var kw = 0u; kw < gparams.kernel_w; kw++) {
+      let nw = i32(pw) + gparams.tap_sign * i32(kw) + gparams.tap_offset;
+      if (nw % gparams.tap_div != 0) {
+        continue;
+      }
+      let bw = nw / gparams.tap_div;
+      let o0 = gather_offset(p0, bh, bw);
+      let o1 = gather_offset(p1, bh, bw);
+      let o2 = gather_offset(p2, bh, bw);
+      let o3 = gather_offset(p3, bh, bw);
+      let o4 = gather_offset(p4, bh, bw);
+      let o5 = gather_offset(p5, bh, bw);
+      let o6 = gather_offset(p6, bh, bw);
+      let o7 = gather_offset(p7, bh, bw);
+      let o8 = gather_offset(p8, bh, bw);
+      let o9 = gather_offset(p9, bh, bw);
+      let o10 = gather_offset(p10, bh, bw);
+      let o11 = gather_offset(p11, bh, bw);
+      let o12 = gather_offset(p12, bh, bw);
+      let o13 = gather_offset(p13, bh, bw);
+      let o14 = gather_offset(p14, bh, bw);
+      let o15 = gather_offset(p15, bh, bw);
+      var wi = (kh * gparams.kernel_w + kw) * gparams.q_vec + q0 / 4u;
+      var ri = 0u;
+      for (var r = 0u; r < gparams.r_count; r++) {
+        let w = mat3x4f(gather_w[wi], gather_w[wi + 1u], gather_w[wi + 2u]);
+        a0 += gather_load(o0, ri) * w;
+        a1 += gather_load(o1, ri) * w;
+        a2 += gather_load(o2, ri) * w;
+        a3 += gather_load(o3, ri) * w;
+        a4 += gather_load(o4, ri) * w;
+        a5 += gather_load(o5, ri) * w;
+        a6 += gather_load(o6, ri) * w;
+        a7 += gather_load(o7, ri) * w;
+        a8 += gather_load(o8, ri) * w;
+        a9 += gather_load(o9, ri) * w;
+        a10 += gather_load(o10, ri) * w;
+        a11 += gather_load(o11, ri) * w;
+        a12 += gather_load(o12, ri) * w;
+        a13 += gather_load(o13, ri) * w;
+        a14 += gather_load(o14, ri) * w;
+        a15 += gather_load(o15, ri) * w;
+        wi += w_step;
+        ri += in_plane;
+      }
+    }
+  }
+  gather_store12(p0, q0, a0);
+  gather_store12(p1, q0, a1);
+  gather_store12(p2, q0, a2);
+  gather_store12(p3, q0, a3);
+  gather_store12(p4, q0, a4);
+  gather_store12(p5, q0, a5);
+  gather_store12(p6, q0, a6);
+  gather_store12(p7, q0, a7);
+  gather_store12(p8, q0, a8);
+  gather_store12(p9, q0, a9);
+  gather_store12(p10, q0, a10);
+  gather_store12(p11, q0, a11);
+  gather_store12(p12, q0, a12);
+  gather_store12(p13, q0, a13);
+  gather_store12(p14, q0, a14);
+  gather_store12(p15, q0, a15);
 }
 
 // A bigger llvmpipe tile (512 accumulators): 16 positions × 32 channels.
@@ -1174,12 +1292,12 @@ fn wgrad_load(col: Col, base: i32, ih0: i32, iw0: i32) -> f32 {
   return select(0.0, v, inside);
 }
 
-fn wgrad_store(col: Col, o0: u32, chunk: u32, acc: mat4x4f) {
+fn wgrad_store_n(col: Col, o0: u32, chunk: u32, acc: mat4x4f, width: u32) {
   let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
   if (col.j >= count) {
     return;
   }
-  for (var k = 0u; k < 16u; k++) {
+  for (var k = 0u; k < width; k++) {
     let o = o0 + k;
     if (o < wparams.out_channels) {
       let i = (chunk * wparams.out_channels + o) * count + col.j;
@@ -1190,6 +1308,10 @@ fn wgrad_store(col: Col, o0: u32, chunk: u32, acc: mat4x4f) {
       wgrad_out[i] = v;
     }
   }
+}
+
+fn wgrad_store(col: Col, o0: u32, chunk: u32, acc: mat4x4f) {
+  wgrad_store_n(col, o0, chunk, acc, 16u);
 }
 
 // The llvmpipe tile: 8 columns × 32 output channels (256 accumulators).
@@ -1688,6 +1810,118 @@ fn weightGrad3x3x2x8(@builtin(local_invocation_index) lid: u32, @builtin(workgro
   wgrad_kernel_store8(valid, c1, kh0 + 2u, kw0 + 2u, o0, chunk, a122);
 }
 
+// The same tile for 12 output channels (the 10-channel layers of ConvBnNet and DeepBnNet).
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad3x3x2x12(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  let j_block = g % wparams.blocks_j;
+  let rest = g / wparams.blocks_j;
+  let o_block = rest % wparams.blocks_o;
+  let chunk = rest / wparams.blocks_o;
+  let rows = wparams.batch * wparams.out_h;
+  let row_begin = chunk * wparams.rows_per_chunk;
+  if (row_begin >= rows) {
+    return;
+  }
+  let row_end = min(rows, row_begin + wparams.rows_per_chunk);
+  let o0 = o_block * 12u;
+  let kh_blocks = (wparams.kernel_h + 2u) / 3u;
+  let kw_blocks = (wparams.kernel_w + 2u) / 3u;
+  let groups = (wparams.channels + 1u) / 2u * kh_blocks * kw_blocks;
+  let group = j_block * WORKGROUP + lid;
+  let gc = min(group, groups - 1u);
+  let kw0 = (gc % kw_blocks) * 3u;
+  let kh0 = (gc / kw_blocks % kh_blocks) * 3u;
+  let c0 = gc / (kw_blocks * kh_blocks) * 2u;
+  let c1 = c0 + 1u;
+  let kw = i32(kw0) - i32(wparams.padding);
+  var a000 = mat3x4f();
+  var a001 = mat3x4f();
+  var a002 = mat3x4f();
+  var a010 = mat3x4f();
+  var a011 = mat3x4f();
+  var a012 = mat3x4f();
+  var a020 = mat3x4f();
+  var a021 = mat3x4f();
+  var a022 = mat3x4f();
+  var a100 = mat3x4f();
+  var a101 = mat3x4f();
+  var a102 = mat3x4f();
+  var a110 = mat3x4f();
+  var a111 = mat3x4f();
+  var a112 = mat3x4f();
+  var a120 = mat3x4f();
+  var a121 = mat3x4f();
+  var a122 = mat3x4f();
+  let s = i32(wparams.stride);
+  for (var row = row_begin; row < row_end; row++) {
+    let n = row / wparams.out_h;
+    let oh = row - n * wparams.out_h;
+    let r00 = wgrad_kernel_row(n, oh, c0, kh0 + 0u);
+    let r01 = wgrad_kernel_row(n, oh, c0, kh0 + 1u);
+    let r02 = wgrad_kernel_row(n, oh, c0, kh0 + 2u);
+    let r10 = wgrad_kernel_row(n, oh, c1, kh0 + 0u);
+    let r11 = wgrad_kernel_row(n, oh, c1, kh0 + 1u);
+    let r12 = wgrad_kernel_row(n, oh, c1, kh0 + 2u);
+    var w00 = wgrad_window_prime(r00, kw);
+    var w01 = wgrad_window_prime(r01, kw);
+    var w02 = wgrad_window_prime(r02, kw);
+    var w10 = wgrad_window_prime(r10, kw);
+    var w11 = wgrad_window_prime(r11, kw);
+    var w12 = wgrad_window_prime(r12, kw);
+    var di = row * wparams.out_w * wparams.o_vec + o0 / 4u;
+    for (var ow = 0u; ow < wparams.out_w; ow++) {
+      let iw = i32(ow) * s + kw;
+      w00 = wgrad_window_slide(w00, r00, iw);
+      w01 = wgrad_window_slide(w01, r01, iw);
+      w02 = wgrad_window_slide(w02, r02, iw);
+      w10 = wgrad_window_slide(w10, r10, iw);
+      w11 = wgrad_window_slide(w11, r11, iw);
+      w12 = wgrad_window_slide(w12, r12, iw);
+      let d = mat3x4f(wgrad_dy[di], wgrad_dy[di + 1u], wgrad_dy[di + 2u]);
+      a000 += w00[0] * d;
+      a001 += w00[1] * d;
+      a002 += w00[2] * d;
+      a010 += w01[0] * d;
+      a011 += w01[1] * d;
+      a012 += w01[2] * d;
+      a020 += w02[0] * d;
+      a021 += w02[1] * d;
+      a022 += w02[2] * d;
+      a100 += w10[0] * d;
+      a101 += w10[1] * d;
+      a102 += w10[2] * d;
+      a110 += w11[0] * d;
+      a111 += w11[1] * d;
+      a112 += w11[2] * d;
+      a120 += w12[0] * d;
+      a121 += w12[1] * d;
+      a122 += w12[2] * d;
+      di += wparams.o_vec;
+    }
+  }
+  let valid = group < groups;
+  wgrad_kernel_store12(valid, c0, kh0 + 0u, kw0 + 0u, o0, chunk, a000);
+  wgrad_kernel_store12(valid, c0, kh0 + 0u, kw0 + 1u, o0, chunk, a001);
+  wgrad_kernel_store12(valid, c0, kh0 + 0u, kw0 + 2u, o0, chunk, a002);
+  wgrad_kernel_store12(valid, c0, kh0 + 1u, kw0 + 0u, o0, chunk, a010);
+  wgrad_kernel_store12(valid, c0, kh0 + 1u, kw0 + 1u, o0, chunk, a011);
+  wgrad_kernel_store12(valid, c0, kh0 + 1u, kw0 + 2u, o0, chunk, a012);
+  wgrad_kernel_store12(valid, c0, kh0 + 2u, kw0 + 0u, o0, chunk, a020);
+  wgrad_kernel_store12(valid, c0, kh0 + 2u, kw0 + 1u, o0, chunk, a021);
+  wgrad_kernel_store12(valid, c0, kh0 + 2u, kw0 + 2u, o0, chunk, a022);
+  wgrad_kernel_store12(valid, c1, kh0 + 0u, kw0 + 0u, o0, chunk, a100);
+  wgrad_kernel_store12(valid, c1, kh0 + 0u, kw0 + 1u, o0, chunk, a101);
+  wgrad_kernel_store12(valid, c1, kh0 + 0u, kw0 + 2u, o0, chunk, a102);
+  wgrad_kernel_store12(valid, c1, kh0 + 1u, kw0 + 0u, o0, chunk, a110);
+  wgrad_kernel_store12(valid, c1, kh0 + 1u, kw0 + 1u, o0, chunk, a111);
+  wgrad_kernel_store12(valid, c1, kh0 + 1u, kw0 + 2u, o0, chunk, a112);
+  wgrad_kernel_store12(valid, c1, kh0 + 2u, kw0 + 0u, o0, chunk, a120);
+  wgrad_kernel_store12(valid, c1, kh0 + 2u, kw0 + 1u, o0, chunk, a121);
+  wgrad_kernel_store12(valid, c1, kh0 + 2u, kw0 + 2u, o0, chunk, a122);
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn weightGrad3x3x4x16(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
                       @builtin(num_workgroups) nwg: vec3u) {
@@ -1918,25 +2152,21 @@ fn wgrad_kernel_store(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32
   wgrad_row_store(inside, j, o0, chunk, acc);
 }
 
-// wgrad_kernel_store for 8 channels (the 3x3x2x8 tile).
-fn wgrad_kernel_store8(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32, acc: mat2x4f) {
+// wgrad_kernel_store for the 8- and 12-channel tiles.
+fn wgrad_kernel_store_n(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32, acc: mat4x4f,
+                        width: u32) {
   let count = wparams.channels * wparams.kernel_h * wparams.kernel_w;
   let inside = valid && c < wparams.channels && kh < wparams.kernel_h && kw < wparams.kernel_w;
-  if (!inside) {
-    return;
-  }
   let j = (c * wparams.kernel_h + kh) * wparams.kernel_w + kw;
-  for (var k = 0u; k < 8u; k++) {
-    let o = o0 + k;
-    if (o < wparams.out_channels) {
-      let i = (chunk * wparams.out_channels + o) * count + j;
-      var v = acc[k / 4u][k % 4u];
-      if (wparams.accumulate != 0u) {
-        v += wgrad_out[i];
-      }
-      wgrad_out[i] = v;
-    }
-  }
+  wgrad_store_n(Col(select(count, j, inside), 0, 0, 0), o0, chunk, acc, width);
+}
+
+fn wgrad_kernel_store8(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32, acc: mat2x4f) {
+  wgrad_kernel_store_n(valid, c, kh, kw, o0, chunk, mat4x4f(acc[0], acc[1], vec4f(), vec4f()), 8u);
+}
+
+fn wgrad_kernel_store12(valid: bool, c: u32, kh: u32, kw: u32, o0: u32, chunk: u32, acc: mat3x4f) {
+  wgrad_kernel_store_n(valid, c, kh, kw, o0, chunk, mat4x4f(acc[0], acc[1], acc[2], vec4f()), 12u);
 }
 
 // The workgroup-tiled weight gradient, for hardware GPUs (offered as gatherTiled64x64 is): a

@@ -38,6 +38,8 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
     { n: 3, c: 6, h: 7, w: 7, o: 17, kh: 1, kw: 1, stride: 2, padding: 0 },
     // More than the tiled gather's 64 channels of output and 16 reduced per step, strided.
     { n: 2, c: 20, h: 5, w: 6, o: 70, kh: 3, kw: 3, stride: 2, padding: 1 },
+    // 10 and 11 channels: the 12-channel tiles.
+    { n: 2, c: 10, h: 9, w: 8, o: 11, kh: 3, kw: 3, stride: 1, padding: 1 },
     // A stem (few input channels, stride 1), rows longer than the row tile's 16 positions.
     { n: 2, c: 3, h: 6, w: 37, o: 21, kh: 5, kw: 4, stride: 1, padding: 2 },
   ];
@@ -67,18 +69,31 @@ Deno.test("every conv2d variant matches the reference, bit for bit alike", async
     const offered = kernelFamily(CONV_FAMILIES[0]).variants(key);
     assertEquals(offered.some(isRowTile), llvmpipe && key === stemKey, `shape ${i}: ${offered}`);
   }
-  // The 8-channel tiles (gather 16x8, weight gradient 3x3x2x8) are offered where the GEMM's output
-  // channels (O; C for the input gradient) are 1 to 8 past a multiple of 16: every shape above,
-  // not 16 → 32 channels.
+  // The narrow tiles (gather 16x8 and 16x12, weight gradient 3x3x2x8 and 3x3x2x12) are offered
+  // where their blocks leave fewer of the GEMM's output channels (O; C for the input gradient)
+  // unused: 8 against 16, 12 against 8 (10 or 11 channels); neither for 16 → 32 channels. Every
+  // one of them is offered for some shape above, so each runs below.
+  const unused = (q: number, width: number) => Math.ceil(q / width) * width - q;
+  const offers = (q: number, width: number) =>
+    width === 8 ? unused(q, 8) < unused(q, 16) : unused(q, 12) < unused(q, 8);
   const keys = [...shapes, { n: 2, c: 16, h: 8, w: 8, o: 32, kh: 3, kw: 3, stride: 1, padding: 1 }]
     .map((s) => ({ s, key: [s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.stride, s.padding].join() }));
+  const narrow = [[0, "16x"], [1, "16x"], [2, "3x3x2x"]] as const;
+  const ran = new Set<string>();
   for (const { s, key } of keys) {
-    const eights = [[0, s.o, "16x8/"], [1, s.c, "16x8/"], [2, s.o, "3x3x2x8/"]] as const;
-    for (const [i, q, tile] of eights) {
-      const offered = kernelFamily(CONV_FAMILIES[i]).variants(key).some((v) => v.startsWith(tile));
-      assertEquals(offered, llvmpipe && q % 16 >= 1 && q % 16 <= 8, `${CONV_FAMILIES[i]} ${key}`);
+    for (const [i, prefix] of narrow) {
+      const q = i === 1 ? s.c : s.o;
+      for (const width of [8, 12]) {
+        const tile = `${prefix}${width}/`;
+        const offered = kernelFamily(CONV_FAMILIES[i]).variants(key).some((v) =>
+          v.startsWith(tile)
+        );
+        assertEquals(offered, llvmpipe && offers(q, width), `${CONV_FAMILIES[i]} ${tile} ${key}`);
+        if (offered && key !== keys.at(-1)!.key) ran.add(`${i} ${tile}`);
+      }
     }
   }
+  assertEquals(ran.size, llvmpipe ? 6 : 0, `narrow tiles offered for some shape run: ${[...ran]}`);
   // Each variant of each direction in turn, the other two on their defaults (listed first).
   const runs = CONV_FAMILIES.flatMap((family, i) =>
     every[i].map((variant) => ({ family, variant }))

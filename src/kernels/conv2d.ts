@@ -16,19 +16,23 @@
  * Tuned (src/gpu/autotune.ts): the families `conv2d.forward`, `conv2d.backwardData` and
  * `conv2d.backwardWeight` pick a variant `<tile>/wg<size>` per geometry (shape key
  * `n,c,h,w,o,kh,kw,stride,padding`): the register tile of the GEMM times the workgroup size (the
- * adapter's subgroup size on a software adapter, and 64). The tiles: `4x16` everywhere, and
- * `row5x16` for the weight gradient (one kernel row of up to 5 taps: the 5×5 stem over 3
- * channels); on llvmpipe also tiles that other shader compilers cannot build in reasonable time:
- * the gathers `16x16`, `16x32` and `16x8` (offered where the GEMM's output channels are 1 to 8
- * past a multiple of 16), the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5, stride 1),
- * and the weight gradients `8x32`, `3x3x2x16`, `3x3x4x16` (3×3 taps of 2 or 4 input channels) and
- * `3x3x2x8` (offered as `16x8` is); on hardware adapters the workgroup-tiled `tiled64x64/wg64` of
- * all three (64 positions or columns × 64 channels per workgroup; the reduction staged in
- * double-buffered workgroup memory in steps of one tap × 16 channels, or 16 positions for the
- * weight gradient; one barrier per step), which software adapters build only when forced (`allVariants`: tests run every variant
- * everywhere). On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9
- * multiply-adds (a loop over the SIMD lanes), so the tiles that win there are those that feed the
- * most multiply-adds per value loaded. Untuned: `16x16` and `8x32` on llvmpipe, else `4x16`; the
+ * adapter's subgroup size on a software adapter, and 64). The tiles:
+ * - everywhere: `4x16`, and `row5x16` for the weight gradient (one kernel row of up to 5 taps: the
+ *   5×5 stem over 3 channels);
+ * - on llvmpipe only, whose compiler alone builds them in reasonable time: the gathers `16x16`,
+ *   `16x32`, `16x8` and `16x12`, the stem's forward `row16x16` (offered where C ≤ 4, KW ≤ 5,
+ *   stride 1), and the weight gradients `8x32`, `3x3x2x16`, `3x3x4x16` (3×3 taps of 2 or 4 input
+ *   channels), `3x3x2x8` and `3x3x2x12`; the 8- and 12-channel ones are offered where their blocks
+ *   leave fewer of the GEMM's output channels unused than blocks of 16;
+ * - on hardware adapters: the workgroup-tiled `tiled64x64/wg64` of all three directions (64
+ *   positions or columns × 64 channels per workgroup, the reduction staged in double-buffered
+ *   workgroup memory in steps of one tap × 16 channels, or 16 positions for the weight gradient;
+ *   one barrier per step), which software adapters build only when forced (`allVariants`: tests
+ *   run every variant everywhere).
+ *
+ * On llvmpipe every storage load, uniform or not, costs about as much as 8 to 9 multiply-adds (a
+ * loop over the SIMD lanes), so the tiles that win there are those that feed the most
+ * multiply-adds per value loaded. Untuned: `16x16` and `8x32` on llvmpipe, else `4x16`; the
  * subgroup size on a software adapter, else 64. Every variant gives bit-identical results.
  *
  * @module
@@ -110,6 +114,14 @@ interface Tile {
   readonly applies?: (g: Geometry, q: number) => boolean;
 }
 
+/**
+ * The narrow tiles' offer: where blocks of `width` channels leave fewer of the GEMM's q output
+ * channels unused than blocks of `than` (8 against 16; 12 against 8, and so against 16).
+ */
+function fewerUnused(width: number, than: number): (g: Geometry, q: number) => boolean {
+  return (_g, q) => roundUp(q, width) < roundUp(q, than);
+}
+
 /** The invocations of the kernel tiles `3x3x<channels>x16`: ⌈C / channels⌉ · ⌈KH / 3⌉ · ⌈KW / 3⌉. */
 function kernelTileLanes(channels: number): (g: Geometry) => number {
   return (g) => Math.ceil(g.c / channels) * Math.ceil(g.kh / 3) * Math.ceil(g.kw / 3);
@@ -133,13 +145,20 @@ const GATHER_TILES: Readonly<Record<string, Tile>> = {
   "4x16": { rows: 4, channels: 16, llvmpipe: false },
   "16x16": { rows: 16, channels: 16, llvmpipe: true },
   "16x32": { rows: 16, channels: 32, llvmpipe: true, oneWorkgroup: true },
-  // Where 8-channel blocks waste fewer lanes than 16-channel ones (q mod 16 in 1..8).
+  // Where 8- or 12-channel blocks waste fewer lanes than 16-channel ones.
   "16x8": {
     rows: 16,
     channels: 8,
     llvmpipe: true,
     oneWorkgroup: true,
-    applies: (_g, q) => q % 16 >= 1 && q % 16 <= 8,
+    applies: fewerUnused(8, 16),
+  },
+  "16x12": {
+    rows: 16,
+    channels: 12,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    applies: fewerUnused(12, 8),
   },
   // 64 positions × 64 channels per workgroup of 64 (4 positions × 16 channels per invocation, laid
   // out across the block): counted as 1 position per invocation.
@@ -175,14 +194,22 @@ const WGRAD_TILES: Readonly<Record<string, Tile>> = {
     oneWorkgroup: true,
     lanes: kernelTileLanes(2),
   },
-  // 3 × 3 taps of 2 input channels × 8 output channels, where 16-channel blocks waste more.
+  // 3 × 3 taps of 2 input channels × 8 or 12 output channels, where 16-channel blocks waste more.
   "3x3x2x8": {
     rows: 18,
     channels: 8,
     llvmpipe: true,
     oneWorkgroup: true,
     lanes: kernelTileLanes(2),
-    applies: (_g, q) => q % 16 >= 1 && q % 16 <= 8,
+    applies: fewerUnused(8, 16),
+  },
+  "3x3x2x12": {
+    rows: 18,
+    channels: 12,
+    llvmpipe: true,
+    oneWorkgroup: true,
+    lanes: kernelTileLanes(2),
+    applies: fewerUnused(12, 8),
   },
   "3x3x4x16": {
     rows: 36,

@@ -4,7 +4,8 @@
  * by kernel label and workgroup grid. Shows which kernels an adapter is slow at (SwiftShader:
  * batch norm's reductions). The adapter must offer the `timestamp-query` feature.
  *
- * Run: `deno run -A bench/step_profile.ts [model (default conv-bn-net)] [batch (default 2)]`,
+ * Run: `deno run -A bench/step_profile.ts [model (default conv-bn-net)] [batch (default 2)] [rows
+ * (default 15)]`,
  * on SwiftShader with `VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json` in front.
  *
  * @module
@@ -25,7 +26,7 @@ import {
   initGpu,
   Tensor,
 } from "../mod.ts";
-import { flush, gpuDevice, Kernel, recordTrainStep, sync } from "../gpu.ts";
+import { autotuner, flush, gpuDevice, Kernel, recordTrainStep, sync } from "../gpu.ts";
 import { copyEncoder } from "../src/gpu/step.ts";
 
 await initGpu();
@@ -76,6 +77,7 @@ for (let i = 0; i < 3; i++) {
   recordTrainStep(model, { images, labels: classes }, loss, optimizer); // pipelines, bind groups
   flush();
 }
+await autotuner().tunePending(); // profile the variants training would run, as fit tunes them
 await sync();
 profiling = true;
 recordTrainStep(model, { images, labels: classes }, loss, optimizer);
@@ -110,6 +112,7 @@ console.log(
   `${gpuInfo().description}: ${name} batch ${batch}, ${labels.length} dispatches, ` +
     `${total.toFixed(1)} ms of GPU time`,
 );
-for (const [label, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+const top = Number(Deno.args[2] ?? 15);
+for (const [label, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`${ms.toFixed(2).padStart(8)} ms  ${label}`);
 }

@@ -14,6 +14,11 @@
 //   backwardDx        dx = γ·invStd·(dy − mean(dy)) − (x − mean)·γ·invStd²·mean(dy·x̂)
 // With eval = 1 the backward is that of the eval forward: mean and stat are the running mean
 // and variance, constants, so dx = γ·invStd·dy (the two mean terms vanish).
+// stats4, normalize4, backwardReduce4 and backwardDx4 are the same over vec4 units, for planes of
+// a multiple of 4 elements: a unit then lies in one plane, so one channel, and a thread loads
+// its per-channel values once per 4 elements (llvmpipe pays for every load, wide or not). Their
+// params count vec4 units (plane, count, chunk, total, the steps); the finalize kernels always
+// get elements.
 // `partials` and the coefficients live in one scratch buffer: partials [C, chunks, 2] from word
 // 0, coefficients [C, 4] from word `coefOffset`.
 //
@@ -303,6 +308,111 @@ fn backwardDx(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     let o = params.coefOffset + e.c * 4u;
     bdx_dx[e.i] = bdx_coef[o] * (bdx_dy[e.i] - bdx_coef[o + 1u]) -
       (bdx_x[e.i] - bdx_coef[o + 2u]) * bdx_coef[o + 3u];
+    e = nextElement(e);
+  }
+}
+
+// stats4: stats over vec4 units. x: [N, C, H, W] as vec4; partials: [C, chunks, 2].
+@group(0) @binding(1) var<storage, read> stats4_x: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> stats4_partials: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn stats4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
+  let k = wid.x;
+  let c = wid.y;
+  let start = k * params.chunk;
+  let end = start + chunkLength(k);
+  let first = cursorAt(start + t);
+  var cur = first;
+  var s = 0.0;
+  for (var j = start + t; j < end; j += WORKGROUP) {
+    let v = stats4_x[address(c, cur)];
+    s += (v.x + v.y) + (v.z + v.w);
+    cur = step(cur);
+  }
+  let mean = workgroupSum(t, vec2f(s, 0.0)).x / f32(4u * (end - start));
+  cur = first;
+  var q = 0.0;
+  for (var j = start + t; j < end; j += WORKGROUP) {
+    let d = stats4_x[address(c, cur)] - mean;
+    q += dot(d, d);
+    cur = step(cur);
+  }
+  let m2 = workgroupSum(t, vec2f(q, 0.0)).x;
+  if (t == 0u) {
+    stats4_partials[(c * params.chunks + k) * 2u] = mean;
+    stats4_partials[(c * params.chunks + k) * 2u + 1u] = m2;
+  }
+}
+
+// normalize4: normalize over vec4 units.
+// x: [N, C, H, W] as vec4; gamma, beta, mean, stat: [C]; y: [N, C, H, W] as vec4.
+@group(0) @binding(1) var<storage, read> norm4_x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> norm4_gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> norm4_beta: array<f32>;
+@group(0) @binding(4) var<storage, read> norm4_mean: array<f32>;
+@group(0) @binding(5) var<storage, read> norm4_stat: array<f32>;
+@group(0) @binding(6) var<storage, read_write> norm4_y: array<vec4f>;
+
+@compute @workgroup_size(WORKGROUP)
+fn normalize4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+              @builtin(num_workgroups) nwg: vec3u) {
+  var e = firstElement(lid, wid, nwg);
+  for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
+    var invStd = norm4_stat[e.c];
+    if (params.eval == 1u) {
+      invStd = 1.0 / sqrt(invStd + params.eps);
+    }
+    norm4_y[e.i] = (norm4_x[e.i] - norm4_mean[e.c]) * (invStd * norm4_gamma[e.c]) +
+      norm4_beta[e.c];
+    e = nextElement(e);
+  }
+}
+
+// backwardReduce4: backwardReduce over vec4 units.
+// dy, x: [N, C, H, W] as vec4; mean: [C]; partials: [C, chunks, 2].
+@group(0) @binding(1) var<storage, read> bred4_dy: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bred4_x: array<vec4f>;
+@group(0) @binding(3) var<storage, read> bred4_mean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> bred4_partials: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn backwardReduce4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
+  let k = wid.x;
+  let c = wid.y;
+  let start = k * params.chunk;
+  let end = start + chunkLength(k);
+  let mean = bred4_mean[c];
+  var cur = cursorAt(start + t);
+  var s = vec2f(0.0);
+  for (var j = start + t; j < end; j += WORKGROUP) {
+    let a = address(c, cur);
+    let g = bred4_dy[a];
+    s += vec2f((g.x + g.y) + (g.z + g.w), dot(g, bred4_x[a] - mean));
+    cur = step(cur);
+  }
+  let total = workgroupSum(t, s);
+  if (t == 0u) {
+    bred4_partials[(c * params.chunks + k) * 2u] = total.x;
+    bred4_partials[(c * params.chunks + k) * 2u + 1u] = total.y;
+  }
+}
+
+// backwardDx4: backwardDx over vec4 units.
+// dy, x: [N, C, H, W] as vec4; scratch: coefficients [C, 4] from coefOffset; dx: as vec4.
+@group(0) @binding(1) var<storage, read> bdx4_dy: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bdx4_x: array<vec4f>;
+@group(0) @binding(3) var<storage, read> bdx4_coef: array<f32>;
+@group(0) @binding(4) var<storage, read_write> bdx4_dx: array<vec4f>;
+
+@compute @workgroup_size(WORKGROUP)
+fn backwardDx4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  var e = firstElement(lid, wid, nwg);
+  for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
+    let o = params.coefOffset + e.c * 4u;
+    bdx4_dx[e.i] = bdx4_coef[o] * (bdx4_dy[e.i] - bdx4_coef[o + 1u]) -
+      (bdx4_x[e.i] - bdx4_coef[o + 2u]) * bdx4_coef[o + 3u];
     e = nextElement(e);
   }
 }

@@ -125,7 +125,14 @@ const SHAPES: { shape: number[]; offset: number; spread: number }[] = [
   { shape: [1, 2, 1, 3], offset: -3, spread: 0.1 },
   { shape: [4, 1, 1, 1], offset: 0, spread: 1 },
   { shape: [3, 4, 16, 16], offset: 1, spread: 1 }, // a plane of exactly WORKGROUP elements
+  // Planes of a multiple of 4 run on vec4 units: one unit per plane, units crossing channels
+  // every step, and two chunks per channel with a ragged last one (4320 units).
+  { shape: [3, 5, 2, 2], offset: 0, spread: 1 },
+  { shape: [7, 3, 6, 2], offset: -2, spread: 1 },
+  { shape: [9, 2, 48, 40], offset: 50, spread: 1 },
 ];
+/** The shapes whose passes run on vec4 units (H·W a multiple of 4). */
+const VEC4 = new Set(["2,2,70,70", "3,4,16,16", "3,5,2,2", "7,3,6,2", "9,2,48,40"]);
 
 Deno.test("batch norm: train forward ×2, running stats, eval forward, backward vs reference", async () => {
   const rng = new Generator(testSeed("batch norm gpu"));
@@ -150,6 +157,7 @@ Deno.test("batch norm: train forward ×2, running stats, eval forward, backward 
     const saveInvStd = Tensor.empty([c]);
     const msg = `shape [${shape}]`;
 
+    const kernels: string[] = [];
     let rm = rm0;
     let rv = rv0;
     let ref = batchNormTrainForwardRef(xs[0], shape, gamma, beta, rm, rv, momentum, eps);
@@ -157,10 +165,14 @@ Deno.test("batch norm: train forward ×2, running stats, eval forward, backward 
       ref = batchNormTrainForwardRef(xs[step], shape, gamma, beta, rm, rv, momentum, eps);
       rm = ref.runningMean;
       rv = ref.runningVar;
-      batchNormTrainForward(gx[step], gGamma, gBeta, gRm, gRv, y, saveMean, saveInvStd, {
-        momentum,
-        eps,
-      });
+      kernels.push(
+        ...dispatchedKernels(() =>
+          batchNormTrainForward(gx[step], gGamma, gBeta, gRm, gRv, y, saveMean, saveInvStd, {
+            momentum,
+            eps,
+          })
+        ),
+      );
     }
     const statTol = { atol: 1e-5, rtol: 1e-5 };
     assertClose(await read64(saveMean), ref.saveMean, { ...statTol, message: `mean ${msg}` });
@@ -194,7 +206,24 @@ Deno.test("batch norm: train forward ×2, running stats, eval forward, backward 
     const dx = Tensor.empty(shape);
     const gdGamma = upload(dGamma0, [c]);
     const gdBeta = upload(dBeta0, [c]);
-    batchNormBackward(upload(dy, shape), gx[1], gGamma, saveMean, saveInvStd, dx, gdGamma, gdBeta);
+    kernels.push(
+      ...dispatchedKernels(() =>
+        batchNormBackward(
+          upload(dy, shape),
+          gx[1],
+          gGamma,
+          saveMean,
+          saveInvStd,
+          dx,
+          gdGamma,
+          gdBeta,
+        )
+      ),
+    );
+    const suffix = VEC4.has(`${shape}`) ? "4" : "";
+    for (const pass of ["stats", "normalize", "backwardReduce", "backwardDx"]) {
+      assert(kernels.includes(`BatchNorm.${pass}${suffix}`), `${msg}: ${kernels.join(", ")}`);
+    }
     const back = batchNormBackwardRef(
       dy,
       xs[1],

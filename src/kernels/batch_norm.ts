@@ -8,6 +8,10 @@
  * channel merges the chunks with Chan's formula: accurate for inputs far from zero mean, and
  * parallel enough for a few wide channels.
  *
+ * Where a plane (H·W) is a multiple of 4 elements, the passes over the tensor run on vec4 units
+ * (`stats4`, `normalize4`, ...): four elements of one channel per load, the per-channel values
+ * loaded once for the four.
+ *
  * @module
  */
 
@@ -58,12 +62,23 @@ const kernel = wgslKernels("BatchNorm", code, {
   constants: { WORKGROUP, PER_THREAD },
 });
 
-const statsKernel = kernel("stats", 1, 1);
 const statsFinalizeKernel = kernel("statsFinalize", 1, 4);
-const normalizeKernel = kernel("normalize", 5, 1);
-const backwardReduceKernel = kernel("backwardReduce", 3, 1);
 const backwardFinalizeKernel = kernel("backwardFinalize", 3, 3);
-const backwardDxKernel = kernel("backwardDx", 3, 1);
+/** The passes over the tensor, per unit width (1: elements, 4: vec4 units). */
+const PASSES = {
+  1: {
+    stats: kernel("stats", 1, 1),
+    normalize: kernel("normalize", 5, 1),
+    backwardReduce: kernel("backwardReduce", 3, 1),
+    backwardDx: kernel("backwardDx", 3, 1),
+  },
+  4: {
+    stats: kernel("stats4", 1, 1),
+    normalize: kernel("normalize4", 5, 1),
+    backwardReduce: kernel("backwardReduce4", 3, 1),
+    backwardDx: kernel("backwardDx4", 3, 1),
+  },
+};
 
 /** Partial sums and dx coefficients; one buffer shared by every call, grown on demand. */
 let scratch: Tensor | null = null;
@@ -78,21 +93,30 @@ function scratchOf(words: number): Tensor {
   return scratch;
 }
 
+/** Sizes in units of `width` elements (4 where H·W allows, else 1). */
 interface Layout {
+  width: 1 | 4;
   c: number;
-  plane: number;
-  count: number;
-  chunk: number;
+  plane: number; // units per plane
+  count: number; // units per channel
+  chunk: number; // units per chunk of a reduction
   chunks: number;
 }
 
 function layout(x: Tensor): Layout {
   const [n, c, h, w] = x.shape;
-  const plane = h * w;
+  const width = (h * w) % 4 === 0 ? 4 : 1;
+  const plane = h * w / width;
   const count = n * plane;
   let chunk = WORKGROUP * CHUNK_PER_THREAD;
   if (count > chunk * MAX_CHUNKS) chunk = Math.ceil(count / MAX_CHUNKS / WORKGROUP) * WORKGROUP;
-  return { c, plane, count, chunk, chunks: Math.ceil(count / chunk) };
+  return { width, c, plane, count, chunk, chunks: Math.ceil(count / chunk) };
+}
+
+/** The same layout counted in elements: the finalize kernels' view of the chunks. */
+function inElements(l: Layout): Layout {
+  const w = l.width;
+  return { ...l, width: 1, plane: l.plane * w, count: l.count * w, chunk: l.chunk * w };
 }
 
 function params(l: Layout, extra: Partial<Record<string, number>> = {}): Record<string, number> {
@@ -182,7 +206,7 @@ export function batchNormTrainForward(
     throw new Error(`${owner}: momentum must be in [0, 1], got ${momentum}`);
   }
   checkEps(owner, eps);
-  if (l.count < 2 && l.c > 0) {
+  if (inElements(l).count < 2 && l.c > 0) {
     throw new Error(
       `${owner}: x has shape [${x.shape.join(", ")}]: training needs more than one value per ` +
         `channel (N·H·W > 1)`,
@@ -190,19 +214,16 @@ export function batchNormTrainForward(
   }
   checkNoAlias(owner, { x, gamma, beta }, { runningMean, runningVar, y, saveMean, saveInvStd });
   if (l.c === 0) return;
+  const pass = PASSES[l.width];
   const p = params(l, { momentum, eps });
   const partials = scratchOf(l.c * l.chunks * 2);
-  statsKernel.dispatch(p, [x, partials], [l.chunks, l.c]);
+  pass.stats.dispatch(p, [x, partials], [l.chunks, l.c]);
   statsFinalizeKernel.dispatch(
-    p,
+    params(inElements(l), { momentum, eps }),
     [partials, runningMean, runningVar, saveMean, saveInvStd],
     [Math.ceil(l.c / 64)],
   );
-  normalizeKernel.dispatch(
-    p,
-    [x, gamma, beta, saveMean, saveInvStd, y],
-    elementwiseGrid(l),
-  );
+  pass.normalize.dispatch(p, [x, gamma, beta, saveMean, saveInvStd, y], elementwiseGrid(l));
 }
 
 /**
@@ -241,7 +262,7 @@ export function batchNormEvalForward(
   checkEps(owner, eps);
   checkNoAlias(owner, { x, gamma, beta, runningMean, runningVar }, { y });
   if (l.count * l.c === 0) return;
-  normalizeKernel.dispatch(
+  PASSES[l.width].normalize.dispatch(
     params(l, { eps, eval: 1 }),
     [x, gamma, beta, runningMean, runningVar, y],
     elementwiseGrid(l),
@@ -361,13 +382,14 @@ function recordBackward(
   // The finalize kernel writes both parameter gradients: one nobody needs goes to a temporary.
   const dGamma = grads.dGamma ?? Tensor.empty([l.c], { label: "BatchNorm.unusedDGamma" });
   const dBeta = grads.dBeta ?? Tensor.empty([l.c], { label: "BatchNorm.unusedDBeta" });
-  backwardReduceKernel.dispatch(p, [dy, x, mean, work], [l.chunks, l.c]);
+  const pass = PASSES[l.width];
+  pass.backwardReduce.dispatch(p, [dy, x, mean, work], [l.chunks, l.c]);
   backwardFinalizeKernel.dispatch(
-    p,
+    params(inElements(l), extra),
     [mean, stat, gamma, dGamma, dBeta, work],
     [Math.ceil(l.c / 64)],
   );
-  if (dx) backwardDxKernel.dispatch(p, [dy, x, work, dx], elementwiseGrid(l));
+  if (dx) pass.backwardDx.dispatch(p, [dy, x, work, dx], elementwiseGrid(l));
   if (!grads.dGamma) dGamma.dispose();
   if (!grads.dBeta) dBeta.dispose();
 }

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { grid, type ParamType, wgslKernels } from "../gpu/kernel.ts";
+import { grid, type Kernel, type ParamType, wgslKernels } from "../gpu/kernel.ts";
 import { checkNoAlias, checkShape, Tensor } from "../tensor.ts";
 import code from "../../shaders/batch_norm.wgsl" with { type: "text" };
 
@@ -36,7 +36,13 @@ export interface BatchNormEvalOptions {
 const WORKGROUP = 256;
 /** Elements per thread of the elementwise passes (normalize, dx): one division per thread. */
 const PER_THREAD = 8;
-/** Elements per thread in one chunk of a reduction: enough work to pay for the barriers. */
+/**
+ * A reduction's workgroup shrinks (to no fewer than 32 threads) until each thread has this many
+ * units: threads with nothing to add still pay for the barriers, most of all on llvmpipe, which
+ * runs a workgroup's threads as a loop on one core (a channel of 2×2 planes at batch 32 holds 32).
+ */
+const MIN_UNITS_PER_THREAD = 4;
+/** Units per thread in one chunk of a reduction: enough work to pay for the barriers. */
 const CHUNK_PER_THREAD = 16;
 /** More chunks than this per channel only make the merge longer. */
 const MAX_CHUNKS = 1024;
@@ -101,6 +107,7 @@ interface Layout {
   count: number; // units per channel
   chunk: number; // units per chunk of a reduction
   chunks: number;
+  group: number; // threads per workgroup of a reduction
 }
 
 function layout(x: Tensor): Layout {
@@ -108,9 +115,11 @@ function layout(x: Tensor): Layout {
   const width = (h * w) % 4 === 0 ? 4 : 1;
   const plane = h * w / width;
   const count = n * plane;
-  let chunk = WORKGROUP * CHUNK_PER_THREAD;
-  if (count > chunk * MAX_CHUNKS) chunk = Math.ceil(count / MAX_CHUNKS / WORKGROUP) * WORKGROUP;
-  return { width, c, plane, count, chunk, chunks: Math.ceil(count / chunk) };
+  const wanted = Math.ceil(count / MIN_UNITS_PER_THREAD);
+  const group = Math.min(WORKGROUP, Math.max(32, 2 ** Math.ceil(Math.log2(Math.max(wanted, 1)))));
+  let chunk = group * CHUNK_PER_THREAD;
+  if (count > chunk * MAX_CHUNKS) chunk = Math.ceil(count / MAX_CHUNKS / group) * group;
+  return { width, c, plane, count, chunk, chunks: Math.ceil(count / chunk), group };
 }
 
 /** The same layout counted in elements: the finalize kernels' view of the chunks. */
@@ -119,7 +128,12 @@ function inElements(l: Layout): Layout {
   return { ...l, width: 1, plane: l.plane * w, count: l.count * w, chunk: l.chunk * w };
 }
 
-function params(l: Layout, extra: Partial<Record<string, number>> = {}): Record<string, number> {
+/** The params of a pass whose threads step `threads` units apart (a workgroup's size). */
+function params(
+  l: Layout,
+  extra: Partial<Record<string, number>> = {},
+  threads = WORKGROUP,
+): Record<string, number> {
   return {
     channels: l.c,
     plane: l.plane,
@@ -131,11 +145,16 @@ function params(l: Layout, extra: Partial<Record<string, number>> = {}): Record<
     eps: 0,
     eval: 0,
     coefOffset: l.c * l.chunks * 2,
-    stepQ: Math.floor(WORKGROUP / l.plane),
-    stepS: WORKGROUP % l.plane,
-    stepC: Math.floor(WORKGROUP / l.plane) % l.c,
+    stepQ: Math.floor(threads / l.plane),
+    stepS: threads % l.plane,
+    stepC: Math.floor(threads / l.plane) % l.c,
     ...extra,
   };
+}
+
+/** A reduction kernel at the layout's workgroup size. */
+function reduction(kernel: Kernel, l: Layout): Kernel {
+  return l.group === WORKGROUP ? kernel : kernel.withConstants({ WORKGROUP: l.group });
 }
 
 /** Workgroups of the elementwise passes. */
@@ -217,7 +236,11 @@ export function batchNormTrainForward(
   const pass = PASSES[l.width];
   const p = params(l, { momentum, eps });
   const partials = scratchOf(l.c * l.chunks * 2);
-  pass.stats.dispatch(p, [x, partials], [l.chunks, l.c]);
+  reduction(pass.stats, l).dispatch(
+    params(l, {}, l.group),
+    [x, partials],
+    [l.chunks, l.c],
+  );
   statsFinalizeKernel.dispatch(
     params(inElements(l), { momentum, eps }),
     [partials, runningMean, runningVar, saveMean, saveInvStd],
@@ -383,7 +406,11 @@ function recordBackward(
   const dGamma = grads.dGamma ?? Tensor.empty([l.c], { label: "BatchNorm.unusedDGamma" });
   const dBeta = grads.dBeta ?? Tensor.empty([l.c], { label: "BatchNorm.unusedDBeta" });
   const pass = PASSES[l.width];
-  pass.backwardReduce.dispatch(p, [dy, x, mean, work], [l.chunks, l.c]);
+  reduction(pass.backwardReduce, l).dispatch(
+    params(l, extra, l.group),
+    [dy, x, mean, work],
+    [l.chunks, l.c],
+  );
   backwardFinalizeKernel.dispatch(
     params(inElements(l), extra),
     [mean, stat, gamma, dGamma, dBeta, work],

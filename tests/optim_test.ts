@@ -13,7 +13,7 @@ import {
 } from "../src/kernels/optim.ts";
 import { Generator, Tensor } from "../mod.ts";
 import { assertClose, assertEquals, assertThrows, randomArray, testSeed } from "./assert.ts";
-import { read64, upload } from "./gpu.ts";
+import { dispatchedKernels, read64, upload } from "./gpu.ts";
 import * as ref from "./reference/optim.ts";
 
 const SIZES = [1, 1023, 4097];
@@ -81,7 +81,8 @@ Deno.test("sgdStep ignores a momentum buffer when momentum is 0", async () => {
 
 Deno.test("adamStep matches torch.optim.Adam and AdamW over several steps", async () => {
   const rng = new Generator(testSeed("adamStep"));
-  for (const n of SIZES) {
+  // 12 and 1028 (257 vec4 units, one past a workgroup) take the vec4 kernel.
+  for (const n of [...SIZES, 12, 1028]) {
     for (const c of ADAM_CASES) {
       const name = `n ${n} ${JSON.stringify(c)}`;
       const p64 = f32(randomArray(rng, n));
@@ -94,7 +95,9 @@ Deno.test("adamStep matches torch.optim.Adam and AdamW over several steps", asyn
         const g64 = f32(randomArray(rng, n));
         const opts = { ...c, lr: 0.01 * (1 + step / 10), step };
         ref.adamStep(p64, g64, m64, v64, opts);
-        adamStep(param, upload(g64, [n]), m, v, opts);
+        const gradT = upload(g64, [n]);
+        const kernels = dispatchedKernels(() => adamStep(param, gradT, m, v, opts));
+        assertEquals(kernels, [n % 4 === 0 ? "Optim.adam4" : "Optim.adam"]);
       }
       assertClose(await read64(param), p64, { atol: 1e-6, rtol: 1e-5, message: name });
       assertClose(await read64(m), m64, { atol: 1e-7, rtol: 1e-5, message: `expAvg ${name}` });

@@ -2,6 +2,9 @@
 // Bindings: 0 params, then the read-only inputs, then the read-write outputs (per entry point
 // below, in that order).
 //
+// With reluInput = 1 every pass reads relu(x) where it reads x, and backwardDx masks dx as relu's
+// backward does: a ReLU in front fused in (see Params).
+//
 // Training forward, three dispatches:
 //   stats          a workgroup per (chunk, channel): the chunk's mean, then Σ(x − chunk mean)²
 //                  (two passes; the chunk stays in cache between them) into `partials`
@@ -41,6 +44,8 @@ struct Params {
   stepQ: u32,      // WORKGROUP / plane: whole planes in a step of WORKGROUP elements
   stepS: u32,      // WORKGROUP % plane: and the plane offset the step adds
   stepC: u32,      // stepQ % channels: and the channels the step adds
+  reluInput: u32,  // 1: the input is x's ReLU, applied on load (a ReLU fused in front); the
+                   // backward then gives the gradient of the ReLU's input
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -72,6 +77,26 @@ fn workgroupSum(t: u32, v: vec2f) -> vec2f {
     total += red2[i];
   }
   return total;
+}
+
+// The input value the passes see: x, or relu(x) with reluInput = 1 (relu's own select, so NaN
+// stays NaN).
+fn input1(x: f32) -> f32 {
+  return select(x, 0.0, params.reluInput == 1u && x <= 0.0);
+}
+
+fn input4(x: vec4f) -> vec4f {
+  return select(x, vec4f(0.0), vec4<bool>(params.reluInput == 1u) & (x <= vec4f(0.0)));
+}
+
+// The gradient of the pass's input from that of the value it saw: masked by relu's backward
+// (dy where relu(x) > 0) with reluInput = 1.
+fn inputGrad1(d: f32, seen: f32) -> f32 {
+  return select(d, 0.0, params.reluInput == 1u && !(seen > 0.0));
+}
+
+fn inputGrad4(d: vec4f, seen: vec4f) -> vec4f {
+  return select(d, vec4f(0.0), vec4<bool>(params.reluInput == 1u) & !(seen > vec4f(0.0)));
 }
 
 // Elements in chunk k of a channel.
@@ -149,14 +174,14 @@ fn stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: ve
   var cur = first;
   var s = 0.0;
   for (var j = start + t; j < end; j += WORKGROUP) {
-    s += stats_x[address(c, cur)];
+    s += input1(stats_x[address(c, cur)]);
     cur = step(cur);
   }
   let mean = workgroupSum(t, vec2f(s, 0.0)).x / f32(end - start);
   cur = first;
   var q = 0.0;
   for (var j = start + t; j < end; j += WORKGROUP) {
-    let d = stats_x[address(c, cur)] - mean;
+    let d = input1(stats_x[address(c, cur)]) - mean;
     q += d * d;
     cur = step(cur);
   }
@@ -220,7 +245,8 @@ fn normalize(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
     if (params.eval == 1u) {
       invStd = 1.0 / sqrt(invStd + params.eps);
     }
-    norm_y[e.i] = (norm_x[e.i] - norm_mean[e.c]) * (invStd * norm_gamma[e.c]) + norm_beta[e.c];
+    norm_y[e.i] = (input1(norm_x[e.i]) - norm_mean[e.c]) * (invStd * norm_gamma[e.c]) +
+      norm_beta[e.c];
     e = nextElement(e);
   }
 }
@@ -244,7 +270,7 @@ fn backwardReduce(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
   for (var j = start + t; j < end; j += WORKGROUP) {
     let a = address(c, cur);
     let g = bred_dy[a];
-    s += vec2f(g, g * (bred_x[a] - mean));
+    s += vec2f(g, g * (input1(bred_x[a]) - mean));
     cur = step(cur);
   }
   let total = workgroupSum(t, s);
@@ -306,8 +332,10 @@ fn backwardDx(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   var e = firstElement(lid, wid, nwg);
   for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
     let o = params.coefOffset + e.c * 4u;
-    bdx_dx[e.i] = bdx_coef[o] * (bdx_dy[e.i] - bdx_coef[o + 1u]) -
-      (bdx_x[e.i] - bdx_coef[o + 2u]) * bdx_coef[o + 3u];
+    let seen = input1(bdx_x[e.i]);
+    let d = bdx_coef[o] * (bdx_dy[e.i] - bdx_coef[o + 1u]) - (seen - bdx_coef[o + 2u]) *
+      bdx_coef[o + 3u];
+    bdx_dx[e.i] = inputGrad1(d, seen);
     e = nextElement(e);
   }
 }
@@ -326,7 +354,7 @@ fn stats4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: v
   var cur = first;
   var s = 0.0;
   for (var j = start + t; j < end; j += WORKGROUP) {
-    let v = stats4_x[address(c, cur)];
+    let v = input4(stats4_x[address(c, cur)]);
     s += (v.x + v.y) + (v.z + v.w);
     cur = step(cur);
   }
@@ -334,7 +362,7 @@ fn stats4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: v
   cur = first;
   var q = 0.0;
   for (var j = start + t; j < end; j += WORKGROUP) {
-    let d = stats4_x[address(c, cur)] - mean;
+    let d = input4(stats4_x[address(c, cur)]) - mean;
     q += dot(d, d);
     cur = step(cur);
   }
@@ -363,7 +391,7 @@ fn normalize4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     if (params.eval == 1u) {
       invStd = 1.0 / sqrt(invStd + params.eps);
     }
-    norm4_y[e.i] = (norm4_x[e.i] - norm4_mean[e.c]) * (invStd * norm4_gamma[e.c]) +
+    norm4_y[e.i] = (input4(norm4_x[e.i]) - norm4_mean[e.c]) * (invStd * norm4_gamma[e.c]) +
       norm4_beta[e.c];
     e = nextElement(e);
   }
@@ -388,7 +416,7 @@ fn backwardReduce4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
   for (var j = start + t; j < end; j += WORKGROUP) {
     let a = address(c, cur);
     let g = bred4_dy[a];
-    s += vec2f((g.x + g.y) + (g.z + g.w), dot(g, bred4_x[a] - mean));
+    s += vec2f((g.x + g.y) + (g.z + g.w), dot(g, input4(bred4_x[a]) - mean));
     cur = step(cur);
   }
   let total = workgroupSum(t, s);
@@ -411,8 +439,10 @@ fn backwardDx4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   var e = firstElement(lid, wid, nwg);
   for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
     let o = params.coefOffset + e.c * 4u;
-    bdx4_dx[e.i] = bdx4_coef[o] * (bdx4_dy[e.i] - bdx4_coef[o + 1u]) -
-      (bdx4_x[e.i] - bdx4_coef[o + 2u]) * bdx4_coef[o + 3u];
+    let seen = input4(bdx4_x[e.i]);
+    let d = bdx4_coef[o] * (bdx4_dy[e.i] - bdx4_coef[o + 1u]) - (seen - bdx4_coef[o + 2u]) *
+      bdx4_coef[o + 3u];
+    bdx4_dx[e.i] = inputGrad4(d, seen);
     e = nextElement(e);
   }
 }

@@ -20,7 +20,7 @@
  */
 
 import { addInto } from "./kernels/elementwise.ts";
-import { type DType, Tensor, type TensorOptions } from "./tensor.ts";
+import { type DType, materialize, Tensor, type TensorOptions } from "./tensor.ts";
 
 /**
  * Where an op's backward writes the gradient of one of its inputs. The tape creates one per input
@@ -211,16 +211,20 @@ function warnGraphsKept(): void {
 }
 
 /**
- * Makes `output` the result of op `op` on `inputs`: when grad mode is on and an input requires a
- * gradient, records a node with `backward` and marks `output` as requiring a gradient.
+ * Makes `output` the result of op `op` on `inputs`: when grad mode is on (`enabled`: the mode the
+ * op ran in, for a write the op deferred) and an input requires a gradient, records a node with
+ * `backward` and marks `output` as requiring a gradient. An input whose write was deferred is
+ * written first, so that the graph holds every node that made its inputs.
  */
 export function record(
   op: string,
   inputs: readonly Tensor<DType>[],
   output: Tensor<DType>,
   backward: BackwardFn,
+  enabled: boolean = gradEnabled,
 ): void {
-  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
+  for (const t of inputs) materialize(t);
+  if (!enabled || !inputs.some((t) => t.requiresGrad)) return;
   output.requiresGrad = true;
   output.gradFn = new Node(op, inputs, output, backward);
   pendingNodes++;
@@ -288,6 +292,7 @@ export function backward(root: Tensor<DType>, options: BackwardOptions = {}): vo
   }
   if (root.dtype !== "f32") throw new Error(`${name}: a ${root.dtype} tensor has no gradient`);
   const { gradient, retainGraph = false } = options;
+  materialize(root); // a deferred write records the node backward starts from
   if (gradient && (gradient.size !== root.size || gradient.dtype !== "f32")) {
     throw new Error(
       `${name}: gradient is ${gradient.dtype} [${gradient.shape.join(", ")}], expected f32 [${

@@ -50,6 +50,36 @@ const copyKernel = kernel("copy", 1, 1);
 let poison = false;
 
 /**
+ * Writes recorded late: an op may leave its output unwritten until something uses the buffer
+ * (any kernel binding, read, copy or view goes through `Tensor.buffer`), so that a consumer able
+ * to compute the op on the fly (batch norm reading a ReLU of its input) never needs it written.
+ */
+const deferredWrites = new WeakMap<Tensor<DType>, () => void>();
+
+/**
+ * Leaves `tensor` (a base tensor, not a view) unwritten until its buffer is first used, then runs
+ * `write` (which records the kernel that fills it). Its inputs must not change in between: ops
+ * defer only writes from op-made tensors, which nothing writes twice.
+ */
+export function deferWrite(tensor: Tensor<DType>, write: () => void): void {
+  deferredWrites.set(tensor.base, write);
+}
+
+/** True while `tensor`'s deferred write has not run (nothing used its buffer yet). */
+export function isDeferred(tensor: Tensor<DType>): boolean {
+  return deferredWrites.has(tensor.base);
+}
+
+/** Runs `tensor`'s deferred write now, if it has one. */
+export function materialize(tensor: Tensor<DType>): void {
+  const base = tensor.base;
+  const write = deferredWrites.get(base);
+  if (!write) return;
+  deferredWrites.delete(base);
+  write();
+}
+
+/**
  * When on, every new tensor is filled with a poison pattern (NaN for f32, 0xDEADBEEF otherwise)
  * before any kernel writes it, so an element a kernel forgets to write shows up in tests.
  *
@@ -346,8 +376,9 @@ export class Tensor<D extends DType = "f32"> {
     return this.#owner ? this.#owner.disposed : this.#buffer === null;
   }
 
-  /** The GPU buffer; throws once disposed. */
+  /** The GPU buffer (its deferred write recorded first, if any); throws once disposed. */
   get buffer(): GPUBuffer {
+    if (!this.#owner) materialize(this as Tensor<DType>);
     const buffer = this.#owner ? this.#owner.buffer : this.#buffer;
     if (!buffer || this.disposed) {
       throw new Error(`Tensor "${this.label}" was disposed${this.#note()}`);
@@ -838,6 +869,7 @@ export class Tensor<D extends DType = "f32"> {
    */
   dispose(): void {
     if (this.#owner || !this.#buffer) return;
+    deferredWrites.delete(this as Tensor<DType>);
     bufferPool.release(this.#buffer);
     this.#buffer = null;
     this.gradFn = null;

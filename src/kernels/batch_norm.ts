@@ -25,6 +25,20 @@ export interface BatchNormTrainOptions {
   momentum?: number;
   /** Added to the variance before the square root; PyTorch's default 1e-5. */
   eps?: number;
+  /**
+   * Normalise `relu(x)` rather than `x`, the ReLU applied as values are loaded (a ReLU in front
+   * fused in; default false). The statistics are then those of `relu(x)`.
+   */
+  reluInput?: boolean;
+}
+
+/** Options of {@link batchNormBackward}. */
+export interface BatchNormBackwardOptions {
+  /**
+   * The forward ran with `reluInput`: the statistics are those of `relu(x)`, and dx is the
+   * gradient with respect to x, through the ReLU (default false).
+   */
+  reluInput?: boolean;
 }
 
 /** Options of {@link batchNormEvalForward}. */
@@ -61,6 +75,7 @@ const PARAMS: Record<string, ParamType> = {
   stepQ: "u32",
   stepS: "u32",
   stepC: "u32",
+  reluInput: "u32",
 };
 
 const kernel = wgslKernels("BatchNorm", code, {
@@ -148,6 +163,7 @@ function params(
     stepQ: Math.floor(threads / l.plane),
     stepS: threads % l.plane,
     stepC: Math.floor(threads / l.plane) % l.c,
+    reluInput: 0,
     ...extra,
   };
 }
@@ -217,7 +233,7 @@ export function batchNormTrainForward(
   opts: BatchNormTrainOptions = {},
 ): void {
   const owner = "batchNormTrainForward";
-  const { momentum = 0.1, eps = 1e-5 } = opts;
+  const { momentum = 0.1, eps = 1e-5, reluInput = false } = opts;
   const l = checkArgs(owner, x, { gamma, beta, runningMean, runningVar, saveMean, saveInvStd }, {
     y,
   });
@@ -234,10 +250,11 @@ export function batchNormTrainForward(
   checkNoAlias(owner, { x, gamma, beta }, { runningMean, runningVar, y, saveMean, saveInvStd });
   if (l.c === 0) return;
   const pass = PASSES[l.width];
-  const p = params(l, { momentum, eps });
+  const relu = { reluInput: reluInput ? 1 : 0 };
+  const p = params(l, { momentum, eps, ...relu });
   const partials = scratchOf(l.c * l.chunks * 2);
   reduction(pass.stats, l).dispatch(
-    params(l, {}, l.group),
+    params(l, relu, l.group),
     [x, partials],
     [l.chunks, l.c],
   );
@@ -296,7 +313,8 @@ export function batchNormEvalForward(
  * Backward of the training forward, with the statistics it saved:
  * `dx = γ·invStd·(dy − mean(dy) − x̂·mean(dy·x̂))` (overwritten), `dGamma += Σ dy·x̂`,
  * `dBeta += Σ dy`, sums over N·H·W, `x̂ = (x − saveMean)·saveInvStd`. A gradient passed as null
- * is not written (its dispatch is skipped for dx).
+ * is not written (its dispatch is skipped for dx). With `reluInput` (as the forward had it), x̂
+ * is of `relu(x)` and dx is masked where `relu(x) = 0`.
  *
  * @example
  * ```ts
@@ -323,9 +341,11 @@ export function batchNormBackward(
   dx: Tensor | null, // dx: [N, C, H, W], overwritten
   dGamma: Tensor | null, // dGamma: [C], accumulated (+=)
   dBeta: Tensor | null, // dBeta: [C], accumulated (+=)
+  opts: BatchNormBackwardOptions = {},
 ): void {
   const grads = { dx, dGamma, dBeta };
-  recordBackward("batchNormBackward", dy, x, gamma, { saveMean, saveInvStd }, grads, { eval: 0 });
+  const extra = { eval: 0, reluInput: opts.reluInput ? 1 : 0 };
+  recordBackward("batchNormBackward", dy, x, gamma, { saveMean, saveInvStd }, grads, extra);
 }
 
 /**
@@ -390,7 +410,7 @@ function recordBackward(
   gamma: Tensor, // gamma: [C]
   stats: Record<string, Tensor>, // [C] each
   grads: Grads,
-  extra: { eval: number; eps?: number },
+  extra: { eval: number; eps?: number; reluInput?: number },
 ): void {
   const outputs = Object.fromEntries(
     Object.entries(grads).filter((e): e is [string, Tensor] => e[1] !== null),

@@ -15,6 +15,7 @@ import {
   batchNormTrainForward,
 } from "../kernels/batch_norm.ts";
 import { checkShape, type Tensor } from "../tensor.ts";
+import { deferredReluInput } from "./elementwise.ts";
 
 /**
  * Options of `batchNorm` (PyTorch's defaults).
@@ -98,6 +99,11 @@ function batchNorm4d(
     checkShape("batchNorm", name, t, [c]);
   }
   const y = opTensor(x.shape, { label: "batchNorm.y" });
+  // Training on relu(conv(...)) reads the conv's output and applies the ReLU on load: the ReLU
+  // is never written, and the node (on the ReLU's input) masks dx as relu's backward would.
+  const reluOf = training ? deferredReluInput(x) : null;
+  const input = reluOf ?? x; // what the kernels read and the node records
+  const reluInput = reluOf !== null;
   // What the backward normalises with: the batch's mean and inverse std in training, copies of
   // the running statistics in eval (a later training forward updates those in place).
   let mean: Tensor;
@@ -105,9 +111,10 @@ function batchNorm4d(
   if (training) {
     mean = opTensor([c], { label: "batchNorm.saveMean" });
     stat = opTensor([c], { label: "batchNorm.saveInvStd" });
-    batchNormTrainForward(x, weight, bias, runningMean, runningVar, y, mean, stat, {
+    batchNormTrainForward(input, weight, bias, runningMean, runningVar, y, mean, stat, {
       momentum,
       eps,
+      reluInput,
     });
   } else {
     batchNormEvalForward(x, weight, bias, runningMean, runningVar, y, { eps });
@@ -116,12 +123,13 @@ function batchNorm4d(
     mean = opTensor([c], { label: "batchNorm.evalMean" }).copyFrom(runningMean);
     stat = opTensor([c], { label: "batchNorm.evalVar" }).copyFrom(runningVar);
   }
-  record("batchNorm", [x, weight, bias], y, (dy, [dx, dWeight, dBias]) => {
+  record(reluInput ? "reluBatchNorm" : "batchNorm", [input, weight, bias], y, (dy, grads) => {
+    const [dx, dWeight, dBias] = grads;
     const wGrad = dWeight ? gradForAdding(dWeight) : null;
     const bGrad = dBias ? gradForAdding(dBias) : null;
     const run = (into: Tensor | null) =>
       training
-        ? batchNormBackward(dy, x, weight, mean, stat, into, wGrad, bGrad)
+        ? batchNormBackward(dy, input, weight, mean, stat, into, wGrad, bGrad, { reluInput })
         : batchNormEvalBackward(dy, x, weight, mean, stat, into, wGrad, bGrad, { eps });
     if (dx) writeGrad(dx, run);
     else run(null);

@@ -5,13 +5,24 @@
  * @module
  */
 
-import { opTensor, passGradient, record, writeGrad, writeGradPair } from "../autograd.ts";
+import {
+  type BackwardFn,
+  isGradEnabled,
+  opTensor,
+  passGradient,
+  record,
+  writeGrad,
+  writeGradPair,
+} from "../autograd.ts";
 import * as k from "../kernels/elementwise.ts";
 import { defaultGenerator, type Generator } from "../random.ts";
-import { checkShape, type Tensor } from "../tensor.ts";
+import { checkShape, deferWrite, isDeferred, type Tensor } from "../tensor.ts";
 
 /**
- * `y = max(x, 0)`, PyTorch's `F.relu`; backward `dx = dy · [y > 0]`.
+ * `y = max(x, 0)`, PyTorch's `F.relu`; backward `dx = dy · [y > 0]`. The ReLU of a convolution's
+ * output (the article's conv → ReLU → BatchNorm) is written only when something other than a
+ * training batch norm uses it: that one applies the ReLU as it loads, forward and backward
+ * ({@link deferredReluInput}), saving two passes over the tensor.
  *
  * @example
  * ```ts
@@ -23,9 +34,33 @@ import { checkShape, type Tensor } from "../tensor.ts";
 export function relu(x: Tensor): Tensor { // x: any shape → y: same shape
   checkShape("relu", "x", x, x.shape);
   const y = opTensor(x.shape, { label: "relu.y" });
-  k.relu(x, y);
-  record("relu", [x], y, (dy, [dx]) => writeGrad(dx, (into) => k.reluBackward(dy, y, into)));
+  const enabled = isGradEnabled();
+  const write = () => {
+    k.relu(x, y);
+    const backward: BackwardFn = (dy, [dx]) => writeGrad(dx, (into) => k.reluBackward(dy, y, into));
+    record("relu", [x], y, backward, enabled);
+  };
+  // Only a conv2d output: op-made, so nothing writes it before the deferred write runs.
+  if (x.gradFn?.op !== "conv2d" || x.shape.length !== 4) {
+    write();
+    return y;
+  }
+  y.requiresGrad = enabled;
+  deferWrite(y, write);
+  reluInputs.set(y, x);
   return y;
+}
+
+/** The input of each ReLU output whose write was deferred. */
+const reluInputs = new WeakMap<Tensor, Tensor>();
+
+/**
+ * The input x of `y = relu(x)` while y is still unwritten (its write deferred and nothing has
+ * used it yet), else null: a consumer may then read x and apply the ReLU itself, recording its
+ * node on x (its backward masks by `x > 0`), and y is never written unless used later.
+ */
+export function deferredReluInput(y: Tensor): Tensor | null {
+  return isDeferred(y) ? reluInputs.get(y) ?? null : null;
 }
 
 /**

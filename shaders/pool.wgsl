@@ -25,6 +25,7 @@ struct Params {
   padW: u32,      // avgPool2d*: zeros left and right
   includePad: u32, // avgPool2d*: 1 = divide by the window size (count_include_pad), 0 = by the
                    // positions inside x
+  reluInput: u32, // maxPool2dForward: 1 = pool relu(x) (a ReLU in front fused in)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -35,7 +36,9 @@ fn index(lid: u32, wid: vec3u, nwg: vec3u) -> u32 {
   return (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
 }
 
-// maxPool2dForward: y = max over each kernel×kernel window (first maximum wins ties).
+// maxPool2dForward: y = max over each kernel×kernel window (first maximum wins ties). With
+// reluInput = 1, y = relu(max) (= max of relu(x): relu is monotone), and argmax is −1 where
+// y is not > 0, so the scatter routes nothing there: the gradient relu's backward would mask.
 // x: [N, C, H, W]; y, argmax: [N, C, OH, OW]
 @group(0) @binding(1) var<storage, read> mp_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> mp_y: array<f32>;
@@ -67,6 +70,12 @@ fn maxPool2dForward(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
       }
     }
   }
+  if (params.reluInput == 1u) {
+    best = select(best, 0.0, best <= 0.0); // relu's own select: NaN stays NaN
+    mp_y[i] = best;
+    mp_argmax[i] = select(-1, i32(arg), best > 0.0);
+    return;
+  }
   mp_y[i] = best;
   mp_argmax[i] = i32(arg);
 }
@@ -88,7 +97,7 @@ fn maxPool2dScatter(@builtin(local_invocation_index) lid: u32, @builtin(workgrou
   let plane = params.height * params.width;
   let arg = u32(mps_argmax[i]);
   if (arg >= plane) {
-    return; // not an index this forward could have written
+    return; // −1: a fused ReLU's zero, which gets no gradient
   }
   let j = (i / (params.outHeight * params.outWidth)) * plane + arg;
   let g = mps_dy[i];

@@ -21,6 +21,11 @@ export interface MaxPool2dOptions {
   kernel: number;
   /** Step between windows, ≥ 1. */
   stride: number;
+  /**
+   * Pool `relu(x)` (a ReLU in front fused in; default false): `y = relu(max)`, and `argmax` is −1
+   * where y is not > 0, so that the backward routes nothing there, as relu's backward would mask.
+   */
+  reluInput?: boolean;
 }
 
 /** Options of {@link avgPool2dForward} and {@link avgPool2dBackward}: `[height, width]` pairs. */
@@ -67,6 +72,7 @@ const PARAMS: Record<string, ParamType> = {
   padH: "u32",
   padW: "u32",
   includePad: "u32",
+  reluInput: "u32",
 };
 
 const kernel = wgslKernels("Pool", code, { params: PARAMS, constants: { WORKGROUP } });
@@ -114,6 +120,7 @@ function run(
       padH: 0,
       padW: 0,
       includePad: 1,
+      reluInput: 0,
       ...p,
     } as Record<string, number>,
     buffers,
@@ -175,13 +182,15 @@ export function maxPool2dForward(
     outWidth: ow,
     kernel,
     stride,
+    reluInput: opts.reluInput ? 1 : 0,
   });
 }
 
 /**
  * Backward of {@link maxPool2dForward}: `dx` is overwritten with zeros except at each window's
  * argmax, which receives the window's `dy` (summed where overlapping windows share a maximum;
- * that sum's order, and so its last bit, can vary between runs).
+ * that sum's order, and so its last bit, can vary between runs); an argmax of −1 (a fused ReLU's
+ * zero) routes nowhere.
  *
  * @example
  * ```ts

@@ -20,9 +20,9 @@ import { checkShape, deferWrite, isDeferred, type Tensor } from "../tensor.ts";
 
 /**
  * `y = max(x, 0)`, PyTorch's `F.relu`; backward `dx = dy · [y > 0]`. The ReLU of a convolution's
- * output (the article's conv → ReLU → BatchNorm) is written only when something other than a
- * training batch norm uses it: that one applies the ReLU as it loads, forward and backward
- * ({@link deferredReluInput}), saving two passes over the tensor.
+ * output (the article's conv → ReLU → BatchNorm, conv → ReLU → max pool) is written only when
+ * something other than a training batch norm or a max pool uses it: those apply the ReLU
+ * themselves, forward and backward ({@link deferredReluInput}), saving two passes over the tensor.
  *
  * @example
  * ```ts

@@ -10,6 +10,7 @@
 import { opTensor, record, writeGrad, writeGradPair } from "../autograd.ts";
 import * as k from "../kernels/pool.ts";
 import { checkShape, Tensor } from "../tensor.ts";
+import { deferredReluInput } from "./elementwise.ts";
 
 /** Checks `x` is an f32 `[N, C, H, W]` tensor and returns its dimensions. */
 function dims4(op: string, name: string, x: Tensor): [number, number, number, number] {
@@ -27,7 +28,8 @@ function checkPositiveInt(op: string, name: string, value: number): void {
 /**
  * PyTorch's `F.max_pool2d(x, kernelSize, stride)` without padding, floor mode (stride defaults
  * to the window, as in PyTorch). Backward routes each window's gradient to the input that won
- * (the argmax the forward saves).
+ * (the argmax the forward saves). A max pool of `relu(conv(...))` (the article's BasicCNN) pools
+ * the conv's output and applies the ReLU to the maximum: the ReLU's output is never written.
  *
  * @example
  * ```ts
@@ -59,8 +61,13 @@ export function maxPool2d(
   ];
   const y = opTensor(shape, { label: "maxPool2d.y" });
   const argmax = opTensor<"i32">(shape, { label: "maxPool2d.argmax", dtype: "i32" });
-  k.maxPool2dForward(x, y, argmax, { kernel: kernelSize, stride });
-  record("maxPool2d", [x], y, (dy, [dx]) => {
+  // Pooling relu(conv(...)) reads the conv's output: relu(max) is the max of the ReLU, and the
+  // ReLU is never written (an argmax of −1 stands for its zero gradient).
+  const reluOf = deferredReluInput(x);
+  const input = reluOf ?? x;
+  const reluInput = reluOf !== null;
+  k.maxPool2dForward(input, y, argmax, { kernel: kernelSize, stride, reluInput });
+  record(reluInput ? "reluMaxPool2d" : "maxPool2d", [input], y, (dy, [dx]) => {
     writeGrad(dx, (into) => k.maxPool2dBackward(dy, argmax, into));
   });
   return y;

@@ -1,19 +1,22 @@
 /**
- * The ReLU fused into a training batch norm (conv → ReLU → BatchNorm, the article's BnLayer): the
- * kernels with `reluInput` against the float64 references on relu(x), and the fused op path bit
- * for bit against the unfused one (the ReLU written out first), forward and every gradient,
- * also when the ReLU's output is used again after the batch norm.
+ * The ReLU of a conv fused into its consumer, a training batch norm (the article's BnLayer) or a
+ * max pool (BasicCNN): the kernels with `reluInput` against the float64 references on relu(x),
+ * and the fused op path bit for bit against the unfused one (the ReLU written out first), forward
+ * and every gradient, also when the ReLU's output is used again afterwards.
  */
 
 import { Generator, Tensor } from "../mod.ts";
 import { batchNormBackward, batchNormTrainForward } from "../src/kernels/batch_norm.ts";
+import { maxPool2dBackward, maxPool2dForward } from "../src/kernels/pool.ts";
 import { batchNorm } from "../src/ops/batch_norm.ts";
 import { conv2d } from "../src/ops/conv2d.ts";
 import { add, relu } from "../src/ops/elementwise.ts";
+import { maxPool2d } from "../src/ops/pool.ts";
 import { assert, assertClose, assertEquals, randomArray, testSeed } from "./assert.ts";
 import { dispatchedKernels, read64, upload } from "./gpu.ts";
 import { f32, size } from "./numeric.ts";
 import { batchNormBackwardRef, batchNormTrainForwardRef } from "./reference/batch_norm.ts";
+import { maxPool2dBackwardRef, maxPool2dRef } from "./reference/pool.ts";
 
 Deno.test("batch norm kernels with reluInput match the references on relu(x), dx masked", async () => {
   const rng = new Generator(testSeed("batch norm reluInput"));
@@ -66,6 +69,30 @@ Deno.test("batch norm kernels with reluInput match the references on relu(x), dx
   }
 });
 
+Deno.test("max pool kernels with reluInput match the references on relu(x)", async () => {
+  const rng = new Generator(testSeed("max pool reluInput"));
+  // Windows of 2 and 3 (overlapping), planes wholly negative in places.
+  for (const [shape, kernel, stride] of [[[2, 3, 7, 6], 2, 2], [[3, 2, 9, 5], 3, 2]] as const) {
+    const x = f32(randomArray(rng, size(shape), -1.5, 0.5));
+    const xRelu = x.map((v) => Math.max(v, 0));
+    const ref = maxPool2dRef(xRelu, shape, kernel, stride);
+    const y = Tensor.empty(ref.outShape);
+    const argmax = Tensor.empty(ref.outShape, { dtype: "i32" });
+    const gx = upload(x, shape);
+    maxPool2dForward(gx, y, argmax, { kernel, stride, reluInput: true });
+    const msg = `[${shape}] ${kernel}/${stride}`;
+    assertEquals(await y.read(), Float32Array.from(ref.y), `y ${msg}`);
+    const dy = f32(randomArray(rng, ref.y.length));
+    const dx = Tensor.empty(shape);
+    maxPool2dBackward(upload(dy, ref.outShape), argmax, dx);
+    const outPlane = ref.outShape[2] * ref.outShape[3];
+    const back = maxPool2dBackwardRef(dy, ref.argmax, outPlane, shape);
+    const masked = back.map((v, i) => xRelu[i] > 0 ? v : 0);
+    assertClose(await read64(dx), masked, { atol: 1e-6, rtol: 1e-6, message: `dx ${msg}` });
+    assert(ref.y.some((v) => v === 0), `${msg}: no window is wholly ≤ 0`);
+  }
+});
+
 /** Inputs of a conv → ReLU → BatchNorm block, fresh leaves each call, from the same values. */
 function block(values: Record<string, Float64Array>, shapes: Record<string, number[]>) {
   const leaf = (name: string) =>
@@ -87,24 +114,24 @@ async function run(b: Block, forward: (b: Block) => Tensor, dy: Float64Array) {
   let y: Tensor | null = null;
   const forwardKernels = dispatchedKernels(() => y = forward(b));
   const out = y!;
-  const seed = Tensor.from(dy, out.shape);
+  const seed = Tensor.from(dy.subarray(0, out.size), out.shape);
   const backwardKernels = dispatchedKernels(() => out.backward({ gradient: seed }));
-  const read = (t: Tensor) => t.read();
+  const read = (t: Tensor | null) => t ? t.read() : null; // no gradient: not in the block
   return {
     forwardKernels,
     backwardKernels,
     values: {
       y: await out.read(),
-      x: await read(b.x.grad!),
-      weight: await read(b.weight.grad!),
-      gamma: await read(b.gamma.grad!),
-      beta: await read(b.beta.grad!),
+      x: await read(b.x.grad),
+      weight: await read(b.weight.grad),
+      gamma: await read(b.gamma.grad),
+      beta: await read(b.beta.grad),
       runningVar: await read(b.runningVar),
     },
   };
 }
 
-Deno.test("conv → relu → batchNorm: the fused path equals the unfused one bit for bit", async () => {
+Deno.test("conv → relu → batchNorm / maxPool2d: fused paths equal unfused ones bit for bit", async () => {
   const rng = new Generator(testSeed("relu batch norm fused"));
   for (const [n, c, h, w, o] of [[2, 3, 9, 7, 5], [3, 4, 4, 6, 6]]) {
     const shapes = { x: [n, c, h, w], weight: [o, c, 3, 3], gamma: [o], beta: [o] };
@@ -123,8 +150,18 @@ Deno.test("conv → relu → batchNorm: the fused path equals the unfused one bi
       const a = features(b);
       return a.reshape(a.shape);
     };
+    const pool = (a: Tensor) => maxPool2d(a, 2);
     const cases: [string, (b: Block) => Tensor, (b: Block) => Tensor][] = [
       ["bn(relu(conv))", (b) => bn(b, features(b)), (b) => bn(b, written(b))],
+      ["pool(relu(conv))", (b) => pool(features(b)), (b) => pool(written(b))],
+      // Two consumers that both fuse: each records its node on the conv's output.
+      ["pool(a) + pool(a)", (b) => {
+        const a = features(b);
+        return add(pool(a), pool(a));
+      }, (b) => {
+        const a = written(b);
+        return add(pool(a), pool(a));
+      }],
       // The ReLU's output used again after the batch norm: written then, its node recorded then.
       ["bn(a) + a", (b) => {
         const a = features(b);
@@ -143,7 +180,7 @@ Deno.test("conv → relu → batchNorm: the fused path equals the unfused one bi
       }
       assert(unfused.forwardKernels.includes("Elementwise.relu"), msg);
       assert(unfused.backwardKernels.includes("Elementwise.reluBackward"), msg);
-      if (name === "bn(relu(conv))") {
+      if (name !== "bn(a) + a") {
         assert(
           !fused.forwardKernels.includes("Elementwise.relu"),
           `${msg}: ${fused.forwardKernels}`,

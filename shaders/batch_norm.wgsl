@@ -79,24 +79,16 @@ fn workgroupSum(t: u32, v: vec2f) -> vec2f {
   return total;
 }
 
+// The helpers below take vec4 units; the scalar entry points pass vec4f(x) and keep `.x`.
+
 // The input value the passes see: x, or relu(x) with reluInput = 1 (relu's own select, so NaN
 // stays NaN).
-fn input1(x: f32) -> f32 {
-  return select(x, 0.0, params.reluInput == 1u && x <= 0.0);
-}
-
 fn input4(x: vec4f) -> vec4f {
   return select(x, vec4f(0.0), vec4<bool>(params.reluInput == 1u) & (x <= vec4f(0.0)));
 }
 
-// The gradient of the pass's input from that of the value it saw: masked by relu's backward
-// (dy where relu(x) > 0) with reluInput = 1.
-fn inputGrad1(d: f32, seen: f32) -> f32 {
-  return select(d, 0.0, params.reluInput == 1u && !(seen > 0.0));
-}
-
-fn inputGrad4(d: vec4f, seen: vec4f) -> vec4f {
-  return select(d, vec4f(0.0), vec4<bool>(params.reluInput == 1u) & !(seen > vec4f(0.0)));
+fn input1(x: f32) -> f32 {
+  return input4(vec4f(x)).x;
 }
 
 // Elements in chunk k of a channel.
@@ -164,6 +156,12 @@ fn firstElement(lid: u32, wid: vec3u, nwg: vec3u) -> Element {
 @group(0) @binding(1) var<storage, read> stats_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> stats_partials: array<f32>;
 
+// Chunk k of channel c's (mean, M2) into partials.
+fn storeStats(c: u32, k: u32, v: vec2f) {
+  stats_partials[(c * params.chunks + k) * 2u] = v.x;
+  stats_partials[(c * params.chunks + k) * 2u + 1u] = v.y;
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
   let k = wid.x;
@@ -187,8 +185,7 @@ fn stats(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: ve
   }
   let m2 = workgroupSum(t, vec2f(q, 0.0)).x;
   if (t == 0u) {
-    stats_partials[(c * params.chunks + k) * 2u] = mean;
-    stats_partials[(c * params.chunks + k) * 2u + 1u] = m2;
+    storeStats(c, k, vec2f(mean, m2));
   }
 }
 
@@ -236,17 +233,21 @@ fn statsFinalize(@builtin(global_invocation_id) id: vec3u) {
 @group(0) @binding(5) var<storage, read> norm_stat: array<f32>;
 @group(0) @binding(6) var<storage, read_write> norm_y: array<f32>;
 
+// (x − mean[c])·invStd[c]·γ[c] + β[c] of the input a unit of x holds.
+fn normalized(x: vec4f, c: u32) -> vec4f {
+  var invStd = norm_stat[c];
+  if (params.eval == 1u) {
+    invStd = 1.0 / sqrt(invStd + params.eps);
+  }
+  return (input4(x) - norm_mean[c]) * (invStd * norm_gamma[c]) + norm_beta[c];
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn normalize(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
              @builtin(num_workgroups) nwg: vec3u) {
   var e = firstElement(lid, wid, nwg);
   for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
-    var invStd = norm_stat[e.c];
-    if (params.eval == 1u) {
-      invStd = 1.0 / sqrt(invStd + params.eps);
-    }
-    norm_y[e.i] = (input1(norm_x[e.i]) - norm_mean[e.c]) * (invStd * norm_gamma[e.c]) +
-      norm_beta[e.c];
+    norm_y[e.i] = normalized(vec4f(norm_x[e.i]), e.c).x;
     e = nextElement(e);
   }
 }
@@ -257,6 +258,12 @@ fn normalize(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
 @group(0) @binding(2) var<storage, read> bred_x: array<f32>;
 @group(0) @binding(3) var<storage, read> bred_mean: array<f32>;
 @group(0) @binding(4) var<storage, read_write> bred_partials: array<f32>;
+
+// Chunk k of channel c's (Σdy, Σdy·(x − mean)) into partials.
+fn storeReduced(c: u32, k: u32, v: vec2f) {
+  bred_partials[(c * params.chunks + k) * 2u] = v.x;
+  bred_partials[(c * params.chunks + k) * 2u + 1u] = v.y;
+}
 
 @compute @workgroup_size(WORKGROUP)
 fn backwardReduce(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
@@ -275,8 +282,7 @@ fn backwardReduce(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id
   }
   let total = workgroupSum(t, s);
   if (t == 0u) {
-    bred_partials[(c * params.chunks + k) * 2u] = total.x;
-    bred_partials[(c * params.chunks + k) * 2u + 1u] = total.y;
+    storeReduced(c, k, total);
   }
 }
 
@@ -326,23 +332,28 @@ fn backwardFinalize(@builtin(global_invocation_id) id: vec3u) {
 @group(0) @binding(3) var<storage, read> bdx_coef: array<f32>;
 @group(0) @binding(4) var<storage, read_write> bdx_dx: array<f32>;
 
+// dx of a unit from dy and x, with channel c's coefficients; masked as relu's backward masks
+// (where relu(x) is not > 0) with reluInput = 1.
+fn inputGradient(dy: vec4f, x: vec4f, c: u32) -> vec4f {
+  let o = params.coefOffset + c * 4u;
+  let seen = input4(x);
+  let d = bdx_coef[o] * (dy - bdx_coef[o + 1u]) - (seen - bdx_coef[o + 2u]) * bdx_coef[o + 3u];
+  return select(d, vec4f(0.0), vec4<bool>(params.reluInput == 1u) & !(seen > vec4f(0.0)));
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn backwardDx(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
               @builtin(num_workgroups) nwg: vec3u) {
   var e = firstElement(lid, wid, nwg);
   for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
-    let o = params.coefOffset + e.c * 4u;
-    let seen = input1(bdx_x[e.i]);
-    let d = bdx_coef[o] * (bdx_dy[e.i] - bdx_coef[o + 1u]) - (seen - bdx_coef[o + 2u]) *
-      bdx_coef[o + 3u];
-    bdx_dx[e.i] = inputGrad1(d, seen);
+    bdx_dx[e.i] = inputGradient(vec4f(bdx_dy[e.i]), vec4f(bdx_x[e.i]), e.c).x;
     e = nextElement(e);
   }
 }
 
-// stats4: stats over vec4 units. x: [N, C, H, W] as vec4; partials: [C, chunks, 2].
+// stats4: stats over vec4 units (partials bound as stats binds them).
+// x: [N, C, H, W] as vec4; partials: [C, chunks, 2].
 @group(0) @binding(1) var<storage, read> stats4_x: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> stats4_partials: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
 fn stats4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
@@ -368,18 +379,13 @@ fn stats4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: v
   }
   let m2 = workgroupSum(t, vec2f(q, 0.0)).x;
   if (t == 0u) {
-    stats4_partials[(c * params.chunks + k) * 2u] = mean;
-    stats4_partials[(c * params.chunks + k) * 2u + 1u] = m2;
+    storeStats(c, k, vec2f(mean, m2));
   }
 }
 
-// normalize4: normalize over vec4 units.
+// normalize4: normalize over vec4 units (gamma, beta, mean, stat bound as normalize binds them).
 // x: [N, C, H, W] as vec4; gamma, beta, mean, stat: [C]; y: [N, C, H, W] as vec4.
 @group(0) @binding(1) var<storage, read> norm4_x: array<vec4f>;
-@group(0) @binding(2) var<storage, read> norm4_gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> norm4_beta: array<f32>;
-@group(0) @binding(4) var<storage, read> norm4_mean: array<f32>;
-@group(0) @binding(5) var<storage, read> norm4_stat: array<f32>;
 @group(0) @binding(6) var<storage, read_write> norm4_y: array<vec4f>;
 
 @compute @workgroup_size(WORKGROUP)
@@ -387,22 +393,15 @@ fn normalize4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
               @builtin(num_workgroups) nwg: vec3u) {
   var e = firstElement(lid, wid, nwg);
   for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
-    var invStd = norm4_stat[e.c];
-    if (params.eval == 1u) {
-      invStd = 1.0 / sqrt(invStd + params.eps);
-    }
-    norm4_y[e.i] = (input4(norm4_x[e.i]) - norm4_mean[e.c]) * (invStd * norm4_gamma[e.c]) +
-      norm4_beta[e.c];
+    norm4_y[e.i] = normalized(norm4_x[e.i], e.c);
     e = nextElement(e);
   }
 }
 
-// backwardReduce4: backwardReduce over vec4 units.
+// backwardReduce4: backwardReduce over vec4 units (mean, partials as backwardReduce binds them).
 // dy, x: [N, C, H, W] as vec4; mean: [C]; partials: [C, chunks, 2].
 @group(0) @binding(1) var<storage, read> bred4_dy: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bred4_x: array<vec4f>;
-@group(0) @binding(3) var<storage, read> bred4_mean: array<f32>;
-@group(0) @binding(4) var<storage, read_write> bred4_partials: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
 fn backwardReduce4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
@@ -410,7 +409,7 @@ fn backwardReduce4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
   let c = wid.y;
   let start = k * params.chunk;
   let end = start + chunkLength(k);
-  let mean = bred4_mean[c];
+  let mean = bred_mean[c];
   var cur = cursorAt(start + t);
   var s = vec2f(0.0);
   for (var j = start + t; j < end; j += WORKGROUP) {
@@ -421,16 +420,14 @@ fn backwardReduce4(@builtin(local_invocation_index) t: u32, @builtin(workgroup_i
   }
   let total = workgroupSum(t, s);
   if (t == 0u) {
-    bred4_partials[(c * params.chunks + k) * 2u] = total.x;
-    bred4_partials[(c * params.chunks + k) * 2u + 1u] = total.y;
+    storeReduced(c, k, total);
   }
 }
 
-// backwardDx4: backwardDx over vec4 units.
+// backwardDx4: backwardDx over vec4 units (the coefficients as backwardDx binds them).
 // dy, x: [N, C, H, W] as vec4; scratch: coefficients [C, 4] from coefOffset; dx: as vec4.
 @group(0) @binding(1) var<storage, read> bdx4_dy: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bdx4_x: array<vec4f>;
-@group(0) @binding(3) var<storage, read> bdx4_coef: array<f32>;
 @group(0) @binding(4) var<storage, read_write> bdx4_dx: array<vec4f>;
 
 @compute @workgroup_size(WORKGROUP)
@@ -438,11 +435,7 @@ fn backwardDx4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
                @builtin(num_workgroups) nwg: vec3u) {
   var e = firstElement(lid, wid, nwg);
   for (var k = 0u; k < PER_THREAD && e.i < params.total; k++) {
-    let o = params.coefOffset + e.c * 4u;
-    let seen = input4(bdx4_x[e.i]);
-    let d = bdx4_coef[o] * (bdx4_dy[e.i] - bdx4_coef[o + 1u]) - (seen - bdx4_coef[o + 2u]) *
-      bdx4_coef[o + 3u];
-    bdx4_dx[e.i] = inputGrad4(d, seen);
+    bdx4_dx[e.i] = inputGradient(bdx4_dy[e.i], bdx4_x[e.i], e.c);
     e = nextElement(e);
   }
 }

@@ -87,15 +87,16 @@ fn sgdMomentum(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
 @group(0) @binding(3) var<storage, read_write> adam_m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> adam_v: array<f32>;
 
-@compute @workgroup_size(WORKGROUP)
-fn adam(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-        @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, nwg, lid);
-  if (i >= params.n) {
-    return;
-  }
-  var p = adam_param[i];
-  var g = adam_grad[i];
+// One Adam update of a unit (the scalar kernel passes vec4f(x) and keeps `.x`).
+struct AdamUnit {
+  param: vec4f,
+  m: vec4f,
+  v: vec4f,
+}
+
+fn adamUpdate(param: vec4f, grad: vec4f, m0: vec4f, v0: vec4f) -> AdamUnit {
+  var p = param;
+  var g = grad;
   if (params.weight_decay != 0.0) {
     if (params.decoupled == 1u) {
       p *= params.decay;
@@ -105,17 +106,28 @@ fn adam(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
   // torch's lerp with weight 1 − beta1: m + w·(g − m) for w < 0.5 (the usual betas).
   let w = params.avg_weight;
-  var m = adam_m[i];
+  var m = m0;
   if (w < 0.5) {
     m = m + w * (g - m);
   } else {
     m = g - (g - m) * (1.0 - w);
   }
-  let v = params.beta2 * adam_v[i] + params.sq_weight * g * g;
-  adam_m[i] = m;
-  adam_v[i] = v;
+  let v = params.beta2 * v0 + params.sq_weight * g * g;
   let denom = sqrt(v) / params.bc2_sqrt + params.eps;
-  adam_param[i] = p - params.step_size * (m / denom);
+  return AdamUnit(p - params.step_size * (m / denom), m, v);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn adam(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= params.n) {
+    return;
+  }
+  let u = adamUpdate(vec4f(adam_param[i]), vec4f(adam_grad[i]), vec4f(adam_m[i]), vec4f(adam_v[i]));
+  adam_m[i] = u.m.x;
+  adam_v[i] = u.v.x;
+  adam_param[i] = u.param.x;
 }
 
 // adam4: adam over vec4 units, n/4 of them (n a multiple of 4): a quarter of the loads, which are
@@ -132,25 +144,8 @@ fn adam4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
   if (i >= params.n / 4u) {
     return;
   }
-  var p = adam4_param[i];
-  var g = adam4_grad[i];
-  if (params.weight_decay != 0.0) {
-    if (params.decoupled == 1u) {
-      p *= params.decay;
-    } else {
-      g += params.weight_decay * p;
-    }
-  }
-  let w = params.avg_weight;
-  var m = adam4_m[i];
-  if (w < 0.5) {
-    m = m + w * (g - m);
-  } else {
-    m = g - (g - m) * (1.0 - w);
-  }
-  let v = params.beta2 * adam4_v[i] + params.sq_weight * g * g;
-  adam4_m[i] = m;
-  adam4_v[i] = v;
-  let denom = sqrt(v) / params.bc2_sqrt + params.eps;
-  adam4_param[i] = p - params.step_size * (m / denom);
+  let u = adamUpdate(adam4_param[i], adam4_grad[i], adam4_m[i], adam4_v[i]);
+  adam4_m[i] = u.m;
+  adam4_v[i] = u.v;
+  adam4_param[i] = u.param;
 }

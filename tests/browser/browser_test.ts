@@ -34,6 +34,7 @@ const SUITES = [
   "image",
   "loss",
   "matmul",
+  "ops_relu_fusion",
   "optim",
   "pool",
   "variants",

@@ -26,6 +26,7 @@ const SUITES: Record<string, () => Promise<unknown>> = {
   image: () => import("../image_test.ts"),
   loss: () => import("../loss_test.ts"),
   matmul: () => import("../matmul_test.ts"),
+  ops_relu_fusion: () => import("../ops_relu_fusion_test.ts"),
   optim: () => import("../optim_test.ts"),
   pool: () => import("../pool_test.ts"),
   variants: () => import("../variants_test.ts"),

@@ -794,7 +794,8 @@ export class Tensor<D extends DType = "f32"> {
     // and copy it in order, inside the frame.
     const staging = bufferPool.acquire(bytes.byteLength, UPLOAD_USAGE, "Tensor.upload");
     device.queue.writeBuffer(staging, 0, bytes);
-    copyEncoder().copyBufferToBuffer(staging, 0, this.buffer, 0, bytes.byteLength);
+    const buffer = this.buffer; // before the copy encoder: a deferred write records a dispatch
+    copyEncoder().copyBufferToBuffer(staging, 0, buffer, 0, bytes.byteLength);
     afterSubmit(() => bufferPool.release(staging));
     return this;
   }
@@ -830,7 +831,8 @@ export class Tensor<D extends DType = "f32"> {
     const bytes = Math.ceil(this.byteLength / 4) * 4;
     if (bytes === 0) return this.#typed(new ArrayBuffer(0));
     const staging = bufferPool.acquire(bytes, READBACK_USAGE, "Tensor.readback");
-    copyEncoder().copyBufferToBuffer(this.buffer, 0, staging, 0, bytes);
+    const buffer = this.buffer; // before the copy encoder: a deferred write records a dispatch
+    copyEncoder().copyBufferToBuffer(buffer, 0, staging, 0, bytes);
     flush();
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, bytes);

@@ -190,3 +190,30 @@ Deno.test("conv → relu → batchNorm / maxPool2d: fused paths equal unfused on
     }
   }
 });
+
+Deno.test("a deferred ReLU read directly, or backward from it, is written first", async () => {
+  const rng = new Generator(testSeed("relu deferred root"));
+  const shapes = { x: [2, 3, 6, 5], weight: [4, 3, 3, 3], gamma: [4], beta: [4] };
+  const values = {
+    x: f32(randomArray(rng, size(shapes.x))),
+    weight: f32(randomArray(rng, size(shapes.weight))),
+    gamma: f32(randomArray(rng, 4)),
+    beta: f32(randomArray(rng, 4)),
+  };
+  const dy = f32(randomArray(rng, 2 * 4 * 6 * 5));
+  const features = (b: Block) => relu(conv2d(b.x, b.weight, null, { padding: 1 }));
+  const deferred = await run(block(values, shapes), features, dy);
+  const written = await run(block(values, shapes), (b) => {
+    const a = features(b);
+    return a.reshape(a.shape);
+  }, dy);
+  assertEquals(deferred.values.y, written.values.y, "y");
+  assert(deferred.values.y.some((v) => v === 0) && deferred.values.y.every((v) => v >= 0));
+  assertEquals(deferred.values.x, written.values.x, "dx");
+  assertEquals(deferred.values.weight, written.values.weight, "dW");
+  // Backward from the ReLU's output writes it (and records its node) as it starts.
+  assert(!deferred.forwardKernels.includes("Elementwise.relu"), `${deferred.forwardKernels}`);
+  assert(deferred.backwardKernels.includes("Elementwise.relu"), `${deferred.backwardKernels}`);
+  // A read writes it too.
+  assertEquals(await features(block(values, shapes)).read(), written.values.y, "read");
+});

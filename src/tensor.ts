@@ -8,7 +8,7 @@
 import { bufferPool, READBACK_USAGE, TENSOR_USAGE, UPLOAD_USAGE } from "./gpu/buffer_pool.ts";
 import { gpuDevice, throwPendingGpuError } from "./gpu/device.ts";
 import { grid, wgslKernels } from "./gpu/kernel.ts";
-import { afterSubmit, copyEncoder, flush, hasPendingWork, noteUpload } from "./gpu/step.ts";
+import { afterSubmit, copyBuffer, flush, hasPendingWork, noteUpload } from "./gpu/step.ts";
 import tensorWgsl from "../shaders/tensor.wgsl" with { type: "text" };
 import {
   backward,
@@ -794,8 +794,7 @@ export class Tensor<D extends DType = "f32"> {
     // and copy it in order, inside the frame.
     const staging = bufferPool.acquire(bytes.byteLength, UPLOAD_USAGE, "Tensor.upload");
     device.queue.writeBuffer(staging, 0, bytes);
-    const buffer = this.buffer; // before the copy encoder: a deferred write records a dispatch
-    copyEncoder().copyBufferToBuffer(staging, 0, buffer, 0, bytes.byteLength);
+    copyBuffer(staging, 0, this.buffer, 0, bytes.byteLength);
     afterSubmit(() => bufferPool.release(staging));
     return this;
   }
@@ -831,8 +830,7 @@ export class Tensor<D extends DType = "f32"> {
     const bytes = Math.ceil(this.byteLength / 4) * 4;
     if (bytes === 0) return this.#typed(new ArrayBuffer(0));
     const staging = bufferPool.acquire(bytes, READBACK_USAGE, "Tensor.readback");
-    const buffer = this.buffer; // before the copy encoder: a deferred write records a dispatch
-    copyEncoder().copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+    copyBuffer(this.buffer, 0, staging, 0, bytes);
     flush();
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, bytes);

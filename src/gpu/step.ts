@@ -122,6 +122,21 @@ export function copyEncoder(): GPUCommandEncoder {
   return f.commandEncoder();
 }
 
+/**
+ * Records a buffer-to-buffer copy into the open frame, in order with its dispatches. The buffers
+ * arrive evaluated: a tensor's `buffer` may record its deferred write (a dispatch), which must
+ * come before `copyEncoder()` ends the pass, not between it and the copy.
+ */
+export function copyBuffer(
+  source: GPUBuffer,
+  sourceOffset: number,
+  target: GPUBuffer,
+  targetOffset: number,
+  bytes: number,
+): void {
+  copyEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+}
+
 /** Runs `fn` once the open frame has been submitted (releases staging buffers, maps readbacks). */
 export function afterSubmit(fn: () => void): void {
   currentFrame().afterSubmit.push(fn);
